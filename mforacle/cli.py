@@ -1,0 +1,81 @@
+"""The ``mforacle`` command line.
+
+Each subcommand lives in ``mforacle/commands/<name>.py`` and provides ``configure(parser)``
+and ``run(args) -> int``. User errors (:class:`~mforacle.errors.MforacleError`) print one line,
+``mforacle: error: ...``, and exit with status 2; a traceback means a bug in mforacle.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from .errors import MforacleError
+
+#: name -> (module under mforacle.commands, one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "eval": ("eval", "evaluate a theta case: loss, z_L, gradients (exact or fast path)"),
+    "limit": ("limit", "evaluate a measure case: the mean-field limit, dE/drho and V"),
+    "claims": ("claims", "check the paper's claims against the built-in paths"),
+    "check": ("check", "check another implementation (Python object or result files)"),
+    "vectors": ("vectors", "export the versioned suite of test vectors"),
+    "report": ("report", "write the conformance report (JSON, Markdown, HTML) under reports/"),
+}
+
+EXIT_USAGE = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, no usage dump
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+
+    parser = _Parser(prog="mforacle", description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--version", action="version", version=f"mforacle {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for name, (module, help_text) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        try:
+            mod = importlib.import_module(f"mforacle.commands.{module}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"mforacle.commands.{module}":
+                raise
+            p.set_defaults(_run=_not_available(name))
+            continue
+        mod.configure(p)
+        p.set_defaults(_run=mod.run)
+    return parser
+
+
+def _not_available(name: str):  # type: ignore[no-untyped-def]
+    def run(args: argparse.Namespace) -> int:
+        raise MforacleError(f"'{name}' is not available in this build")
+
+    return run
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help()
+        return EXIT_USAGE
+    try:
+        return int(args._run(args) or 0)
+    except MforacleError as exc:
+        print(f"mforacle: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("mforacle: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,58 @@
+"""Typed errors. Every user error names the field and the offending value.
+
+Modelled on hypothesis' ``InvalidArgument``: arguments are validated up front, before any work,
+and the exception says *which* field was wrong and *what* it held.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "CaseFormatError",
+    "ImplementationError",
+    "InvalidArgument",
+    "MforacleError",
+    "UnsupportedFormatVersion",
+]
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+class MforacleError(Exception):
+    """Base class of every error mforacle raises on purpose."""
+
+
+class InvalidArgument(MforacleError, ValueError):
+    """A value given to mforacle is not acceptable.
+
+    ``field`` is a dotted path to the value (``"theta[0][1][2]"``, ``"model.activation"``),
+    ``value`` the value itself, ``reason`` what is wrong with it.
+    """
+
+    def __init__(self, field: str, value: Any, reason: str) -> None:
+        self.field = field
+        self.value = value
+        self.reason = reason
+        super().__init__(f"{field}: {reason} (got {_short(value)})")
+
+
+class CaseFormatError(InvalidArgument):
+    """A case or result file does not follow ``mforacle-case/1`` / ``mforacle-result/1``."""
+
+    def __init__(self, field: str, value: Any, reason: str, *, source: str | None = None) -> None:
+        self.source = source
+        super().__init__(field, value, reason)
+        if source:
+            self.args = (f"{source}: {self.args[0]}",)
+
+
+class UnsupportedFormatVersion(CaseFormatError):
+    """The file's ``format`` names a version this reader does not know."""
+
+
+class ImplementationError(MforacleError):
+    """An implementation under test could not be loaded or does not follow the protocol."""

@@ -1,0 +1,205 @@
+"""The model's specification: dimension, activation, readout, data, parameters.
+
+These are validated *descriptions*, exact and arithmetic-free: numbers are kept as
+:class:`fractions.Fraction`. Each path (``mforacle.exact`` in mpmath, ``mforacle.fast`` in
+NumPy) turns them into its own arithmetic; no numerical code lives here.
+
+Conventions (``shared/spec/model.md`` section 1): a neuron is ``theta = (w, u, b)`` with
+``w, u`` in ``R^d`` and ``b`` real, stored as ``theta[..., 0:d] = w``, ``theta[..., d:2d] = u``,
+``theta[..., 2d] = b``; a network is an array of shape ``(L, M, 2d+1)``. The readout is
+``g(z) = a·z + (kappa/2)|z|^2``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any
+
+import numpy as np
+
+from .errors import InvalidArgument
+from .numbers import exact_array, exact_scalar, exact_text, float_array
+
+__all__ = [
+    "ACTIVATION_NAMES",
+    "Activation",
+    "Data",
+    "Model",
+    "check_theta",
+    "float_data",
+    "float_theta",
+]
+
+ACTIVATION_NAMES = ("tanh", "erf", "sigmoid", "softplus", "sin", "regrelu")
+
+#: Weights must sum to one within ``N * WEIGHT_SUM_ULPS * 2**-53``: the float64 roundoff of
+#: summing ``N`` weights that were each rounded once. Both paths then use the weights as given.
+WEIGHT_SUM_ULPS = 4
+
+
+@dataclass(frozen=True)
+class Activation:
+    """An activation ``sigma`` by name; ``regrelu`` carries its half-width ``eta > 0``.
+
+    ``regrelu:ETA`` is the regularized ReLU of the companion paper: ``(x+eta)^2/(4 eta)`` on
+    ``[-eta, eta]``, ``x`` above, ``0`` below. It is C^1 only (``sigma''`` jumps at ``±eta``).
+    """
+
+    name: str
+    eta: Fraction | None = None
+
+    def __post_init__(self) -> None:
+        if self.name not in ACTIVATION_NAMES:
+            raise InvalidArgument(
+                "model.activation", self.name, f"unknown activation; expected one of {list(ACTIVATION_NAMES)}"
+            )
+        if self.name == "regrelu":
+            if self.eta is None or self.eta <= 0:
+                raise InvalidArgument(
+                    "model.activation", str(self), "regrelu needs a positive ETA, as 'regrelu:0.1'"
+                )
+        elif self.eta is not None:
+            raise InvalidArgument("model.activation", str(self), f"{self.name} takes no parameter")
+
+    @classmethod
+    def parse(cls, spec: Any) -> Activation:
+        """Parse ``"tanh"``, ``"regrelu:0.1"``, or pass an :class:`Activation` through."""
+        if isinstance(spec, Activation):
+            return spec
+        if not isinstance(spec, str):
+            raise InvalidArgument("model.activation", spec, "expected a string such as 'tanh'")
+        name, sep, param = spec.strip().partition(":")
+        if name == "regrelu":
+            if not sep:
+                raise InvalidArgument("model.activation", spec, "regrelu needs ETA, as 'regrelu:0.1'")
+            return cls("regrelu", exact_scalar(param, "model.activation"))
+        if sep:
+            raise InvalidArgument("model.activation", spec, f"{name!r} takes no parameter")
+        return cls(name)
+
+    @property
+    def is_c2(self) -> bool:
+        """Whether ``sigma`` is twice continuously differentiable (``regrelu`` is not)."""
+        return self.name != "regrelu"
+
+    def __str__(self) -> str:
+        if self.name == "regrelu":
+            assert self.eta is not None
+            return f"regrelu:{exact_text(self.eta)}"
+        return self.name
+
+
+@dataclass(frozen=True)
+class Model:
+    """State dimension ``d``, activation, and readout ``g(z) = a·z + (kappa/2)|z|^2``."""
+
+    d: int
+    activation: Activation
+    a: tuple[Fraction, ...]
+    kappa: Fraction = Fraction(0)
+
+    @classmethod
+    def create(
+        cls, d: Any, activation: Any = "tanh", a: Any = None, kappa: Any = 0
+    ) -> Model:
+        """Validated constructor. ``a`` defaults to ``(1, 0, ..., 0)``."""
+        if isinstance(d, bool) or not isinstance(d, int | np.integer) or int(d) < 1:
+            raise InvalidArgument("model.d", d, "expected a positive integer")
+        d = int(d)
+        act = Activation.parse(activation)
+        if a is None:
+            a_vec: tuple[Fraction, ...] = (Fraction(1),) + (Fraction(0),) * (d - 1)
+        else:
+            a_vec = tuple(exact_array(a, "model.readout.a", (d,)).tolist())
+        return cls(d, act, a_vec, exact_scalar(kappa, "model.readout.kappa"))
+
+    @property
+    def k(self) -> int:
+        """Parameters per neuron, ``2d + 1``."""
+        return 2 * self.d + 1
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "d": self.d,
+            "activation": str(self.activation),
+            "readout": {
+                "a": [exact_text(v) for v in self.a],
+                "kappa": exact_text(self.kappa),
+            },
+        }
+
+
+@dataclass(frozen=True)
+class Data:
+    """Labelled data ``(x_n, y_n)`` with weights ``omega_n`` (exact Fractions, validated)."""
+
+    x: np.ndarray  # (N, d) object array of Fraction
+    y: np.ndarray  # (N,)
+    weights: np.ndarray  # (N,)
+
+    @classmethod
+    def create(cls, model: Model, x: Any, y: Any, weights: Any = None) -> Data:
+        xs = exact_array(x, "x", (None, model.d))
+        n = xs.shape[0]
+        if n == 0:
+            raise InvalidArgument("x", x, "need at least one data point")
+        ys = exact_array(y, "y", (n,))
+        if weights is None:
+            ws = np.array([Fraction(1, n)] * n, dtype=object)
+        else:
+            ws = exact_array(weights, "weights", (n,))
+            _check_weights(ws.tolist(), n)
+        return cls(xs, ys, ws)
+
+    @property
+    def n(self) -> int:
+        return int(self.x.shape[0])
+
+
+def _check_weights(ws: list[Any], n: int) -> None:
+    for i, w in enumerate(ws):
+        if w < 0:
+            raise InvalidArgument(f"weights[{i}]", w, "weights must be non-negative")
+    total = sum(ws)
+    tol = Fraction(n * WEIGHT_SUM_ULPS, 2**53)
+    if abs(total - 1) > tol:
+        raise InvalidArgument("weights", float(total), f"weights must sum to 1 (within {float(tol):.1e})")
+
+
+def check_theta(model: Model, theta: Any) -> np.ndarray:
+    """Validate parameters of shape ``(L, M, 2d+1)`` into an object array of Fractions."""
+    th = exact_array(theta, "theta", (None, None, model.k))
+    if th.shape[0] == 0 or th.shape[1] == 0:
+        raise InvalidArgument("theta", f"array of shape {th.shape}", "need L >= 1 and M >= 1")
+    return th
+
+
+def float_theta(model: Model, theta: Any) -> np.ndarray:
+    """Validate parameters as a finite float64 array of shape ``(L, M, 2d+1)``."""
+    th = float_array(theta, "theta", (None, None, model.k))
+    if th.shape[0] == 0 or th.shape[1] == 0:
+        raise InvalidArgument("theta", f"array of shape {th.shape}", "need L >= 1 and M >= 1")
+    return th
+
+
+def float_data(
+    model: Model, x: Any, y: Any, weights: Any = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Validate data as float64 arrays ``x (N, d)``, ``y (N,)``, ``weights (N,)``."""
+    xs = float_array(x, "x", (None, model.d))
+    n = xs.shape[0]
+    if n == 0:
+        raise InvalidArgument("x", x, "need at least one data point")
+    ys = float_array(y, "y", (n,))
+    if weights is None:
+        ws = np.full(n, 1.0 / n)
+    else:
+        ws = float_array(weights, "weights", (n,))
+        if (ws < 0).any():
+            i = int(np.argmax(ws < 0))
+            raise InvalidArgument(f"weights[{i}]", ws[i], "weights must be non-negative")
+        tol = n * WEIGHT_SUM_ULPS * 2.0**-53
+        if abs(float(np.sum(ws)) - 1.0) > tol:
+            raise InvalidArgument("weights", float(np.sum(ws)), f"weights must sum to 1 (within {tol:.1e})")
+    return xs, ys, ws

@@ -1,0 +1,171 @@
+"""Exact intake of user numbers and float64 intake of arrays, with validation.
+
+This module holds no numerical algorithm: it only decides whether a value is an acceptable
+finite real number and converts it, exactly, to a :class:`fractions.Fraction` (for the exact
+path, which then rounds once to its working precision) or checks a float64 array (for the fast
+path). Decimal strings are read exactly: ``"0.1"`` becomes ``Fraction(1, 10)``, not the nearest
+double.
+"""
+
+from __future__ import annotations
+
+import numbers as _numbers
+from collections.abc import Sequence
+from decimal import Decimal, InvalidOperation
+from fractions import Fraction
+from typing import Any
+
+import numpy as np
+
+from .errors import InvalidArgument
+
+__all__ = ["exact_array", "exact_scalar", "float_array", "format_exact", "shape_of"]
+
+
+def exact_scalar(value: Any, field: str) -> Fraction:
+    """Return ``value`` as an exact Fraction, or raise :class:`InvalidArgument`.
+
+    Accepts int, float, Fraction, Decimal, numpy scalars, mpmath ``mpf`` and decimal strings
+    (``"1.5"``, ``"-2e-3"``, ``"3/4"``). Rejects booleans, NaN, infinities and anything else.
+    """
+    if isinstance(value, bool | np.bool_):
+        raise InvalidArgument(field, value, "expected a real number, not a boolean")
+    if isinstance(value, Fraction):
+        return value
+    if isinstance(value, int | np.integer):
+        return Fraction(int(value))
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            if "/" in text:
+                return Fraction(text)
+            dec = Decimal(text)
+        except (ValueError, InvalidOperation, ZeroDivisionError):
+            raise InvalidArgument(field, value, "not a decimal number") from None
+        if not dec.is_finite():
+            raise InvalidArgument(field, value, "must be finite")
+        return Fraction(dec)
+    if isinstance(value, float | np.floating | Decimal):
+        try:
+            return Fraction(value)
+        except (ValueError, OverflowError):
+            raise InvalidArgument(field, value, "must be finite") from None
+    man_exp = getattr(value, "man_exp", None)  # mpmath.mpf
+    if man_exp is not None:
+        if not _is_finite_mpf(value):
+            raise InvalidArgument(field, value, "must be finite")
+        man, exp = man_exp
+        return Fraction(int(man)) * (Fraction(2) ** int(exp))
+    if isinstance(value, _numbers.Real):
+        try:
+            return Fraction(float(value))
+        except (ValueError, OverflowError):
+            raise InvalidArgument(field, value, "must be finite") from None
+    raise InvalidArgument(field, value, f"expected a real number, got {type(value).__name__}")
+
+
+def _is_finite_mpf(value: Any) -> bool:
+    import mpmath
+
+    return bool(mpmath.isfinite(value))
+
+
+def shape_of(value: Any, field: str) -> tuple[int, ...]:
+    """Shape of a rectangular nested sequence (or array); raises if ragged."""
+    if isinstance(value, np.ndarray):
+        return tuple(value.shape)
+    if isinstance(value, str | bytes) or not isinstance(value, Sequence):
+        return ()
+    if len(value) == 0:
+        return (0,)
+    inner = [shape_of(v, f"{field}[{i}]") for i, v in enumerate(value)]
+    for i, s in enumerate(inner):
+        if s != inner[0]:
+            raise InvalidArgument(
+                f"{field}[{i}]", value[i], f"ragged array: shape {s} differs from {inner[0]}"
+            )
+    return (len(value), *inner[0])
+
+
+def _check_shape(field: str, value: Any, shape: tuple[int, ...], want: Sequence[int | None]) -> None:
+    if len(shape) != len(want) or any(w is not None and w != s for s, w in zip(shape, want, strict=False)):
+        pretty = "(" + ", ".join("*" if w is None else str(w) for w in want) + ")"
+        raise InvalidArgument(field, f"array of shape {shape}", f"expected shape {pretty}")
+
+
+def exact_array(value: Any, field: str, want: Sequence[int | None]) -> np.ndarray:
+    """Validate a nested sequence of numbers into an object array of Fractions.
+
+    ``want`` gives the expected shape; ``None`` entries are free. Each element is checked
+    with :func:`exact_scalar`, whose error names the element's index.
+    """
+    shape = shape_of(value, field)
+    _check_shape(field, value, shape, want)
+    flat_in = np.asarray(value, dtype=object).reshape(-1) if shape else [value]
+    out = np.empty(len(flat_in), dtype=object)
+    for i, v in enumerate(flat_in):
+        idx = np.unravel_index(i, shape) if shape else ()
+        out[i] = exact_scalar(v, field + "".join(f"[{j}]" for j in idx))
+    return out.reshape(shape)
+
+
+def float_array(value: Any, field: str, want: Sequence[int | None]) -> np.ndarray:
+    """Validate an array-like as a finite float64 array of the expected shape.
+
+    Strings are read with Python's correctly rounded ``float``; NaN or Inf raise, naming the
+    first offending index.
+    """
+    if isinstance(value, np.ndarray) and value.dtype.kind in "fiu":
+        arr = np.asarray(value, dtype=np.float64)
+        _check_shape(field, value, arr.shape, want)
+    else:
+        shape = shape_of(value, field)
+        _check_shape(field, value, shape, want)
+        try:
+            arr = np.asarray(value, dtype=np.float64)
+        except (TypeError, ValueError):
+            exact_array(value, field, want)  # raises with the index of the bad element
+            raise
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        idx = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise InvalidArgument(field + "".join(f"[{j}]" for j in idx), arr[idx], "must be finite")
+    return arr
+
+
+def format_exact(value: Any, digits: int) -> str:
+    """Decimal string of ``value`` (mpf, Fraction, int, float) to ``digits`` significant digits.
+
+    Uses scientific notation (``"3.3333333333333333333e-2"``) so that the string is read back
+    exactly by :func:`exact_scalar` and by any language's decimal parser.
+    """
+    import mpmath
+
+    with mpmath.workdps(digits + 10):
+        if isinstance(value, Fraction):
+            x = mpmath.mpf(value.numerator) / value.denominator
+        else:
+            x = mpmath.mpf(value)
+        return mpmath.nstr(x, digits, strip_zeros=True, min_fixed=1, max_fixed=0)
+
+
+def exact_text(value: Fraction, digits: int = 40) -> str:
+    """The shortest exact decimal string of ``value`` when one exists, else ``digits`` digits."""
+    from decimal import Decimal, localcontext
+
+    den = value.denominator
+    twos = fives = 0
+    while den % 2 == 0:
+        den //= 2
+        twos += 1
+    while den % 5 == 0:
+        den //= 5
+        fives += 1
+    if den != 1:
+        return format_exact(value, digits)
+    with localcontext() as ctx:
+        ctx.prec = len(str(abs(value.numerator))) + max(twos, fives) + 5
+        text = format(Decimal(value.numerator) / Decimal(value.denominator), "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return text

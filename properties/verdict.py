@@ -1,0 +1,126 @@
+"""The verdict of one check: plain, JSON-serializable data.
+
+A verdict says what was measured (``figure``), what it was held to (``bound``, with the
+``relation`` that must hold), whether it held (``status``), and the evidence that lets anyone
+reproduce it: the case, seeds, ladders, fits and confidence levels, and the error model the bound
+came from.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+Status = Literal["pass", "fail", "not checked", "error"]
+Relation = Literal["<=", ">=", "in", "=="]
+
+__all__ = ["Relation", "Status", "Verdict", "decide"]
+
+
+def decide(figure: float, relation: Relation, bound: Any) -> bool:
+    """Whether ``figure relation bound`` holds. NaN never holds."""
+    if figure is None or (isinstance(figure, float) and math.isnan(figure)):
+        return False
+    if relation == "<=":
+        return figure <= bound
+    if relation == ">=":
+        return figure >= bound
+    if relation == "==":
+        return figure == bound
+    lo, hi = bound
+    return lo <= figure <= hi
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Outcome of one claim on one case (or one experiment)."""
+
+    claim: str  # claim id, e.g. "A1" or "C3.depth"
+    title: str  # one line, in the paper's terms
+    status: Status
+    figure: float | None = None  # the measured number
+    relation: Relation = "<="
+    bound: Any = None  # a number, or [lo, hi] for relation "in"
+    error_model: str = ""  # where the bound comes from
+    reason: str = ""  # why it failed / was not checked, or a note
+    evidence: dict[str, Any] = field(default_factory=dict)  # JSON-able: case, seeds, fits ...
+
+    @classmethod
+    def measured(
+        cls,
+        claim: str,
+        title: str,
+        figure: float,
+        relation: Relation,
+        bound: Any,
+        *,
+        error_model: str = "",
+        reason: str = "",
+        evidence: dict[str, Any] | None = None,
+    ) -> Verdict:
+        """A verdict decided by comparing ``figure`` with ``bound``."""
+        ok = decide(figure, relation, bound)
+        return cls(
+            claim, title, "pass" if ok else "fail", float(figure), relation, bound,
+            error_model, reason, evidence or {},
+        )
+
+    @classmethod
+    def not_checked(cls, claim: str, title: str, reason: str) -> Verdict:
+        return cls(claim, title, "not checked", reason=reason)
+
+    @classmethod
+    def errored(cls, claim: str, title: str, reason: str, evidence: dict[str, Any] | None = None) -> Verdict:
+        """The implementation raised, hung, or returned something unusable."""
+        return cls(claim, title, "error", reason=reason, evidence=evidence or {})
+
+    @property
+    def passed(self) -> bool:
+        return self.status == "pass"
+
+    @property
+    def failed(self) -> bool:
+        return self.status in ("fail", "error")
+
+    def summary(self) -> str:
+        """One line: ``A1 pass: 3.1e-15 <= 2.2e-13 (fast vs exact, z_L)``."""
+        if self.figure is None:
+            return f"{self.claim} {self.status}: {self.reason}"
+        bound = self.bound
+        if isinstance(bound, list | tuple):
+            b = "[" + ", ".join(f"{v:.4g}" for v in bound) + "]"
+        else:
+            b = f"{bound:.4g}" if isinstance(bound, float | int) else str(bound)
+        tail = f" ({self.reason})" if self.reason else ""
+        return f"{self.claim} {self.status}: {self.figure:.4g} {self.relation} {b}{tail}"
+
+    def to_json(self) -> dict[str, Any]:
+        return _jsonable(asdict(self))
+
+    def assert_passed(self) -> None:
+        """For pytest: raise AssertionError with the figures and evidence unless passed."""
+        if self.status != "pass":
+            import json
+
+            raise AssertionError(
+                self.summary() + "\n" + json.dumps(self.to_json()["evidence"], indent=1)[:4000]
+            )
+
+
+def _jsonable(obj: Any) -> Any:
+    import numpy as np
+
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return _jsonable(obj.tolist())
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return repr(obj)
+    if obj is None or isinstance(obj, bool | int | float | str):
+        return obj
+    return str(obj)

@@ -1,0 +1,7 @@
+from properties.profiles import register_profiles
+
+PROFILE = register_profiles()
+
+
+def pytest_report_header(config):  # noqa: ARG001
+    return f"mforacle hypothesis profile: {PROFILE}"
