@@ -12,6 +12,7 @@ import json
 import os
 import tempfile
 from dataclasses import dataclass, field
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -72,7 +73,9 @@ class Case:
             out["measure"] = m
         out["x"] = _text_array(self.data.x)
         out["y"] = _text_array(self.data.y)
-        out["weights"] = _text_array(self.data.weights)
+        n = self.data.n
+        if any(w != Fraction(1, n) for w in self.data.weights):  # uniform weights are the default
+            out["weights"] = _text_array(self.data.weights)
         return out
 
 

@@ -47,7 +47,7 @@ def exact_scalar(value: Any, field: str) -> Fraction:
         return Fraction(dec)
     if isinstance(value, float | np.floating | Decimal):
         try:
-            return Fraction(value)
+            return Fraction(float(value) if isinstance(value, np.floating) else value)
         except (ValueError, OverflowError):
             raise InvalidArgument(field, value, "must be finite") from None
     man_exp = getattr(value, "man_exp", None)  # mpmath.mpf
