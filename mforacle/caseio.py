@@ -101,7 +101,9 @@ def check_format(obj: Any, expected: str) -> None:
     if family != want_family:
         raise CaseFormatError("format", fmt, f"expected {expected!r}")
     if fmt != expected:
-        raise UnsupportedFormatVersion("format", fmt, f"unknown version; this reader knows {expected!r}")
+        raise UnsupportedFormatVersion(
+            "format", fmt, f"unknown version; this reader knows {expected!r}"
+        )
 
 
 def case_from_json(obj: Any) -> Case:
@@ -135,7 +137,9 @@ def case_from_json(obj: Any) -> Case:
             if ms.get("kind") != "gaussian-path":
                 raise CaseFormatError("measure.kind", ms.get("kind"), "expected 'gaussian-path'")
             measure = GaussianPath.create(
-                model, _require(ms, "r", "measure."), _require(ms, "c", "measure."),
+                model,
+                _require(ms, "r", "measure."),
+                _require(ms, "c", "measure."),
                 _require(ms, "A", "measure."),
             )
             raw = ms.get("probes", [])
@@ -172,7 +176,10 @@ def load_json(path: str | os.PathLike[str]) -> Any:
         return json.loads(text, parse_constant=_reject_constant)
     except json.JSONDecodeError as exc:
         raise CaseFormatError(
-            "(json)", f"line {exc.lineno} column {exc.colno}", f"invalid JSON: {exc.msg}", source=str(p)
+            "(json)",
+            f"line {exc.lineno} column {exc.colno}",
+            f"invalid JSON: {exc.msg}",
+            source=str(p),
         ) from None
 
 
@@ -214,9 +221,13 @@ def result_from_json(obj: Any, case: Case | None = None) -> dict[str, Any]:
                 out[name] = float_array(obj[name], name, tuple(dims.get(a) for a in axes))
         for name in ("first_variation", "velocity"):
             if name in obj:
-                out[name] = float_array(obj[name], name, (len(case.probes) if case else None,)
-                                        if name == "first_variation"
-                                        else (len(case.probes) if case else None, dims.get("k")))
+                out[name] = float_array(
+                    obj[name],
+                    name,
+                    (len(case.probes) if case else None,)
+                    if name == "first_variation"
+                    else (len(case.probes) if case else None, dims.get("k")),
+                )
     except CaseFormatError:
         raise
     except InvalidArgument as exc:

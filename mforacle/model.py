@@ -52,7 +52,9 @@ class Activation:
     def __post_init__(self) -> None:
         if self.name not in ACTIVATION_NAMES:
             raise InvalidArgument(
-                "model.activation", self.name, f"unknown activation; expected one of {list(ACTIVATION_NAMES)}"
+                "model.activation",
+                self.name,
+                f"unknown activation; expected one of {list(ACTIVATION_NAMES)}",
             )
         if self.name == "regrelu":
             if self.eta is None or self.eta <= 0:
@@ -72,7 +74,9 @@ class Activation:
         name, sep, param = spec.strip().partition(":")
         if name == "regrelu":
             if not sep:
-                raise InvalidArgument("model.activation", spec, "regrelu needs ETA, as 'regrelu:0.1'")
+                raise InvalidArgument(
+                    "model.activation", spec, "regrelu needs ETA, as 'regrelu:0.1'"
+                )
             return cls("regrelu", exact_scalar(param, "model.activation"))
         if sep:
             raise InvalidArgument("model.activation", spec, f"{name!r} takes no parameter")
@@ -100,9 +104,7 @@ class Model:
     kappa: Fraction = Fraction(0)
 
     @classmethod
-    def create(
-        cls, d: Any, activation: Any = "tanh", a: Any = None, kappa: Any = 0
-    ) -> Model:
+    def create(cls, d: Any, activation: Any = "tanh", a: Any = None, kappa: Any = 0) -> Model:
         """Validated constructor. ``a`` defaults to ``(1, 0, ..., 0)``."""
         if isinstance(d, bool) or not isinstance(d, int | np.integer) or int(d) < 1:
             raise InvalidArgument("model.d", d, "expected a positive integer")
@@ -164,7 +166,9 @@ def _check_weights(ws: list[Any], n: int) -> None:
     total = sum(ws)
     tol = Fraction(n * WEIGHT_SUM_ULPS, 2**53)
     if abs(total - 1) > tol:
-        raise InvalidArgument("weights", float(total), f"weights must sum to 1 (within {float(tol):.1e})")
+        raise InvalidArgument(
+            "weights", float(total), f"weights must sum to 1 (within {float(tol):.1e})"
+        )
 
 
 def check_theta(model: Model, theta: Any) -> np.ndarray:
@@ -201,5 +205,7 @@ def float_data(
             raise InvalidArgument(f"weights[{i}]", ws[i], "weights must be non-negative")
         tol = n * WEIGHT_SUM_ULPS * 2.0**-53
         if abs(float(np.sum(ws)) - 1.0) > tol:
-            raise InvalidArgument("weights", float(np.sum(ws)), f"weights must sum to 1 (within {tol:.1e})")
+            raise InvalidArgument(
+                "weights", float(np.sum(ws)), f"weights must sum to 1 (within {tol:.1e})"
+            )
     return xs, ys, ws

@@ -87,8 +87,12 @@ def shape_of(value: Any, field: str) -> tuple[int, ...]:
     return (len(value), *inner[0])
 
 
-def _check_shape(field: str, value: Any, shape: tuple[int, ...], want: Sequence[int | None]) -> None:
-    if len(shape) != len(want) or any(w is not None and w != s for s, w in zip(shape, want, strict=False)):
+def _check_shape(
+    field: str, value: Any, shape: tuple[int, ...], want: Sequence[int | None]
+) -> None:
+    if len(shape) != len(want) or any(
+        w is not None and w != s for s, w in zip(shape, want, strict=False)
+    ):
         pretty = "(" + ", ".join("*" if w is None else str(w) for w in want) + ")"
         raise InvalidArgument(field, f"array of shape {shape}", f"expected shape {pretty}")
 

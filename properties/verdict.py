@@ -62,8 +62,15 @@ class Verdict:
         """A verdict decided by comparing ``figure`` with ``bound``."""
         ok = decide(figure, relation, bound)
         return cls(
-            claim, title, "pass" if ok else "fail", float(figure), relation, bound,
-            error_model, reason, evidence or {},
+            claim,
+            title,
+            "pass" if ok else "fail",
+            float(figure),
+            relation,
+            bound,
+            error_model,
+            reason,
+            evidence or {},
         )
 
     @classmethod
@@ -71,7 +78,9 @@ class Verdict:
         return cls(claim, title, "not checked", reason=reason)
 
     @classmethod
-    def errored(cls, claim: str, title: str, reason: str, evidence: dict[str, Any] | None = None) -> Verdict:
+    def errored(
+        cls, claim: str, title: str, reason: str, evidence: dict[str, Any] | None = None
+    ) -> Verdict:
         """The implementation raised, hung, or returned something unusable."""
         return cls(claim, title, "error", reason=reason, evidence=evidence or {})
 

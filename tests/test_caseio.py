@@ -55,8 +55,12 @@ def test_theta_and_measure_are_exclusive():
 
 def test_result_reader_checks_shapes_against_case(tmp_path):
     case = read_case("mforacle/examples/tiny.json")
-    good = {"format": "mforacle-result/1", "loss": "0.1", "z_L": [["1", "2"], ["3", "4"]],
-            "dtype": "float64"}
+    good = {
+        "format": "mforacle-result/1",
+        "loss": "0.1",
+        "z_L": [["1", "2"], ["3", "4"]],
+        "dtype": "float64",
+    }
     out = result_from_json(good, case)
     assert out["z_L"].shape == (2, 2) and out["loss"] == 0.1
     bad = dict(good, z_L=[["1", "2"]])

@@ -14,14 +14,34 @@ from mforacle.numbers import exact_array, exact_scalar, exact_text, float_array,
 
 @pytest.mark.parametrize(
     ("text", "value"),
-    [("0.1", Fraction(1, 10)), ("-2e-3", Fraction(-1, 500)), ("3/4", Fraction(3, 4)), ("  7 ", Fraction(7))],
+    [
+        ("0.1", Fraction(1, 10)),
+        ("-2e-3", Fraction(-1, 500)),
+        ("3/4", Fraction(3, 4)),
+        ("  7 ", Fraction(7)),
+    ],
 )
 def test_decimal_strings_are_exact(text, value):
     assert exact_scalar(text, "f") == value
 
 
-@pytest.mark.parametrize("bad", ["nan", "inf", "-Infinity", "abc", "", "1/0", float("nan"), float("inf"),
-                                 True, None, [1], mpmath.mpf("inf")])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "nan",
+        "inf",
+        "-Infinity",
+        "abc",
+        "",
+        "1/0",
+        float("nan"),
+        float("inf"),
+        True,
+        None,
+        [1],
+        mpmath.mpf("inf"),
+    ],
+)
 def test_non_numbers_are_refused_naming_the_field(bad):
     with pytest.raises(InvalidArgument) as info:
         exact_scalar(bad, "theta[0][1][2]")
@@ -49,7 +69,10 @@ def test_shapes_are_checked():
         exact_array([[1, 2], [3]], "x", (None, None))
 
 
-@given(st.fractions(max_denominator=10**6) | st.decimals(allow_nan=False, allow_infinity=False).map(Fraction))
+@given(
+    st.fractions(max_denominator=10**6)
+    | st.decimals(allow_nan=False, allow_infinity=False).map(Fraction)
+)
 def test_exact_text_round_trips(q):
     text = exact_text(q)
     back = exact_scalar(text, "q")

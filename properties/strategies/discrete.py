@@ -17,7 +17,15 @@ from hypothesis import strategies as st
 from mforacle.errors import InvalidArgument
 from mforacle.model import ACTIVATION_NAMES, Model
 
-__all__ = ["DiscreteCase", "activations", "datasets", "discrete_cases", "dyadic", "models", "networks"]
+__all__ = [
+    "DiscreteCase",
+    "activations",
+    "datasets",
+    "discrete_cases",
+    "dyadic",
+    "models",
+    "networks",
+]
 
 REGRELU_ETAS = ("0.125", "0.5", "1")
 
@@ -35,11 +43,15 @@ def dyadic(bound: float = 1.0, bits: int = 8) -> st.SearchStrategy[float]:
     return st.integers(-top, top).map(lambda i: i / 2**bits)
 
 
-def activations(names: tuple[str, ...] = ACTIVATION_NAMES, *, c2_only: bool = False) -> st.SearchStrategy[str]:
+def activations(
+    names: tuple[str, ...] = ACTIVATION_NAMES, *, c2_only: bool = False
+) -> st.SearchStrategy[str]:
     """Activation specs, ``regrelu`` with a few eta; ``c2_only`` leaves out ``regrelu``."""
     unknown = [n for n in names if n not in ACTIVATION_NAMES]
     if unknown:
-        raise InvalidArgument("names", unknown, f"unknown activation; expected names from {list(ACTIVATION_NAMES)}")
+        raise InvalidArgument(
+            "names", unknown, f"unknown activation; expected names from {list(ACTIVATION_NAMES)}"
+        )
     plain = [n for n in names if n != "regrelu"]
     options: list[str] = list(plain)
     if "regrelu" in names and not c2_only:
@@ -60,9 +72,17 @@ def models(
     dim = draw(d, label="d") if isinstance(d, st.SearchStrategy) else d
     if activation is None:
         activation = activations()
-    act = draw(activation, label="activation") if isinstance(activation, st.SearchStrategy) else activation
-    a = draw(st.lists(dyadic(1.0, 4), min_size=dim, max_size=dim)
-             .filter(lambda v: max(abs(t) for t in v) >= 0.25), label="readout.a")
+    act = (
+        draw(activation, label="activation")
+        if isinstance(activation, st.SearchStrategy)
+        else activation
+    )
+    a = draw(
+        st.lists(dyadic(1.0, 4), min_size=dim, max_size=dim).filter(
+            lambda v: max(abs(t) for t in v) >= 0.25
+        ),
+        label="readout.a",
+    )
     k = draw(st.sampled_from([0.0, 0.0, 0.25, -0.5]), label="readout.kappa") if kappa else 0.0
     return Model.create(dim, act, a, k)
 
@@ -82,8 +102,10 @@ def networks(
         l_, m_ = draw(Ls, label="L"), draw(Ms, label="M")
         if l_ < 1 or m_ < 1:
             raise InvalidArgument("L, M", (l_, m_), "need L >= 1 and M >= 1")
-        flat = draw(st.lists(dyadic(scale), min_size=l_ * m_ * model.k, max_size=l_ * m_ * model.k),
-                    label="theta")
+        flat = draw(
+            st.lists(dyadic(scale), min_size=l_ * m_ * model.k, max_size=l_ * m_ * model.k),
+            label="theta",
+        )
         return np.array(flat, dtype=np.float64).reshape(l_, m_, model.k)
 
     return build()
@@ -108,14 +130,22 @@ def datasets(
     pts: list[list[float]] = []
     coord = dyadic(scale, 6)
     for i in range(n):
-        p = draw(st.lists(coord, min_size=model.d, max_size=model.d).filter(
-            lambda q: all(max(abs(a - b) for a, b in zip(q, o, strict=True)) >= min_separation for o in pts)
-        ), label=f"x[{i}]")
+        p = draw(
+            st.lists(coord, min_size=model.d, max_size=model.d).filter(
+                lambda q: all(
+                    max(abs(a - b) for a, b in zip(q, o, strict=True)) >= min_separation
+                    for o in pts
+                )
+            ),
+            label=f"x[{i}]",
+        )
         pts.append(p)
     y = draw(st.lists(dyadic(1.0, 6), min_size=n, max_size=n), label="y")
     w: np.ndarray | None = None
     if weighted and draw(st.booleans(), label="weighted"):
-        counts = draw(st.lists(st.integers(0, 16), min_size=n - 1, max_size=n - 1), label="weight counts")
+        counts = draw(
+            st.lists(st.integers(0, 16), min_size=n - 1, max_size=n - 1), label="weight counts"
+        )
         total = 1 << max(4, (sum(counts) + 1).bit_length())
         counts.append(total - sum(counts))
         w = np.array(counts, dtype=np.float64) / total
@@ -136,8 +166,11 @@ class DiscreteCase:
         from mforacle.caseio import Case
         from mforacle.model import Data, check_theta
 
-        return Case(self.model, Data.create(self.model, self.x, self.y, self.weights),
-                    theta=check_theta(self.model, self.theta))
+        return Case(
+            self.model,
+            Data.create(self.model, self.x, self.y, self.weights),
+            theta=check_theta(self.model, self.theta),
+        )
 
     def to_json(self) -> dict[str, Any]:
         """The ``mforacle-case/1`` object (exact decimal strings) that reproduces this case."""
