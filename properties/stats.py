@@ -1,0 +1,315 @@
+"""Statistics behind the rate and training claims: slope fits, seed intervals, isotonic floors.
+
+Everything here is plain NumPy plus mpmath (for Student-t quantiles); no scipy.
+
+- :func:`t_quantile` — the Student-t quantile ``t_{p, dof}`` from the regularized incomplete
+  beta function (mpmath), solved by bisection to 1e-12.
+- :func:`fit_slope` — ordinary least squares of ``log(error)`` on ``log(ladder)``; the slope's
+  confidence interval is ``slope ± t_{(1+c)/2, n-2} · SE`` with ``SE`` from the residuals (the
+  textbook interval, valid when the log-errors scatter independently around a line). With two
+  points the interval is undefined and reported as ``[-inf, inf]`` — callers needing an interval
+  use at least three rungs.
+- :func:`fit_slope_weighted` — weighted least squares when each point carries its own standard
+  error (e.g. a mean over seeds): ``SE(slope) = 1/sqrt(Σ w (x - x̄_w)²)``, ``w = 1/se²``, and the
+  interval uses ``t_{(1+c)/2, dof}`` with ``dof`` the seeds per point minus one (conservative
+  against the normal quantile because the per-point variances are themselves estimated).
+- :func:`mean_interval` — mean over seeds with a t interval.
+- :func:`mean_square_log_se` — a mean of squares over seeds, and the standard error of its log
+  (delta method), for width (``1/M``) fits.
+- :func:`isotonic_regression` — weighted pool-adjacent-violators; :func:`monotone_floor` — the
+  least weighted squared residual of any monotone function of a 1-d input (claim C5).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from mforacle.errors import InvalidArgument
+
+__all__ = [
+    "Fit",
+    "fit_slope",
+    "fit_slope_weighted",
+    "isotonic_regression",
+    "mean_interval",
+    "mean_square_log_se",
+    "monotone_floor",
+    "t_quantile",
+]
+
+
+def _check_confidence(confidence: float) -> float:
+    if (
+        isinstance(confidence, bool)
+        or not isinstance(confidence, int | float)
+        or not 0 < confidence < 1
+    ):
+        raise InvalidArgument(
+            "confidence", confidence, "expected a number strictly between 0 and 1"
+        )
+    return float(confidence)
+
+
+def t_quantile(p: float, dof: float) -> float:
+    """The ``p``-quantile of Student's t with ``dof`` degrees of freedom (``dof = inf``: normal).
+
+    Uses ``P(T <= t) = 1 - I_{dof/(dof+t²)}(dof/2, 1/2) / 2`` for ``t >= 0`` (mpmath's
+    regularized incomplete beta) and bisection; accurate to about 1e-12 absolute.
+    """
+    import mpmath
+
+    if isinstance(p, bool) or not isinstance(p, int | float) or not 0 < p < 1:
+        raise InvalidArgument("p", p, "expected a probability strictly between 0 and 1")
+    if isinstance(dof, bool) or not isinstance(dof, int | float) or not dof > 0:
+        raise InvalidArgument("dof", dof, "expected positive degrees of freedom")
+    if p < 0.5:
+        return -t_quantile(1.0 - p, dof)
+    if p == 0.5:
+        return 0.0
+    if math.isinf(dof):
+        return float(mpmath.sqrt(2) * mpmath.erfinv(2 * mpmath.mpf(p) - 1))
+    with mpmath.workdps(30):
+        nu = mpmath.mpf(dof)
+
+        def cdf(t: Any) -> Any:
+            return (
+                1
+                - mpmath.betainc(nu / 2, mpmath.mpf(1) / 2, 0, nu / (nu + t * t), regularized=True)
+                / 2
+            )
+
+        lo, hi = mpmath.mpf(0), mpmath.mpf(1)
+        while cdf(hi) < p:
+            lo, hi = hi, hi * 2
+        for _ in range(200):
+            mid = (lo + hi) / 2
+            if cdf(mid) < p:
+                lo = mid
+            else:
+                hi = mid
+            if hi - lo < mpmath.mpf(10) ** -14 * max(1, hi):
+                break
+        return float((lo + hi) / 2)
+
+
+@dataclass(frozen=True)
+class Fit:
+    """A fitted line ``log(error) = intercept + slope · log(ladder)`` and the slope's interval."""
+
+    slope: float
+    intercept: float
+    ci: tuple[float, float]
+    confidence: float
+    dof: float
+    se: float
+    method: str
+
+    def to_json(self) -> dict[str, Any]:
+        """The evidence convention of docs/ARCHITECTURE.md: slope, ci, intercept, confidence."""
+        return {
+            "slope": self.slope,
+            "ci": [self.ci[0], self.ci[1]],
+            "intercept": self.intercept,
+            "confidence": self.confidence,
+            "dof": self.dof,
+            "se": self.se,
+            "method": self.method,
+        }
+
+    def contains(self, value: float) -> bool:
+        return self.ci[0] <= value <= self.ci[1]
+
+
+def _positive_ladder(ladder: Any, errors: Any) -> tuple[np.ndarray, np.ndarray]:
+    lad = np.asarray(ladder, dtype=np.float64)
+    err = np.asarray(errors, dtype=np.float64)
+    if lad.ndim != 1 or err.shape != lad.shape:
+        raise InvalidArgument(
+            "errors", err.shape, f"expected one error per ladder rung ({lad.shape})"
+        )
+    if lad.size < 2:
+        raise InvalidArgument("ladder", lad.tolist(), "need at least two rungs to fit a slope")
+    if not (np.all(np.isfinite(lad)) and np.all(lad > 0)):
+        raise InvalidArgument("ladder", lad.tolist(), "rungs must be positive and finite")
+    if not (np.all(np.isfinite(err)) and np.all(err > 0)):
+        raise InvalidArgument(
+            "errors", err.tolist(), "errors must be positive and finite to take logs"
+        )
+    if np.unique(lad).size < 2:
+        raise InvalidArgument("ladder", lad.tolist(), "need at least two distinct rungs")
+    return np.log(lad), np.log(err)
+
+
+def fit_slope(ladder: Any, errors: Any, confidence: float = 0.95) -> Fit:
+    """OLS slope of ``log(errors)`` vs ``log(ladder)`` with a t interval from the residuals."""
+    conf = _check_confidence(confidence)
+    x, y = _positive_ladder(ladder, errors)
+    n = x.size
+    xm, ym = x.mean(), y.mean()
+    sxx = float(np.sum((x - xm) ** 2))
+    slope = float(np.sum((x - xm) * (y - ym)) / sxx)
+    intercept = float(ym - slope * xm)
+    if n <= 2:
+        return Fit(
+            slope,
+            intercept,
+            (-math.inf, math.inf),
+            conf,
+            0,
+            math.inf,
+            "ols (2 points: no interval)",
+        )
+    resid = y - (intercept + slope * x)
+    s2 = float(np.sum(resid**2)) / (n - 2)
+    se = math.sqrt(s2 / sxx)
+    t = t_quantile((1 + conf) / 2, n - 2)
+    return Fit(
+        slope,
+        intercept,
+        (slope - t * se, slope + t * se),
+        conf,
+        n - 2,
+        se,
+        "ols, t interval from residuals",
+    )
+
+
+def fit_slope_weighted(
+    ladder: Any, errors: Any, log_se: Any, *, dof: float, confidence: float = 0.95
+) -> Fit:
+    """Weighted LSQ of ``log(errors)`` on ``log(ladder)``; ``log_se`` are the per-point SEs of
+    ``log(errors)`` (e.g. from seeds). The slope interval is ``± t_{(1+c)/2, dof} · SE``."""
+    conf = _check_confidence(confidence)
+    x, y = _positive_ladder(ladder, errors)
+    se_pts = np.asarray(log_se, dtype=np.float64)
+    if se_pts.shape != x.shape or not (np.all(np.isfinite(se_pts)) and np.all(se_pts > 0)):
+        raise InvalidArgument("log_se", se_pts.tolist(), "expected one positive finite SE per rung")
+    w = 1.0 / se_pts**2
+    xm = float(np.sum(w * x) / np.sum(w))
+    ym = float(np.sum(w * y) / np.sum(w))
+    sxx = float(np.sum(w * (x - xm) ** 2))
+    slope = float(np.sum(w * (x - xm) * (y - ym)) / sxx)
+    intercept = ym - slope * xm
+    se = 1.0 / math.sqrt(sxx)
+    t = t_quantile((1 + conf) / 2, dof)
+    return Fit(
+        slope,
+        intercept,
+        (slope - t * se, slope + t * se),
+        conf,
+        dof,
+        se,
+        "weighted lsq, per-point SE from seeds, t interval",
+    )
+
+
+def mean_interval(values: Any, confidence: float = 0.95) -> tuple[float, tuple[float, float]]:
+    """Mean of ``values`` (one per seed) and its two-sided t interval."""
+    conf = _check_confidence(confidence)
+    v = np.asarray(values, dtype=np.float64)
+    if v.ndim != 1 or v.size < 2 or not np.all(np.isfinite(v)):
+        raise InvalidArgument(
+            "values", v.tolist()[:8], "need at least two finite values (one per seed)"
+        )
+    m = float(v.mean())
+    half = t_quantile((1 + conf) / 2, v.size - 1) * float(v.std(ddof=1)) / math.sqrt(v.size)
+    return m, (m - half, m + half)
+
+
+def mean_square_log_se(errors: Any) -> tuple[float, float]:
+    """``(MSE, SE of log MSE)`` for per-seed errors ``e_i``: ``MSE = mean(e_i²)``, and by the
+    delta method ``SE(log MSE) ≈ sd(e_i²) / (sqrt(n) · MSE)``."""
+    e = np.asarray(errors, dtype=np.float64)
+    if e.ndim != 1 or e.size < 2 or not np.all(np.isfinite(e)):
+        raise InvalidArgument("errors", e.tolist()[:8], "need at least two finite per-seed errors")
+    sq = e**2
+    mse = float(sq.mean())
+    if mse == 0:
+        raise InvalidArgument("errors", e.tolist()[:8], "all errors are zero: no log to fit")
+    return mse, float(sq.std(ddof=1)) / (math.sqrt(e.size) * mse)
+
+
+def isotonic_regression(y: Any, weights: Any = None, *, increasing: bool = True) -> np.ndarray:
+    """Weighted least-squares monotone fit of ``y`` in the given order (pool adjacent violators).
+
+    Minimizes ``Σ w_i (y_i - f_i)²`` over ``f_1 <= f_2 <= ...`` (``increasing``) or
+    ``f_1 >= f_2 >= ...``. Zero-weight points take their block's value.
+    """
+    ys = np.asarray(y, dtype=np.float64)
+    if ys.ndim != 1 or ys.size == 0 or not np.all(np.isfinite(ys)):
+        raise InvalidArgument(
+            "y", ys.tolist()[:8], "expected a non-empty 1-d array of finite labels"
+        )
+    ws = np.full(ys.size, 1.0) if weights is None else np.asarray(weights, dtype=np.float64)
+    if ws.shape != ys.shape or not np.all(np.isfinite(ws)) or np.any(ws < 0):
+        raise InvalidArgument(
+            "weights", ws.tolist()[:8], "expected one finite non-negative weight per label"
+        )
+    if not increasing:
+        return -isotonic_regression(-ys, ws, increasing=True)
+    # blocks: value, weight, length
+    vals: list[float] = []
+    wts: list[float] = []
+    lens: list[int] = []
+    for yi, wi in zip(ys.tolist(), ws.tolist(), strict=True):
+        vals.append(yi)
+        wts.append(wi)
+        lens.append(1)
+        while len(vals) > 1 and vals[-2] > vals[-1]:
+            w2 = wts[-2] + wts[-1]
+            v2 = (
+                (wts[-2] * vals[-2] + wts[-1] * vals[-1]) / w2
+                if w2 > 0
+                else (vals[-2] + vals[-1]) / 2
+            )
+            vals[-2:] = [v2]
+            wts[-2:] = [w2]
+            lens[-2:] = [lens[-2] + lens[-1]]
+    return np.repeat(np.array(vals), lens)
+
+
+def monotone_floor(x: Any, y: Any, weights: Any = None, *, increasing: bool = True) -> float:
+    """``min over monotone f of Σ ω_n ½ (f(x_n) - y_n)²`` for 1-d inputs ``x``.
+
+    Equal inputs must share one output, so tied ``x`` are pooled first (their weighted mean
+    label, the within-tie residual added to the floor), then PAVA runs on the pooled labels
+    sorted by ``x``.
+    """
+    xs = np.asarray(x, dtype=np.float64).reshape(-1)
+    ys = np.asarray(y, dtype=np.float64)
+    if ys.shape != xs.shape:
+        raise InvalidArgument("y", ys.shape, f"expected one label per input ({xs.shape})")
+    ws = (
+        np.full(xs.size, 1.0 / max(xs.size, 1))
+        if weights is None
+        else np.asarray(weights, dtype=np.float64)
+    )
+    if ws.shape != xs.shape or np.any(ws < 0) or not np.all(np.isfinite(ws)):
+        raise InvalidArgument(
+            "weights", ws.tolist()[:8], "expected one finite non-negative weight per input"
+        )
+    if not (np.all(np.isfinite(xs)) and np.all(np.isfinite(ys))):
+        raise InvalidArgument("x", xs.tolist()[:8], "inputs and labels must be finite")
+    order = np.argsort(xs, kind="stable")
+    xs, ys, ws = xs[order], ys[order], ws[order]
+    pooled_y, pooled_w, floor = [], [], 0.0
+    i = 0
+    while i < xs.size:
+        j = i
+        while j + 1 < xs.size and xs[j + 1] == xs[i]:
+            j += 1
+        wb = ws[i : j + 1]
+        yb = ys[i : j + 1]
+        tw = float(wb.sum())
+        mean = float(np.dot(wb, yb) / tw) if tw > 0 else float(yb.mean())
+        floor += 0.5 * float(np.dot(wb, (yb - mean) ** 2))
+        pooled_y.append(mean)
+        pooled_w.append(tw)
+        i = j + 1
+    fit = isotonic_regression(pooled_y, pooled_w, increasing=increasing)
+    floor += 0.5 * float(np.dot(pooled_w, (np.array(pooled_y) - fit) ** 2))
+    return floor
