@@ -1,0 +1,148 @@
+"""``mforacle eval CASE.json --path exact|fast [--dps N] [-o FILE]``.
+
+Evaluates a ``theta`` case and prints (or writes, atomically, with ``-o``) a
+``mforacle-result/1`` JSON object: ``loss``, ``z_L``, ``grad_theta``, ``grad_x``, ``path``,
+``dtype``, ``precision`` and ``error_bound``.
+
+- ``--path exact`` (default): the mpmath path at ``--dps`` digits (default 30, between 15 and
+  10000); values are written with ``dps`` significant digits and ``error_bound`` is the bound
+  the exact path confirmed by recomputing at higher precision (see
+  :mod:`mforacle.exact.network`), written rounded *up*.
+- ``--path fast``: the NumPy float64 path. Its ``error_bound`` comes from
+  :mod:`mforacle.tolerance` when that module provides one; otherwise ``error_bound`` is absent
+  and a ``notes`` entry says why.
+
+A ``measure`` case is refused with a pointer to ``mforacle limit``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from fractions import Fraction
+from typing import Any
+
+import numpy as np
+
+from ..caseio import RESULT_FORMAT, Case, numbers_to_text, read_case, write_json_atomic
+from ..errors import InvalidArgument
+
+DEFAULT_DPS = 30
+MIN_DPS = 15
+MAX_DPS = 10000
+#: significant digits of the written error bounds (rounded up, so never below the bound)
+BOUND_DIGITS = 6
+
+
+def _dps(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if not MIN_DPS <= value <= MAX_DPS:
+        raise argparse.ArgumentTypeError(f"must be between {MIN_DPS} and {MAX_DPS}, got {value}")
+    return value
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("case", metavar="CASE.json", help="a mforacle-case/1 file with 'theta'")
+    parser.add_argument("--path", choices=("exact", "fast"), default="exact",
+                        help="exact: mpmath at --dps digits (default); fast: NumPy float64")
+    parser.add_argument("--dps", type=_dps, default=None,
+                        help=f"decimal digits of the exact path ({MIN_DPS}..{MAX_DPS}, "
+                             f"default {DEFAULT_DPS})")
+    parser.add_argument("-o", "--output", metavar="FILE", default=None,
+                        help="write the result here (atomically) instead of standard output")
+
+
+def run(args: argparse.Namespace) -> int:
+    case = read_case(args.case)
+    if case.theta is None:
+        raise InvalidArgument(
+            "measure", args.case, "this is a measure case; evaluate it with 'mforacle limit'"
+        )
+    if args.path == "exact":
+        result = exact_result(case, DEFAULT_DPS if args.dps is None else args.dps)
+    else:
+        if args.dps is not None:
+            raise InvalidArgument("--dps", args.dps, "applies to --path exact only")
+        result = fast_result(case)
+    if args.output:
+        write_json_atomic(args.output, result)
+    else:
+        json.dump(result, sys.stdout, indent=1)
+        sys.stdout.write("\n")
+    return 0
+
+
+def _bound_text(value: Any) -> str:
+    """A non-negative bound as a decimal string that is never below it."""
+    import mpmath
+
+    with mpmath.workdps(BOUND_DIGITS + 10):
+        up = mpmath.mpf(value) * (1 + mpmath.mpf(10) ** (1 - BOUND_DIGITS))
+        return numbers_to_text(up, BOUND_DIGITS)
+
+
+def exact_result(case: Case, dps: int) -> dict[str, Any]:
+    """The ``mforacle-result/1`` object of the exact path for a ``theta`` case."""
+    from ..exact.network import evaluate
+
+    d = case.data
+    r = evaluate(case.model, case.theta, d.x, d.y, d.weights, dps=dps, confirm=True)
+    return {
+        "format": RESULT_FORMAT,
+        "path": "exact",
+        "dtype": "mpmath",
+        "precision": {"dps": r.dps, "working_dps": r.working_dps, "confirm_dps": r.confirm_dps},
+        "loss": numbers_to_text(r.loss, dps),
+        "z_L": numbers_to_text(r.z_L, dps),
+        "grad_theta": numbers_to_text(r.grad_theta, dps),
+        "grad_x": numbers_to_text(r.grad_x, dps),
+        "error_bound": {name: _bound_text(b) for name, b in r.error_bound.items()},
+    }
+
+
+def _floats(arr: np.ndarray) -> np.ndarray:
+    """Exact Fractions to the nearest float64 (``float(Fraction)`` is correctly rounded)."""
+    return np.vectorize(lambda v: float(Fraction(v)), otypes=[np.float64])(arr)
+
+
+def fast_result(case: Case) -> dict[str, Any]:
+    """The ``mforacle-result/1`` object of the fast (float64) path for a ``theta`` case."""
+    try:
+        from ..fast.network import evaluate
+    except ImportError as exc:
+        raise InvalidArgument("--path", "fast", f"the fast path is not available ({exc})") from None
+    d = case.data
+    assert case.theta is not None
+    r = evaluate(case.model, _floats(case.theta), _floats(d.x), _floats(d.y), _floats(d.weights))
+    out: dict[str, Any] = {
+        "format": RESULT_FORMAT,
+        "path": "fast",
+        "dtype": "float64",
+        "precision": {"dtype": "float64", "unit_roundoff": repr(2.0**-53)},
+        "loss": numbers_to_text(r.loss, None),
+        "z_L": numbers_to_text(r.z_L, None),
+        "grad_theta": numbers_to_text(r.grad_theta, None),
+        "grad_x": numbers_to_text(r.grad_x, None),
+    }
+    bound = _fast_bound(case, r)
+    if bound is None:
+        out["notes"] = ["error_bound absent: no float64 error model (mforacle.tolerance) available"]
+    else:
+        out["error_bound"] = {name: _bound_text(b) for name, b in bound.items()}
+    return out
+
+
+def _fast_bound(case: Case, result: Any) -> dict[str, Any] | None:
+    """The float64 error bound from :mod:`mforacle.tolerance`, or ``None`` if it has none."""
+    try:
+        from .. import tolerance
+    except ImportError:
+        return None
+    fn = getattr(tolerance, "fast_result_bounds", None)
+    if fn is None:
+        return None
+    return dict(fn(case, result))
