@@ -1,0 +1,310 @@
+"""Claims C1–C5 (training, ``shared/spec/claims.md`` §C) as checks returning a :class:`Verdict`.
+
+Each ``check_*`` takes an implementation (see :mod:`properties.claims.impl`) and a case or an
+experiment spec, runs a stated experiment and decides it from stated numbers:
+
+- ``check_c1_discrete`` — GD with ``Δs`` below :func:`mforacle.training.stable_step` never raises
+  the loss: figure = worst ``(E_{n+1} − E_n)`` in units of the loss's float64 roundoff allowance.
+- ``check_c1_flow`` — the particle flow's ``E(ρ(s))`` is non-increasing (same figure).
+- ``check_c2_discrete`` / ``check_c2_flow`` — ``(E(s+Δs) − E(s))/Δs + D(s) = O(Δs)``; figure =
+  ratio of the discrepancies when ``Δs`` halves, held to ``[2^0.85, 2^1.15]`` (order 1 ± 0.15,
+  the window claims.md uses for B1).
+- ``check_c3_depth`` / ``check_c3_width`` — Theorem 6 after training to a fixed ``s``.
+- ``check_c4`` — the zero-loss ladder; ``check_c5`` — the isotonic floor (negative control).
+
+Roundoff allowance of a computed loss (used by C1): with ``r_n = g(z_L,n) − y_n``,
+``δE ≤ Σ ω_n |r_n| δr_n`` (first order) and ``δr_n ≤ γ (Σ_i |a_i z_i| + |κ| |z|²/2 + |y_n|)``
+with ``γ = 2 (L + d + N + 4) u``: one rounding per layer update, per readout coordinate and per
+data-point sum along the dependency chain, doubled for the state's condition number (each
+mean-field layer is the identity plus ``O(1/L)``, so the flow map's condition is ``O(1)``).
+A loss *difference* may then be off by the sum of both allowances.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from mforacle.errors import InvalidArgument
+from mforacle.model import Model, float_data, float_theta
+from properties.stats import fit_slope
+from properties.verdict import Verdict
+
+from .impl import missing
+
+__all__ = [
+    "ORDER_WINDOW",
+    "TrainingCase",
+    "check_c1_discrete",
+    "check_c2_discrete",
+    "loss_roundoff",
+]
+
+U = 2.0**-53
+#: Order-1 window for ``err(Δs)/err(Δs/2)``: slope 1 ± 0.15 as in claims.md B1.
+ORDER_WINDOW = (2.0**0.85, 2.0**1.15)
+
+
+@dataclass(frozen=True)
+class TrainingCase:
+    """A discrete training problem: model, initial network ``theta0``, data (float64)."""
+
+    model: Model
+    theta0: np.ndarray
+    x: np.ndarray
+    y: np.ndarray
+    weights: np.ndarray | None = None
+
+    @classmethod
+    def create(cls, model: Model, theta0: Any, x: Any, y: Any, weights: Any = None) -> TrainingCase:
+        if not isinstance(model, Model):
+            raise InvalidArgument("model", model, "expected a mforacle.model.Model")
+        th = float_theta(model, theta0)
+        xs, ys, ws = float_data(model, x, y, weights)
+        return cls(model, th, xs, ys, None if weights is None else ws)
+
+    @property
+    def LM(self) -> int:
+        return int(self.theta0.shape[0] * self.theta0.shape[1])
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``mforacle-case/1`` object of the initial state (floats are written exactly)."""
+        from mforacle.caseio import Case
+        from mforacle.model import Data, check_theta
+
+        data = Data.create(self.model, self.x, self.y, self.weights)
+        return Case(self.model, data, theta=check_theta(self.model, self.theta0)).to_json()
+
+
+def _needs(claim: str, title: str, impl: Any, needs: tuple[str, ...]) -> Verdict | None:
+    gone = missing(impl, needs)
+    if gone:
+        return Verdict.not_checked(claim, title, f"implementation lacks {', '.join(gone)}")
+    return None
+
+
+def loss_roundoff(
+    model: Model, theta: np.ndarray, x: np.ndarray, y: np.ndarray, weights: np.ndarray | None
+) -> float:
+    """The float64 roundoff allowance of ``E(theta)`` (module doc), computed with the fast path."""
+    from mforacle.fast.network import forward
+
+    xs, ys, ws = float_data(model, x, y, weights)
+    z = forward(model, theta, xs)[-1]
+    a = np.array([float(v) for v in model.a])
+    kappa = float(model.kappa)
+    g = z @ a + 0.5 * kappa * np.sum(z * z, axis=1)
+    scale = np.abs(z) @ np.abs(a) + 0.5 * abs(kappa) * np.sum(z * z, axis=1) + np.abs(ys)
+    L = theta.shape[0]
+    gamma = 2.0 * (L + model.d + xs.shape[0] + 4) * U
+    return float(np.sum(ws * np.abs(g - ys) * gamma * scale))
+
+
+def _train(impl: Any, case: TrainingCase, ds: float, steps: int) -> np.ndarray:
+    thetas = np.asarray(
+        impl.train(case.model, case.theta0, case.x, case.y, case.weights, ds=ds, steps=steps),
+        dtype=np.float64,
+    )
+    want = (steps + 1, *case.theta0.shape)
+    if thetas.shape != want:
+        raise InvalidArgument("train", thetas.shape, f"expected states of shape {want}")
+    return thetas
+
+
+def _losses(impl: Any, case: TrainingCase, thetas: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``E(Θ_n)`` and ``D_n = L·M |∇E(Θ_n)|²`` from the implementation's ``loss_and_grad``."""
+    es, ds_ = [], []
+    for th in thetas:
+        e, g = impl.loss_and_grad(case.model, th, case.x, case.y, case.weights)
+        g = np.asarray(g, dtype=np.float64)
+        es.append(float(e))
+        ds_.append(case.LM * float(np.sum(g * g)))
+    return np.array(es), np.array(ds_)
+
+
+# --------------------------------------------------------------------------- C1
+
+
+def check_c1_discrete(
+    impl: Any, case: TrainingCase, *, steps: int = 40, fraction: float = 0.5, rechecks: int = 4
+) -> Verdict:
+    """C1 on a discrete network: GD at ``Δs = fraction · stable_step(Θ_0)`` never raises ``E``.
+
+    The stability bound is re-estimated at ``rechecks`` states along the run; if the step used
+    exceeds it somewhere, the bound's assumption failed and the claim is "not checked" there
+    (a loss increase would then not contradict it). Figure: ``max_n (E_{n+1} − E_n) / a_n`` with
+    ``a_n`` the sum of both losses' roundoff allowances; it must be ``<= 1``.
+    """
+    from mforacle.training import stable_step
+
+    title = "GD below the computed stable step never raises the loss"
+    if (v := _needs("C1", title, impl, ("train", "loss_and_grad"))) is not None:
+        return v
+    if not 0 < fraction <= 1:
+        raise InvalidArgument("fraction", fraction, "expected 0 < fraction <= 1")
+    lg = impl.loss_and_grad
+    ds0 = stable_step(case.model, case.theta0, case.x, case.y, case.weights, loss_and_grad=lg)
+    if not math.isfinite(ds0):
+        return Verdict.not_checked("C1", title, "no curvature at Θ_0: the stable step is unbounded")
+    ds = fraction * ds0
+    thetas = _train(impl, case, ds, steps)
+    losses, _ = _losses(impl, case, thetas)
+    allow = np.array([loss_roundoff(case.model, th, case.x, case.y, case.weights) for th in thetas])
+    incr = np.diff(losses)
+    pair_allow = allow[:-1] + allow[1:]
+    ratio = incr / np.maximum(pair_allow, np.finfo(float).tiny)
+    worst = int(np.argmax(ratio))
+    idx = sorted({int(round(i * steps / rechecks)) for i in range(1, rechecks + 1)})
+    along = [
+        stable_step(case.model, thetas[i], case.x, case.y, case.weights, loss_and_grad=lg)
+        for i in idx
+    ]
+    evidence = {
+        "case": case.to_json(),
+        "ds": ds,
+        "stable_step_at_0": ds0,
+        "fraction": fraction,
+        "stable_step_along": dict(zip([float(i * ds) for i in idx], along, strict=True)),
+        "history": {"s": (np.arange(steps + 1) * ds).tolist(), "loss": losses.tolist()},
+        "worst_step": {
+            "n": worst,
+            "increase": float(incr[worst]),
+            "allowance": float(pair_allow[worst]),
+        },
+    }
+    if ratio[worst] > 1 and min(along) < ds:
+        return Verdict.not_checked(
+            "C1",
+            title,
+            f"the step {ds:.3g} exceeded the stable bound {min(along):.3g} "
+            "re-estimated along the run; the bound's assumption does not hold there",
+        )
+    return Verdict.measured(
+        "C1",
+        title,
+        float(ratio[worst]),
+        "<=",
+        1.0,
+        error_model="loss increase in units of the float64 roundoff allowance of both losses "
+        "(γ = 2(L+d+N+4)u per residual; properties.claims.training)",
+        reason=f"{steps} steps at Δs = {ds:.3g} = {fraction}·stable_step; "
+        f"worst ΔE = {incr[worst]:.3g} at step {worst}",
+        evidence=evidence,
+    )
+
+
+# --------------------------------------------------------------------------- C2
+
+
+def _order_verdict(
+    claim: str,
+    title: str,
+    ladder: list[float],
+    errors: list[float],
+    evidence: dict[str, Any],
+    what: str,
+) -> Verdict:
+    ratios = [
+        errors[i] / errors[i + 1] if errors[i + 1] > 0 else math.inf for i in range(len(errors) - 1)
+    ]
+    fit = fit_slope(ladder, errors) if all(e > 0 for e in errors) else None
+    evidence.update(
+        {
+            "ladder_name": "ds",
+            "ladder": ladder,
+            "errors": errors,
+            "ratios": ratios,
+            "fit": fit.to_json() if fit else None,
+        }
+    )
+    return Verdict.measured(
+        claim,
+        title,
+        float(ratios[-1]),
+        "in",
+        [ORDER_WINDOW[0], ORDER_WINDOW[1]],
+        error_model="explicit Euler in s: the discrepancy is O(Δs), so halving Δs halves it; "
+        "window 2^(1±0.15) (fitted order 1 ± 0.15, as claims.md B1)",
+        reason=f"{what}; discrepancies {', '.join(f'{e:.3g}' for e in errors)} "
+        f"for Δs {', '.join(f'{d:.3g}' for d in ladder)}",
+        evidence=evidence,
+    )
+
+
+def dissipation_discrepancy(
+    s: np.ndarray, loss: np.ndarray, diss: np.ndarray, ds: float, s_common: np.ndarray
+) -> float:
+    """``max |(E(s+Δs) − E(s))/Δs + D(s)| / max D`` over the times ``s_common`` of the grid."""
+    idx = np.rint(s_common / ds).astype(int)
+    fd = (loss[idx + 1] - loss[idx]) / ds
+    scale = float(np.max(diss[idx]))
+    if scale == 0:
+        return 0.0
+    return float(np.max(np.abs(fd + diss[idx]))) / scale
+
+
+def check_c2_discrete(
+    impl: Any,
+    case: TrainingCase,
+    *,
+    horizon_steps: int = 8,
+    halvings: int = 3,
+    fraction: float = 0.5,
+) -> Verdict:
+    """C2 on a discrete network: ``dE/ds = −L·M|∇E|²`` to first order in ``Δs``.
+
+    ``Δs_0 = fraction · stable_step(Θ_0)``, then ``Δs_0/2, …`` (``halvings`` times), each run to
+    ``S = horizon_steps · Δs_0``. At the times ``s = j Δs_0 < S`` common to every run the relative
+    discrepancy ``max |ΔE/Δs + L·M|∇E|²| / max L·M|∇E|²`` is measured; for the exact flow and an
+    explicit step it is ``Δs (L·M)² ∇Eᵀ H ∇E / 2 + O(Δs²)``, so successive ratios tend to 2.
+    """
+    from mforacle.training import stable_step
+
+    title = "energy dissipation dE/ds = −L·M|∇E|² to order Δs"
+    if (v := _needs("C2", title, impl, ("train", "loss_and_grad"))) is not None:
+        return v
+    ds0 = fraction * stable_step(
+        case.model, case.theta0, case.x, case.y, case.weights, loss_and_grad=impl.loss_and_grad
+    )
+    if not math.isfinite(ds0):
+        return Verdict.not_checked("C2", title, "no curvature at Θ_0: nothing to measure")
+    s_common = np.arange(horizon_steps) * ds0
+    ladder, errors, roundoff = [], [], []
+    for h in range(halvings + 1):
+        ds = ds0 / 2**h
+        steps = horizon_steps * 2**h
+        thetas = _train(impl, case, ds, steps)
+        losses, diss = _losses(impl, case, thetas)
+        s = np.arange(steps + 1) * ds
+        ladder.append(ds)
+        errors.append(dissipation_discrepancy(s, losses, diss, ds, s_common))
+        roundoff.append(
+            2
+            * loss_roundoff(case.model, case.theta0, case.x, case.y, case.weights)
+            / ds
+            / max(float(np.max(diss)), np.finfo(float).tiny)
+        )
+    evidence = {
+        "case": case.to_json(),
+        "horizon": float(horizon_steps * ds0),
+        "roundoff_share": roundoff,
+        "note": "roundoff_share: the loss roundoff's contribution to each discrepancy; "
+        "it must stay far below the discrepancies for the ratio to mean anything",
+    }
+    if max(r / e for r, e in zip(roundoff, errors, strict=True) if e > 0) > 0.1:
+        return Verdict.not_checked(
+            "C2",
+            title,
+            "loss roundoff is > 10% of the discrepancy; choose a larger Δs or a shorter ladder",
+        )
+    return _order_verdict(
+        "C2",
+        title,
+        ladder,
+        errors,
+        evidence,
+        f"L·M = {case.LM}, horizon s = {horizon_steps * ds0:.3g}",
+    )
