@@ -132,7 +132,7 @@ def _check_lam(lam: Lam) -> Callable[[float], float] | None:
             "lam", lam, "expected None, a number >= 0, or a function s -> λ(s) >= 0"
         )
     const = float(v)
-    return lambda s: const  # noqa: ARG005
+    return lambda s: const
 
 
 def _lam_at(fn: Callable[[float], float], s: float) -> float:
