@@ -1,0 +1,59 @@
+"""mforacle's own fast path as a third-party implementation (``mforacle.harness.builtin:FAST``).
+
+``mforacle report`` checks it through exactly the same harness as anyone else's code: this
+module only maps the protocol of :mod:`mforacle.harness.protocol` onto :mod:`mforacle.fast`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+__all__ = ["FAST", "FastPathImplementation"]
+
+
+class FastPathImplementation:
+    """NumPy float64; every activation, kappa != 0, gradients by the adjoint, GD steps."""
+
+    name = "mforacle.fast"
+    framework = "numpy"
+    dtype = "float64"
+    supports_kappa = True
+
+    def forward(self, spec: Any, theta: np.ndarray, x: np.ndarray) -> np.ndarray:
+        from mforacle.fast.network import forward
+
+        return forward(spec.model, theta, x)[-1]
+
+    def loss(
+        self, spec: Any, theta: np.ndarray, x: np.ndarray, y: np.ndarray, weights: np.ndarray
+    ) -> float:
+        from mforacle.fast.network import loss
+
+        return loss(spec.model, theta, x, y, weights)
+
+    def gradient(
+        self, spec: Any, theta: np.ndarray, x: np.ndarray, y: np.ndarray, weights: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        from mforacle.fast.network import evaluate
+
+        r = evaluate(spec.model, theta, x, y, weights)
+        return r.grad_theta, r.grad_x
+
+    def train_step(
+        self,
+        spec: Any,
+        theta: np.ndarray,
+        x: np.ndarray,
+        y: np.ndarray,
+        weights: np.ndarray,
+        lr: float,
+    ) -> np.ndarray:
+        from mforacle.fast.network import loss_and_grad
+
+        _, g = loss_and_grad(spec.model, theta, x, y, weights)
+        return theta - lr * g
+
+
+FAST = FastPathImplementation()

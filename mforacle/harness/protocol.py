@@ -1,0 +1,137 @@
+"""The minimal interface an implementation under test provides.
+
+An implementation is any Python object (a module, an instance, a class with a no-argument
+constructor, or a bare function) with these members; only ``forward`` is required::
+
+    forward(spec, theta, x) -> z_L                                  # (N, d)   REQUIRED
+    loss(spec, theta, x, y, weights) -> E                           # scalar   optional
+    gradient(spec, theta, x, y, weights) -> (grad_theta, grad_x)    # optional (or a dict)
+    train_step(spec, theta, x, y, weights, lr) -> theta_next        # optional: one GD step
+    dtype = "float64"            # its arithmetic: float64 | float32 | float16 | bfloat16
+    activations = ("tanh", ...)  # supported activation names (default: all of them)
+    supports_kappa = True        # whether the readout's kappa may be != 0
+    framework = "numpy"          # numpy | torch | jax (detected for torch modules)
+    name = "my-resnet"
+
+``spec`` is a :class:`ModelSpec` (``d``, ``activation``, ``eta``, readout ``a`` and ``kappa``).
+Arrays follow ``shared/spec/model.md``: ``theta (L, M, 2d+1)`` with rows ``(w, u, b)``,
+``x (N, d)``, ``y (N,)``, ``weights (N,)`` summing to one; ``E = Σ ω_n ½(g(z_L(x_n)) − y_n)²``
+with ``g(z) = a·z + (κ/2)|z|²``; ``grad_theta = ∂E/∂theta``; ``grad_x[n] = ∂ℓ_n/∂x_n``
+*unweighted*. Arrays are handed over in the declared dtype, as NumPy arrays (``numpy``), torch
+tensors (``torch``; ``gradient`` may be left out when ``loss`` is given: autograd supplies it)
+or JAX arrays (``jax``; likewise with ``jax.grad``). A missing optional member makes the checks
+that need it *not checked*; it never fails a run.
+
+The adapters (:mod:`mforacle.harness.adapters`) turn such an object into an
+:class:`Implementation`, whose callables take and return float64-convertible NumPy arrays.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..errors import InvalidArgument
+from ..model import ACTIVATION_NAMES, Model
+
+__all__ = [
+    "DTYPES",
+    "OPTIONAL_MEMBERS",
+    "Implementation",
+    "ModelSpec",
+    "check_dtype",
+]
+
+#: Arithmetic names an implementation may declare, with NumPy's name for them (bfloat16 has
+#: none: its arrays are handed over as float32 after rounding to bfloat16 by the adapter).
+DTYPES = ("float64", "float32", "float16", "bfloat16")
+
+OPTIONAL_MEMBERS = ("loss", "gradient", "train_step")
+
+
+def check_dtype(dtype: Any, field_name: str = "dtype") -> str:
+    """Validate a dtype name (``"float32"``, ``np.float32`` and ``torch.float32`` all work)."""
+    text = str(dtype).removeprefix("torch.").removeprefix("<class 'numpy.").rstrip("'>")
+    if text not in DTYPES:
+        raise InvalidArgument(field_name, dtype, f"unknown dtype; expected one of {list(DTYPES)}")
+    return text
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """What an implementation is told about the model (plain floats, exact in float64)."""
+
+    d: int
+    activation: str  # "tanh", ..., "regrelu:0.1"
+    activation_name: str  # "tanh", ..., "regrelu"
+    eta: float | None  # regrelu's half-width, else None
+    a: np.ndarray  # (d,) float64
+    kappa: float
+    model: Model  # the exact description, for implementations that want it
+
+    @classmethod
+    def from_model(cls, model: Model) -> ModelSpec:
+        eta = model.activation.eta
+        return cls(
+            d=model.d,
+            activation=str(model.activation),
+            activation_name=model.activation.name,
+            eta=None if eta is None else float(eta),
+            a=np.array([float(v) for v in model.a], dtype=np.float64),
+            kappa=float(model.kappa),
+            model=model,
+        )
+
+
+@dataclass
+class Implementation:
+    """An implementation normalized by an adapter: NumPy in, NumPy out, ``None`` = absent.
+
+    ``forward(spec, theta, x)``, ``loss(spec, theta, x, y, w)``,
+    ``gradient(spec, theta, x, y, w) -> (grad_theta, grad_x)``,
+    ``train_step(spec, theta, x, y, w, lr)``; inputs are NumPy arrays already rounded to
+    ``dtype`` (held in float64 for ``bfloat16``); outputs are converted back by the adapter
+    and validated by the checks (shape, dtype, finiteness).
+    """
+
+    name: str
+    framework: str
+    dtype: str
+    forward: Callable[..., Any] | None
+    loss: Callable[..., Any] | None = None
+    gradient: Callable[..., Any] | None = None
+    train_step: Callable[..., Any] | None = None
+    activations: frozenset[str] = field(default_factory=lambda: frozenset(ACTIVATION_NAMES))
+    supports_kappa: bool = True
+    source: str = ""  # the "module.path:object" it was loaded from, for reproduction commands
+    #: the dtype the outputs must have (None: any float dtype at least as wide as ``dtype``)
+    output_dtype: str | None = None
+    #: outputs read back from decimal text may sit up to this many units of roundoff of
+    #: ``dtype`` (relative) away from the value computed (file mode: shortest round-trip
+    #: decimals of a float32 value are within half an ulp of it); added to the bounds
+    output_rounding: float = 0.0
+
+    def supports(self, model: Model) -> str | None:
+        """``None`` if this implementation covers ``model``, else the reason it does not."""
+        if model.activation.name not in self.activations:
+            return f"activation {model.activation} not declared supported"
+        if model.kappa != 0 and not self.supports_kappa:
+            return "kappa != 0 not declared supported"
+        return None
+
+    def provides(self, member: str) -> bool:
+        return getattr(self, member) is not None
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "framework": self.framework,
+            "dtype": self.dtype,
+            "source": self.source,
+            "provides": ["forward", *[m for m in OPTIONAL_MEMBERS if self.provides(m)]],
+            "activations": sorted(self.activations),
+            "supports_kappa": self.supports_kappa,
+        }

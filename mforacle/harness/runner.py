@@ -1,0 +1,197 @@
+"""Run the conformance suite without ever crashing, and decide pass/fail.
+
+Whatever the implementation does — raise, return NaN, the wrong shape or dtype, hang — each
+check ends in a verdict (``error``/``fail`` with the reason); a bug inside a check becomes an
+``error`` verdict too ("harness error", with the traceback), never an exception out of
+:func:`run_planned`. The run as a whole passes when no verdict is ``fail`` or ``error``
+(*not checked* is neutral), see :func:`exit_code`.
+
+File mode (:func:`file_implementations`): results written by any program, one
+``mforacle-result/1`` file per exported case (``RESULTS/<id>.json``, naming its ``"dtype"``),
+graded against the references stored with the vectors.
+"""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from properties.verdict import Verdict
+
+from ..caseio import read_result
+from ..errors import MforacleError
+from .calls import DEFAULT_TIMEOUT, Caller
+from .checks import PlannedCheck, SuiteCase, plan_checks
+from .protocol import Implementation, check_dtype
+
+__all__ = [
+    "EXIT_FAIL",
+    "EXIT_PASS",
+    "check_files",
+    "check_implementation",
+    "exit_code",
+    "plan_claims",
+    "run_planned",
+    "summarize",
+]
+
+EXIT_PASS, EXIT_FAIL = 0, 1
+
+
+def run_planned(
+    planned: Iterable[PlannedCheck], progress: Callable[[PlannedCheck, Verdict], None] | None = None
+) -> list[Verdict]:
+    """Run each planned check; exceptions become ``error`` verdicts tagged with the check id."""
+    verdicts = []
+    for p in planned:
+        try:
+            v = p.run()
+        except Exception as exc:  # a bug in a check or the reference: reported, not raised
+            v = Verdict.errored(
+                p.claim,
+                p.title,
+                f"harness error in {p.id}: {type(exc).__name__}: {exc}",
+                {"traceback": traceback.format_exc(limit=12), "check_id": p.id},
+            )
+        if not isinstance(v, Verdict):
+            v = Verdict.errored(
+                p.claim, p.title, f"harness error in {p.id}: returned {type(v).__name__}"
+            )
+        v.evidence.setdefault("check_id", p.id)
+        verdicts.append(v)
+        if progress is not None:
+            progress(p, v)
+    return verdicts
+
+
+def check_implementation(
+    impl: Implementation,
+    suite: list[SuiteCase],
+    *,
+    timeout: float = DEFAULT_TIMEOUT,
+    claims: bool = True,
+    profile: str = "dev",
+    progress: Callable[[PlannedCheck, Verdict], None] | None = None,
+) -> list[Verdict]:
+    """All conformance checks (and, with ``claims``, the claims it can feed) for ``impl``."""
+    caller = Caller(timeout)
+    planned = plan_checks(impl, suite, caller)
+    if claims:
+        planned += plan_claims(impl, caller, profile)
+    return run_planned(planned, progress)
+
+
+def plan_claims(impl: Implementation, caller: Caller, profile: str = "dev") -> list[PlannedCheck]:
+    """The claims of ``properties/claims`` this implementation can be held to."""
+    try:
+        from .claims import plan_claim_checks
+    except ImportError:
+        return []
+    return plan_claim_checks(impl, caller, profile)
+
+
+# --- file mode -----------------------------------------------------------------------------
+
+
+def _file_implementation(result: dict[str, Any], path: Path) -> Implementation:
+    """An :class:`Implementation` that answers from one result file."""
+    dtype = check_dtype(result.get("dtype", "float64"), f"{path}: dtype")
+
+    def field(name: str) -> Callable[..., Any] | None:
+        if name not in result:
+            return None
+        return lambda *args: result[name]
+
+    grads = ("grad_theta" in result) or ("grad_x" in result)
+
+    def gradient(*args: Any) -> Any:
+        missing = [q for q in ("grad_theta", "grad_x") if q not in result]
+        if missing:
+            raise MforacleError(f"{path} has no {', '.join(missing)}")
+        return result["grad_theta"], result["grad_x"]
+
+    impl = Implementation(
+        name=str(result.get("implementation", path.parent.name)),
+        framework="file",
+        dtype=dtype,
+        forward=field("z_L"),
+        loss=field("loss"),
+        gradient=gradient if grads else None,
+        source=str(path),
+        output_dtype="float64",  # decimals read with correct rounding
+        output_rounding=0.0 if dtype == "float64" else 1.0,
+    )
+    return impl
+
+
+def check_files(
+    suite: list[SuiteCase], results: str | Path, *, name_filter: str | None = None
+) -> tuple[list[Verdict], dict[str, Any]]:
+    """Grade ``RESULTS/<id>.json`` against the suite's stored references; one verdict per
+    case and quantity. A missing or malformed result file is an ``error`` for that case."""
+    root = Path(results)
+    verdicts: list[Verdict] = []
+    dtypes: set[str] = set()
+    for sc in suite:
+        path = root / f"{sc.id}.json"
+        if not path.is_file():
+            verdicts.append(
+                Verdict.errored(
+                    "H0.result-file",
+                    "a result file exists for the case",
+                    f"missing result file {path}",
+                    {"case_id": sc.id, "check_id": f"{sc.id}::file"},
+                )
+            )
+            continue
+        try:
+            result = read_result(path, sc.case)
+            impl = _file_implementation(result, path)
+        except MforacleError as exc:
+            verdicts.append(
+                Verdict.errored(
+                    "H0.result-file",
+                    "the result file is valid",
+                    str(exc),
+                    {"case_id": sc.id, "check_id": f"{sc.id}::file"},
+                )
+            )
+            continue
+        dtypes.add(impl.dtype)
+        verdicts += run_planned(plan_checks(impl, [sc], Caller(DEFAULT_TIMEOUT)))
+    info = {
+        "name": root.name,
+        "framework": "file",
+        "dtype": ",".join(sorted(dtypes)) or "?",
+        "source": str(root),
+        "provides": ["result files"],
+    }
+    return verdicts, info
+
+
+# --- summary -------------------------------------------------------------------------------
+
+
+def summarize(verdicts: list[Verdict]) -> dict[str, Any]:
+    counts = {s: 0 for s in ("pass", "fail", "error", "not checked")}
+    for v in verdicts:
+        counts[v.status] = counts.get(v.status, 0) + 1
+    ok = counts["fail"] == 0 and counts["error"] == 0 and counts["pass"] > 0
+    return {**counts, "total": len(verdicts), "ok": ok}
+
+
+def exit_code(verdicts: list[Verdict]) -> int:
+    """0 when nothing failed or errored and something passed, else 1."""
+    return EXIT_PASS if summarize(verdicts)["ok"] else EXIT_FAIL
+
+
+def finite_or_none(x: Any) -> float | None:
+    try:
+        f = float(x)
+    except (TypeError, ValueError):
+        return None
+    return f if np.isfinite(f) else None
