@@ -1,0 +1,261 @@
+"""The paper's claims as reusable checks, and the registry ``CLAIMS`` that runs them.
+
+Each claim id of ``shared/spec/claims.md`` (A1–A5, B1–B5, C1–C5) has a :class:`ClaimSpec`:
+its title, the implementation methods it needs (:mod:`properties.claims.impl`), the experiment
+sizes per hypothesis profile (``dev`` / ``ci`` / ``thorough``, see :mod:`properties.profiles`),
+and ``run(impl, profile) -> list[Verdict]``, which builds the built-in experiment (seeded, so it
+reproduces) and calls the ``check_*`` functions of the group modules:
+
+- :mod:`properties.claims.exactness` — A1–A5 (fast vs exact, gradients, adjoint, invariances);
+- :mod:`properties.claims.limit` — B1–B5 (depth and width limits, expectations, first variation);
+- :mod:`properties.claims.training` — C1–C5 (loss decay, dissipation, Theorem 6, zero loss,
+  the isotonic floor).
+
+A claim whose supporting module is not available in this build yields a "not checked" verdict
+that says so; a claim whose code raises yields an "error" verdict with the exception.
+"""
+
+from __future__ import annotations
+
+import importlib
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from mforacle.errors import InvalidArgument
+from properties.profiles import PROFILES
+from properties.verdict import Verdict
+
+__all__ = ["CLAIMS", "ClaimSpec", "check_profile", "run_claim", "select"]
+
+
+@dataclass(frozen=True)
+class ClaimSpec:
+    """One claim: id, title, what it needs, how to run it, and its sizes per profile."""
+
+    id: str
+    title: str
+    needs: tuple[str, ...]
+    module: str  # properties.claims.<module> holding ``run_<id>(impl, sizes) -> list[Verdict]``
+    sizes: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @property
+    def group(self) -> str:
+        return self.id[0]
+
+    @property
+    def function(self) -> Callable[..., list[Verdict]]:
+        mod = importlib.import_module(f"properties.claims.{self.module}")
+        return getattr(mod, f"run_{self.id.lower()}")
+
+    def sizes_for(self, profile: str) -> dict[str, Any]:
+        return dict(self.sizes.get(check_profile(profile), {}))
+
+    def run(self, impl: Any, profile: str = "ci") -> list[Verdict]:
+        """The claim's verdicts on ``impl``; never raises for the implementation's faults."""
+        from .impl import missing
+
+        sizes = self.sizes_for(profile)
+        gone = missing(impl, self.needs)
+        if gone:
+            return [
+                Verdict.not_checked(self.id, self.title, f"implementation lacks {', '.join(gone)}")
+            ]
+        try:
+            fn = self.function
+        except (ImportError, AttributeError) as exc:
+            return [Verdict.not_checked(self.id, self.title, f"not available in this build: {exc}")]
+        try:
+            return list(fn(impl, sizes))
+        except Exception as exc:  # the implementation (or a module it calls) failed
+            return [
+                Verdict.errored(
+                    self.id,
+                    self.title,
+                    f"{type(exc).__name__}: {exc}",
+                    {"traceback": traceback.format_exc()[-3000:]},
+                )
+            ]
+
+
+def check_profile(profile: Any) -> str:
+    if profile not in PROFILES:
+        raise InvalidArgument(
+            "profile", profile, f"unknown profile; expected one of {list(PROFILES)}"
+        )
+    return str(profile)
+
+
+def _sizes(
+    dev: dict[str, Any], ci: dict[str, Any] | None = None, thorough: dict[str, Any] | None = None
+) -> dict[str, dict[str, Any]]:
+    ci = dev if ci is None else {**dev, **ci}
+    return {"dev": dev, "ci": ci, "thorough": {**ci, **(thorough or {})}}
+
+
+_C = ("train", "loss_and_grad")
+
+CLAIMS: dict[str, ClaimSpec] = {
+    spec.id: spec
+    for spec in [
+        ClaimSpec(
+            "A1",
+            "fast path = exact path within a derived error model",
+            ("loss_and_grad", "forward"),
+            "exactness",
+            _sizes({"cases": 4}, thorough={"cases": 24}),
+        ),
+        ClaimSpec(
+            "A2",
+            "gradients are derivatives of the loss (Taylor remainder O(h²))",
+            ("loss_and_grad",),
+            "exactness",
+            _sizes({"cases": 3}, thorough={"cases": 12}),
+        ),
+        ClaimSpec(
+            "A3",
+            "the adjoint q_0 is the state gradient ∂ℓ/∂x",
+            ("loss_and_grad",),
+            "exactness",
+            _sizes({"cases": 3}, thorough={"cases": 12}),
+        ),
+        ClaimSpec(
+            "A4",
+            "the exact path's reported digits survive higher precision",
+            (),
+            "exactness",
+            _sizes({"cases": 2}, thorough={"cases": 8}),
+        ),
+        ClaimSpec(
+            "A5",
+            "mean-field invariances: permuting and duplicating neurons",
+            ("forward",),
+            "exactness",
+            _sizes({"cases": 3}, thorough={"cases": 12}),
+        ),
+        ClaimSpec(
+            "B1",
+            "discrete -> continuous in depth, order 1",
+            (),
+            "limit",
+            _sizes({"ladder": [4, 8, 16, 32]}, thorough={"ladder": [4, 8, 16, 32, 64, 128]}),
+        ),
+        ClaimSpec(
+            "B2",
+            "L·M ∂E/∂θ -> V(θ, l/L), order 1",
+            (),
+            "limit",
+            _sizes({"ladder": [4, 8, 16, 32]}, thorough={"ladder": [4, 8, 16, 32, 64, 128]}),
+        ),
+        ClaimSpec(
+            "B3",
+            "width: mean-square error O(1/M)",
+            (),
+            "limit",
+            _sizes(
+                {"ladder": [4, 8, 16, 32], "seeds": 40},
+                thorough={"ladder": [4, 8, 16, 32, 64, 128], "seeds": 200},
+            ),
+        ),
+        ClaimSpec(
+            "B4",
+            "exact Gaussian expectations vs Monte Carlo and tensor quadrature",
+            (),
+            "limit",
+            _sizes({"samples": 20000}, thorough={"samples": 400000}),
+        ),
+        ClaimSpec(
+            "B5",
+            "first variation δE/δρ is the directional derivative",
+            (),
+            "limit",
+            _sizes({"cases": 2}, thorough={"cases": 8}),
+        ),
+        ClaimSpec(
+            "C1",
+            "monotone loss decay below the computed stable step",
+            _C,
+            "training",
+            _sizes(
+                {"cases": 3, "steps": 40, "flow_steps": 20},
+                thorough={"cases": 8, "steps": 200, "flow_steps": 100},
+            ),
+        ),
+        ClaimSpec(
+            "C2",
+            "energy dissipation dE/ds = −L·M|∇E|², −∫∫|V|² dρ dt (order Δs)",
+            _C,
+            "training",
+            _sizes(
+                {"cases": 2, "horizon_steps": 8, "halvings": 3},
+                thorough={"cases": 6, "halvings": 4},
+            ),
+        ),
+        ClaimSpec(
+            "C3",
+            "Theorem 6: trained network -> trained limit (1/L, 1/M)",
+            _C,
+            "training",
+            _sizes(
+                {
+                    "depth_ladder": [4, 8, 16],
+                    "width_ladder": [4, 8, 16, 32],
+                    "seeds": 24,
+                    "M_depth": 4,
+                    "L_width": 4,
+                    "s": 1.0,
+                },
+                {"depth_ladder": [4, 8, 16, 32], "seeds": 40},
+                {
+                    "depth_ladder": [4, 8, 16, 32, 64],
+                    "width_ladder": [4, 8, 16, 32, 64, 128],
+                    "seeds": 160,
+                },
+            ),
+        ),
+        ClaimSpec(
+            "C4",
+            "zero-loss limit on reachable data",
+            _C,
+            "training",
+            _sizes(
+                {"ladder": [[2, 4, 20.0], [4, 8, 80.0], [8, 16, 320.0]]},
+                thorough={"ladder": [[2, 4, 20.0], [4, 8, 80.0], [8, 16, 320.0], [16, 32, 1280.0]]},
+            ),
+        ),
+        ClaimSpec(
+            "C5",
+            "negative control: the limit's loss stays above the isotonic floor",
+            (),
+            "training",
+            _sizes({"cases": 2, "s": 20.0}, thorough={"cases": 6, "s": 80.0}),
+        ),
+    ]
+}
+
+
+def select(claim: str | None) -> list[ClaimSpec]:
+    """The specs for a claim id (``"C1"``), a group (``"C"``), or all (``None``)."""
+    if claim is None:
+        return list(CLAIMS.values())
+    key = claim.strip().upper()
+    if key in CLAIMS:
+        return [CLAIMS[key]]
+    group = [s for s in CLAIMS.values() if s.group == key]
+    if group:
+        return group
+    raise InvalidArgument(
+        "claim", claim, f"unknown claim; expected a group A/B/C or one of {list(CLAIMS)}"
+    )
+
+
+def run_claim(claim: str, impl: Any = None, profile: str = "ci") -> list[Verdict]:
+    """Run one claim (or group) on ``impl`` (default: the built-in fast path)."""
+    from .impl import fast_path
+
+    impl = impl if impl is not None else fast_path()
+    out: list[Verdict] = []
+    for spec in select(claim):
+        out.extend(spec.run(impl, profile))
+    return out

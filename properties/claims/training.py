@@ -157,7 +157,7 @@ def check_c1_discrete(
     pair_allow = allow[:-1] + allow[1:]
     ratio = incr / np.maximum(pair_allow, np.finfo(float).tiny)
     worst = int(np.argmax(ratio))
-    idx = sorted({int(round(i * steps / rechecks)) for i in range(1, rechecks + 1)})
+    idx = sorted({round(i * steps / rechecks) for i in range(1, rechecks + 1)})
     along = [
         stable_step(case.model, thetas[i], case.x, case.y, case.weights, loss_and_grad=lg)
         for i in idx
@@ -308,3 +308,74 @@ def check_c2_discrete(
         evidence,
         f"L·M = {case.LM}, horizon s = {horizon_steps * ds0:.3g}",
     )
+
+
+# --------------------------------------------------------------------------- built-in runs
+
+#: (seed, d, activation, a, kappa, L, M, N) of the built-in discrete training cases, in order.
+BUILTIN_CASES = (
+    (101, 1, "tanh", [1.0], 0.0, 3, 4, 4),
+    (102, 2, "erf", [1.0, -0.5], 0.25, 4, 8, 5),
+    (103, 2, "softplus", [0.5, 1.0], 0.0, 2, 6, 6),
+    (104, 1, "sin", [-1.0], -0.5, 3, 3, 3),
+    (105, 2, "sigmoid", [1.0, 1.0], 0.0, 5, 4, 4),
+    (106, 3, "tanh", [0.25, -1.0, 0.5], 0.0, 2, 8, 6),
+    (107, 1, "erf", [0.5], 0.25, 8, 4, 5),
+    (108, 2, "tanh", [-1.0, 0.25], 0.0, 6, 6, 3),
+)
+
+
+def builtin_case(i: int) -> tuple[TrainingCase, int]:
+    """The ``i``-th built-in case (weights N(0, 1) rounded to 1/64, inputs in [-1.5, 1.5]) and
+    its seed."""
+    seed, d, act, a, kappa, L, M, N = BUILTIN_CASES[i % len(BUILTIN_CASES)]
+    rng = np.random.default_rng(seed)
+    model = Model.create(d, act, a, kappa)
+    theta = np.round(rng.normal(size=(L, M, 2 * d + 1)) * 64) / 64
+    x = np.round(rng.uniform(-1.5, 1.5, size=(N, d)) * 64) / 64
+    y = np.round(rng.uniform(-1.0, 1.0, size=N) * 64) / 64
+    return TrainingCase.create(model, theta, x, y), seed
+
+
+def _with_seed(v: Verdict, seed: int) -> Verdict:
+    v.evidence.setdefault("seeds", [seed])
+    return v
+
+
+def run_c1(impl: Any, sizes: dict[str, Any]) -> list[Verdict]:
+    out = []
+    for i in range(sizes.get("cases", 3)):
+        case, seed = builtin_case(i)
+        out.append(_with_seed(check_c1_discrete(impl, case, steps=sizes.get("steps", 40)), seed))
+    out.extend(_run_flow_claims("C1", impl, sizes))
+    return out
+
+
+def run_c2(impl: Any, sizes: dict[str, Any]) -> list[Verdict]:
+    out = []
+    for i in range(sizes.get("cases", 2)):
+        case, seed = builtin_case(i)
+        out.append(
+            _with_seed(
+                check_c2_discrete(
+                    impl,
+                    case,
+                    horizon_steps=sizes.get("horizon_steps", 8),
+                    halvings=sizes.get("halvings", 3),
+                ),
+                seed,
+            )
+        )
+    out.extend(_run_flow_claims("C2", impl, sizes))
+    return out
+
+
+def _run_flow_claims(claim: str, impl: Any, sizes: dict[str, Any]) -> list[Verdict]:
+    """The limit half of C1/C2 (particle flow); "not checked" until the limit module exists."""
+    try:
+        import mforacle.fast.limit  # noqa: F401
+    except ImportError:
+        return [
+            Verdict.not_checked(f"{claim}.flow", "the particle flow", "mforacle.fast.limit missing")
+        ]
+    return []
