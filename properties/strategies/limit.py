@@ -1,0 +1,101 @@
+"""Strategies for the mean-field limit: Gaussian depth-path measures, probes, measure cases.
+
+All numbers are dyadic (exact in float64), so the exact path and the fast path see identical
+inputs. Draws are labelled.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from hypothesis import strategies as st
+
+from mforacle.errors import InvalidArgument
+from mforacle.measures import GaussianPath, Probe
+from mforacle.model import Model
+
+from .discrete import datasets, dyadic, models
+
+__all__ = ["MeasureCase", "gaussian_paths", "measure_cases", "probes"]
+
+
+@st.composite
+def gaussian_paths(
+    draw: st.DrawFn, model: Model, r: int = 1, degree: int = 1, scale: float = 0.75
+) -> GaussianPath:
+    """``theta(t) = c(t) + A(t) xi``: ``c`` coefficients in ``[-1, 1]``, ``A`` in
+    ``[-scale, scale]`` (dyadic, 3 bits), polynomials of ``degree`` in ``t``, ``r`` noise dims."""
+    if not 1 <= r <= model.k:
+        raise InvalidArgument("r", r, f"expected 1 <= r <= k = {model.k}")
+    if degree < 0:
+        raise InvalidArgument("degree", degree, "expected a non-negative degree")
+    if scale < 0:
+        raise InvalidArgument("scale", scale, "expected a non-negative scale")
+    n = degree + 1
+    c = [draw(st.lists(dyadic(1.0, 3), min_size=n, max_size=n), label=f"c[{i}]")
+         for i in range(model.k)]
+    A = [[draw(st.lists(dyadic(scale, 3), min_size=n, max_size=n), label=f"A[{i}][{j}]")
+          for j in range(r)] for i in range(model.k)]
+    return GaussianPath.create(model, r, c, A)
+
+
+@st.composite
+def probes(
+    draw: st.DrawFn, model: Model, n: st.SearchStrategy[int] | int = st.integers(1, 3),
+    scale: float = 1.0,
+) -> tuple[Probe, ...]:
+    """Probe points ``(t, theta)``: ``t = i/8``, ``theta`` dyadic in ``[-scale, scale]``."""
+    count = draw(n, label="probes") if isinstance(n, st.SearchStrategy) else n
+    out = []
+    for i in range(count):
+        t = draw(st.integers(0, 8), label=f"probe[{i}].t*8") / 8
+        th = draw(st.lists(dyadic(scale, 4), min_size=model.k, max_size=model.k),
+                  label=f"probe[{i}].theta")
+        out.append(Probe.create(model, t, th))
+    return tuple(out)
+
+
+@dataclass(frozen=True)
+class MeasureCase:
+    """A generated limit problem; all numbers exactly representable in float64."""
+
+    model: Model
+    measure: GaussianPath
+    x: np.ndarray
+    y: np.ndarray
+    weights: np.ndarray | None
+    probes: tuple[Probe, ...]
+
+    def to_case(self):  # -> mforacle.caseio.Case
+        from mforacle.caseio import Case
+        from mforacle.model import Data
+
+        return Case(self.model, Data.create(self.model, self.x, self.y, self.weights),
+                    measure=self.measure, probes=self.probes)
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``mforacle-case/1`` object (exact decimal strings) that reproduces this case."""
+        return self.to_case().to_json()
+
+
+@st.composite
+def measure_cases(
+    draw: st.DrawFn,
+    model: st.SearchStrategy[Model] | None = None,
+    r: st.SearchStrategy[int] | int = st.integers(1, 2),
+    degree: st.SearchStrategy[int] | int = st.integers(0, 2),
+    N: st.SearchStrategy[int] | int = st.integers(1, 3),
+    n_probes: st.SearchStrategy[int] | int = st.integers(0, 2),
+    scale: float = 0.75,
+) -> MeasureCase:
+    """A whole measure case: model, Gaussian path, data, probes."""
+    m = draw(model if model is not None else models(d=st.integers(1, 2)), label="model")
+    rr = draw(r, label="r") if isinstance(r, st.SearchStrategy) else r
+    rr = min(rr, m.k)
+    deg = draw(degree, label="degree") if isinstance(degree, st.SearchStrategy) else degree
+    meas = draw(gaussian_paths(m, rr, deg, scale), label="measure")
+    x, y, w = draw(datasets(m, N), label="data")
+    pr = draw(probes(m, n_probes), label="probes")
+    return MeasureCase(m, meas, x, y, w, pr)
