@@ -83,7 +83,7 @@ def unit_roundoff(dtype: str) -> float:
         from mforacle import tolerance
     except ImportError:
         return UNIT_ROUNDOFF_FALLBACK[dtype]
-    for name in ("UNIT_ROUNDOFF", "UNIT_ROUNDOFFS", "unit_roundoffs"):
+    for name in ("DTYPES", "UNIT_ROUNDOFF"):
         table = getattr(tolerance, name, None)
         if isinstance(table, dict) and dtype in table:
             return float(table[dtype])
@@ -99,7 +99,11 @@ def tolerance_bounds(
     """The derived bounds of :func:`mforacle.tolerance.bounds` for ``dtype``, as floats."""
     from mforacle.tolerance import bounds
 
-    got = bounds(model, theta, x, y, weights, unit_roundoff=unit_roundoff(dtype))
+    # the reference is computed on the inputs as the implementation saw them (rounded to its
+    # dtype), so input rounding is not part of the implementation's error
+    got = bounds(
+        model, theta, x, y, weights, unit_roundoff=unit_roundoff(dtype), inputs_rounded=False
+    )
     return {q: float(got[q]) for q in QUANTITIES}
 
 
@@ -200,7 +204,7 @@ class PlannedCheck:
     claim: str
     title: str
     case_id: str | None
-    run: Callable[[], Verdict]
+    run: Callable[[], Verdict | list[Verdict]]
 
 
 # --- per-case state ------------------------------------------------------------------------

@@ -35,6 +35,7 @@ __all__ = [
     "check_implementation",
     "exit_code",
     "plan_claims",
+    "run_one",
     "run_planned",
     "summarize",
 ]
@@ -42,29 +43,40 @@ __all__ = [
 EXIT_PASS, EXIT_FAIL = 0, 1
 
 
-def run_planned(
-    planned: Iterable[PlannedCheck], progress: Callable[[PlannedCheck, Verdict], None] | None = None
-) -> list[Verdict]:
-    """Run each planned check; exceptions become ``error`` verdicts tagged with the check id."""
-    verdicts = []
-    for p in planned:
-        try:
-            v = p.run()
-        except Exception as exc:  # a bug in a check or the reference: reported, not raised
-            v = Verdict.errored(
-                p.claim,
-                p.title,
-                f"harness error in {p.id}: {type(exc).__name__}: {exc}",
-                {"traceback": traceback.format_exc(limit=12), "check_id": p.id},
-            )
+def run_one(p: PlannedCheck) -> list[Verdict]:
+    """Run one planned check; exceptions become ``error`` verdicts tagged with the check id."""
+    try:
+        got = p.run()
+    except Exception as exc:  # a bug in a check or the reference: reported, not raised
+        got = Verdict.errored(
+            p.claim,
+            p.title,
+            f"harness error in {p.id}: {type(exc).__name__}: {exc}",
+            {"traceback": traceback.format_exc(limit=12), "check_id": p.id},
+        )
+    items = got if isinstance(got, list) else [got]
+    out = []
+    for i, v in enumerate(items):
         if not isinstance(v, Verdict):
             v = Verdict.errored(
-                p.claim, p.title, f"harness error in {p.id}: returned {type(v).__name__}"
+                p.claim, p.title, f"harness error in {p.id}: got {type(v).__name__}"
             )
-        v.evidence.setdefault("check_id", p.id)
-        verdicts.append(v)
-        if progress is not None:
-            progress(p, v)
+        v.evidence.setdefault("check_id", p.id if len(items) == 1 else f"{p.id}#{i}")
+        out.append(v)
+    return out
+
+
+def run_planned(
+    planned: Iterable[PlannedCheck],
+    progress: Callable[[PlannedCheck, Verdict], None] | None = None,
+) -> list[Verdict]:
+    """Run each planned check (see :func:`run_one`); never raises for a check's failure."""
+    verdicts = []
+    for p in planned:
+        for v in run_one(p):
+            verdicts.append(v)
+            if progress is not None:
+                progress(p, v)
     return verdicts
 
 
@@ -75,23 +87,24 @@ def check_implementation(
     timeout: float = DEFAULT_TIMEOUT,
     claims: bool = True,
     profile: str = "dev",
+    include_builtin: bool = False,
     progress: Callable[[PlannedCheck, Verdict], None] | None = None,
 ) -> list[Verdict]:
     """All conformance checks (and, with ``claims``, the claims it can feed) for ``impl``."""
     caller = Caller(timeout)
     planned = plan_checks(impl, suite, caller)
     if claims:
-        planned += plan_claims(impl, caller, profile)
+        planned += plan_claims(impl, caller, profile, include_builtin=include_builtin)
     return run_planned(planned, progress)
 
 
-def plan_claims(impl: Implementation, caller: Caller, profile: str = "dev") -> list[PlannedCheck]:
+def plan_claims(
+    impl: Implementation, caller: Caller, profile: str = "dev", *, include_builtin: bool = False
+) -> list[PlannedCheck]:
     """The claims of ``properties/claims`` this implementation can be held to."""
-    try:
-        from .claims import plan_claim_checks
-    except ImportError:
-        return []
-    return plan_claim_checks(impl, caller, profile)
+    from .claims import plan_claim_checks
+
+    return plan_claim_checks(impl, caller, profile, include_builtin=include_builtin)
 
 
 # --- file mode -----------------------------------------------------------------------------
