@@ -295,7 +295,7 @@ def stable_step(
 
 
 def _simpson_weights(T: int) -> np.ndarray:
-    """Composite Simpson weights on ``t_i = i/(T-1)``, ``T`` odd (order 4, like the depth solver)."""
+    """Composite Simpson weights on ``t_i = i/(T-1)``, ``T`` odd (order 4, as the depth solver)."""
     w = np.ones(T)
     w[1:-1:2] = 4.0
     w[2:-1:2] = 2.0

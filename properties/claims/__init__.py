@@ -229,7 +229,7 @@ CLAIMS: dict[str, ClaimSpec] = {
             "negative control: the limit's loss stays above the isotonic floor",
             (),
             "training",
-            _sizes({"cases": 2, "s": 20.0}, thorough={"cases": 6, "s": 80.0}),
+            _sizes({"cases": 2, "s": 40.0}, thorough={"cases": 2, "s": 160.0}),
         ),
     ]
 }
