@@ -133,9 +133,9 @@ def check_c1_discrete(
 ) -> Verdict:
     """C1 on a discrete network: GD at ``Δs = fraction · stable_step(Θ_0)`` never raises ``E``.
 
-    The stability bound is re-estimated at ``rechecks`` states along the run; if the step used
-    exceeds it somewhere, the bound's assumption failed and the claim is "not checked" there
-    (a loss increase would then not contradict it). Figure: ``max_n (E_{n+1} − E_n) / a_n`` with
+    The stability bound is re-estimated at ``rechecks`` states along the run (evidence) and at
+    the first state from which the loss rose: if the step exceeds the bound *there*, the bound's
+    assumption failed and the claim is "not checked" (the increase does not contradict it). Figure: ``max_n (E_{n+1} − E_n) / a_n`` with
     ``a_n`` the sum of both losses' roundoff allowances; it must be ``<= 1``.
     """
     from mforacle.training import stable_step
@@ -175,13 +175,18 @@ def check_c1_discrete(
             "allowance": float(pair_allow[worst]),
         },
     }
-    if ratio[worst] > 1 and min(along) < ds:
-        return Verdict.not_checked(
-            "C1",
-            title,
-            f"the step {ds:.3g} exceeded the stable bound {min(along):.3g} "
-            "re-estimated along the run; the bound's assumption does not hold there",
-        )
+    if ratio[worst] > 1:
+        first = int(np.argmax(ratio > 1))
+        at = stable_step(case.model, thetas[first], case.x, case.y, case.weights, loss_and_grad=lg)
+        evidence["stable_step_at_first_increase"] = {"n": first, "bound": at}
+        if at < ds:
+            return Verdict.not_checked(
+                "C1",
+                title,
+                f"the loss first rose at step {first}, where the step {ds:.3g} "
+                f"exceeds the stable bound {at:.3g} re-estimated there; the bound's assumption "
+                "does not hold",
+            )
     return Verdict.measured(
         "C1",
         title,

@@ -1,0 +1,157 @@
+"""Claims C1–C5 on the built-in path, and deliberately broken trainers that must fail them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from hypothesis import given, settings
+
+from properties.claims.impl import FastPath, fast_path
+from properties.claims.training import (
+    FlowCase,
+    builtin_case,
+    builtin_flow_case,
+    builtin_nonmonotone_case,
+    check_c1_discrete,
+    check_c1_flow,
+    check_c2_discrete,
+    check_c2_flow,
+    check_c3_depth,
+    check_c3_width,
+    check_c5,
+)
+from properties.strategies.training import training_cases
+
+
+@dataclass(frozen=True)
+class WrongSign(FastPath):
+    """GD ascent: Θ ← Θ + Δs·L·M ∇E."""
+
+    name: str = "broken: wrong sign"
+
+    def train(self, model, theta0, x, y, weights=None, *, ds, steps):
+        return _manual(self, model, theta0, x, y, weights, ds, steps, sign=-1.0, factor=True)
+
+
+@dataclass(frozen=True)
+class MissingLM(FastPath):
+    """GD with learning rate Δs instead of Δs·L·M."""
+
+    name: str = "broken: missing L·M"
+
+    def train(self, model, theta0, x, y, weights=None, *, ds, steps):
+        return _manual(self, model, theta0, x, y, weights, ds, steps, sign=1.0, factor=False)
+
+
+def _manual(impl, model, theta0, x, y, weights, ds, steps, *, sign, factor):
+    theta = np.asarray(theta0, float)
+    LM = theta.shape[0] * theta.shape[1] if factor else 1
+    out = [theta]
+    for _ in range(steps):
+        _, g = impl.loss_and_grad(model, theta, x, y, weights)
+        theta = theta - sign * ds * LM * g
+        out.append(theta)
+    return np.stack(out)
+
+
+def test_c1_c2_pass_on_builtin_cases():
+    for i in range(2):
+        case, _ = builtin_case(i)
+        v1 = check_c1_discrete(fast_path(), case, steps=30)
+        v1.assert_passed()
+        v2 = check_c2_discrete(fast_path(), case)
+        v2.assert_passed()
+        assert v2.evidence["fit"]["slope"] > 0.85, v2.evidence["fit"]
+
+
+@settings(max_examples=6)
+@given(case=training_cases())
+def test_c1_holds_on_generated_cases(case):
+    v = check_c1_discrete(fast_path(), case, steps=15)
+    assert v.status in ("pass", "not checked"), v.summary()
+
+
+def test_broken_trainers_fail_c1_c2():
+    case, _ = builtin_case(1)
+    v = check_c1_discrete(WrongSign(), case, steps=10)
+    assert v.status == "fail", v.summary()
+    for broken in (WrongSign(), MissingLM()):
+        v = check_c2_discrete(broken, case)
+        assert v.status == "fail", (broken.name, v.summary())
+
+
+def test_c1_c2_flow_pass():
+    case = builtin_flow_case(0)
+    check_c1_flow(fast_path(), case, steps=10).assert_passed()
+    check_c2_flow(fast_path(), case).assert_passed()
+
+
+@dataclass(frozen=True)
+class FlowWrongSign(FastPath):
+    name: str = "broken flow: ascent"
+
+    def flow(self, model, particles, x, y, weights=None, *, ds, steps):
+        from mforacle.fast.limit import ParticleMeasure, solve_particles, velocity_on_particles
+        from mforacle.training import _simpson_weights
+
+        nodes, om = particles.nodes.copy(), particles.weights
+        s, e, d = [], [], []
+        for k in range(steps + 1):
+            pm = ParticleMeasure(nodes, om)
+            sol = solve_particles(model, pm, x, y, weights)
+            V = velocity_on_particles(model, pm, sol)
+            s.append(k * ds)
+            e.append(sol.energy)
+            d.append(float(_simpson_weights(nodes.shape[0]) @ (np.sum(V * V, axis=2) @ om)))
+            nodes = nodes + ds * V
+        return np.array(s), np.array(e), np.array(d)
+
+
+def test_broken_flow_fails_c1_c2():
+    case = builtin_flow_case(0)
+    assert check_c1_flow(FlowWrongSign(), case, steps=5).status == "fail"
+    assert check_c2_flow(FlowWrongSign(), case, halvings=2).status == "fail"
+
+
+def test_c3_depth_and_width_pass_and_broken_trainer_fails():
+    case = builtin_flow_case(0)
+    v = check_c3_depth(fast_path(), case, ladder=[4, 8, 16], M=4, s=1.0)
+    v.assert_passed()
+    ref = v.evidence["reference"]
+    assert ref["error_estimate"] < 0.1 * min(v.evidence["errors"]), ref
+    bad = check_c3_depth(MissingLM(), case, ladder=[4, 8, 16], M=4, s=1.0)
+    assert bad.status == "fail", bad.summary()
+    verdicts = check_c3_width(fast_path(), case, ladder=[4, 8, 16], L=4, seeds=24, s=0.5, ds=0.05)
+    verdicts[0].assert_passed()
+    # NB: C3.width fits the seed *variance*, which a missing L·M factor does not change
+    # (the variance still scales like 1/M); that trainer is caught by C3.depth above and C2.
+
+
+def test_c5_floor_holds_and_a_cheating_flow_fails():
+    case = builtin_nonmonotone_case(0)
+    v = check_c5(fast_path(), case, s=10.0)
+    v.assert_passed()
+    assert v.evidence["floor"] > 0
+
+    @dataclass(frozen=True)
+    class Cheat(FastPath):
+        """A 'limit' that fits any labels (loss decays to 0 regardless of monotonicity)."""
+
+        def flow(self, model, particles, x, y, weights=None, *, ds, steps):
+            s = np.arange(steps + 1) * ds
+            return s, 0.3 * np.exp(-s), 0.3 * np.exp(-s)
+
+    assert check_c5(Cheat(), case, s=10.0).status == "fail"
+
+
+def test_c5_sign_of_a1_uses_antitonic_floor():
+    inc, dec = builtin_nonmonotone_case(0), builtin_nonmonotone_case(1)
+    from properties.stats import monotone_floor
+
+    assert inc.model.a[0] > 0 > dec.model.a[0]
+    f_dec = monotone_floor(dec.x[:, 0], dec.y, increasing=False)
+    f_wrong = monotone_floor(dec.x[:, 0], dec.y, increasing=True)
+    assert f_dec > 0 and f_wrong != f_dec
+    v = check_c5(fast_path(), FlowCase(dec.model, dec.measure, dec.x, dec.y), s=5.0)
+    assert v.evidence["increasing"] is False and v.evidence["floor"] == f_dec
