@@ -1,5 +1,166 @@
 """Pytest plugin: run mforacle's conformance suite against your implementation.
 
-Inert unless asked for (see the README, "Checking your implementation"). Filled in by the
-conformance harness.
+Inert unless activated: it only registers its options. Activate it with
+
+    pytest --mforacle-impl mypkg.resnet:IMPL [--mforacle-dtype float32]
+    MFORACLE_IMPL=mypkg.resnet:IMPL pytest
+
+and the suite is collected as test items, one per check (``mforacle::<case>::<quantity>`` and
+``mforacle::claim::<id>``), next to your own tests. A failing item shows the figure, the bound
+with its error model, and a reproduction (the case saved under ``reports/failures`` or
+``$MFORACLE_FAILURE_DIR``, plus one ``mforacle check`` command). A check the implementation
+cannot be held to (missing ``loss``, unsupported activation, ...) is skipped with the reason.
 """
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import pytest
+
+ENV_IMPL = "MFORACLE_IMPL"
+ENV_DTYPE = "MFORACLE_DTYPE"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("mforacle", "mforacle conformance suite")
+    group.addoption(
+        "--mforacle-impl",
+        default=None,
+        metavar="MODULE:OBJECT",
+        help=f"check this implementation (also env {ENV_IMPL})",
+    )
+    group.addoption(
+        "--mforacle-dtype",
+        default=None,
+        help=f"its arithmetic, overriding what it declares (also env {ENV_DTYPE})",
+    )
+    group.addoption(
+        "--mforacle-timeout",
+        default=60.0,
+        type=float,
+        help="seconds one call of the implementation may take (60)",
+    )
+    group.addoption(
+        "--mforacle-no-claims", action="store_true", help="conformance checks only, not the claims"
+    )
+
+
+def _target(config: pytest.Config) -> str | None:
+    return config.getoption("mforacle_impl", None) or os.environ.get(ENV_IMPL) or None
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    target = _target(config)
+    return f"mforacle conformance suite: {target}" if target else None
+
+
+class MforacleCheckFailed(Exception):
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self.text = text
+
+
+class ConformanceItem(pytest.Item):
+    """One planned check; runs it, skips on 'not checked', fails with the evidence."""
+
+    def __init__(self, *, planned: Any, impl: Any, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.planned = planned
+        self.impl = impl
+
+    def runtest(self) -> None:
+        from mforacle.harness.runner import run_one
+
+        verdicts = run_one(self.planned)
+        bad = [v for v in verdicts if v.failed]
+        if bad:
+            raise MforacleCheckFailed("\n\n".join(self._explain(v) for v in bad))
+        if verdicts and all(v.status == "not checked" for v in verdicts):
+            pytest.skip("not checked: " + "; ".join(v.reason for v in verdicts)[:300])
+
+    def _explain(self, v: Any) -> str:
+        lines = [v.summary()]
+        if v.error_model:
+            lines.append(f"bound: {v.error_model}")
+        case = v.evidence.get("case")
+        if isinstance(case, dict):
+            from properties.reproduce import save_case
+
+            path = save_case(case, str(v.evidence.get("case_id", v.claim)).replace("/", "-"))
+            q = self.planned.id.rpartition("::")[2]
+            src = self.impl.source or "module:object"
+            lines.append(f"case: {path}")
+            lines.append(
+                f"reproduce: mforacle check {src} --dtype {self.impl.dtype} "
+                f"--case {path} --only {q}"
+            )
+        elif v.evidence.get("reproduce"):
+            lines.append(f"reproduce: {v.evidence['reproduce']}")
+        if v.evidence.get("localized"):
+            lines.append(f"localized: {v.evidence['localized']}")
+        if v.evidence.get("traceback"):
+            lines.append(str(v.evidence["traceback"])[-1500:])
+        return "\n".join(lines)
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
+        if isinstance(excinfo.value, MforacleCheckFailed):
+            return excinfo.value.text
+        return super().repr_failure(excinfo)
+
+    def reportinfo(self) -> tuple[Any, int | None, str]:
+        return self.path, None, f"mforacle::{self.name}"
+
+
+class LoadErrorItem(pytest.Item):
+    """Stands for the whole suite when the implementation cannot be loaded."""
+
+    def __init__(self, *, message: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.message = message
+
+    def runtest(self) -> None:
+        raise MforacleCheckFailed(self.message)
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
+        return str(excinfo.value)
+
+    def reportinfo(self) -> tuple[Any, int | None, str]:
+        return self.path, None, f"mforacle::{self.name}"
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(
+    session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
+) -> None:
+    target = _target(config)
+    if not target:
+        return
+    from mforacle.errors import MforacleError
+    from mforacle.harness.calls import Caller
+    from mforacle.harness.checks import plan_checks
+    from mforacle.harness.loading import load_implementation
+    from mforacle.harness.runner import plan_claims
+    from mforacle.harness.vectors import build_suite
+    from properties.profiles import current_profile
+
+    dtype = config.getoption("mforacle_dtype", None) or os.environ.get(ENV_DTYPE) or None
+    try:
+        impl = load_implementation(target, dtype=dtype)
+    except MforacleError as exc:
+        items.append(
+            LoadErrorItem.from_parent(
+                session, name="mforacle::load", message=f"cannot load {target}: {exc}"
+            )
+        )
+        return
+    profile = current_profile()
+    caller = Caller(config.getoption("mforacle_timeout", 60.0))
+    planned = plan_checks(impl, build_suite(profile), caller)
+    if not config.getoption("mforacle_no_claims", False):
+        planned += plan_claims(impl, caller, profile)
+    for p in planned:
+        items.append(
+            ConformanceItem.from_parent(session, name=f"mforacle::{p.id}", planned=p, impl=impl)
+        )

@@ -150,7 +150,8 @@ def _import_torch() -> Any:
         import torch
     except ImportError as exc:
         raise ImplementationError(
-            "this implementation uses PyTorch, which is not installed: pip install 'mforacle[torch]'"
+            "this implementation uses PyTorch, which is not installed: "
+            "pip install 'mforacle[torch]'"
         ) from exc
     return torch
 

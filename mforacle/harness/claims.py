@@ -106,7 +106,8 @@ def plan_claim_checks(
                     Verdict.not_checked(
                         spec.id,
                         spec.title,
-                        f"the claims' error models are float64; this implementation is {impl.dtype}",
+                        "the claims' error models are float64; "
+                        f"this implementation is {impl.dtype}",
                     )
                 ]
             return spec.run(ClaimsView(impl, caller), profile)

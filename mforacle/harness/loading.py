@@ -27,7 +27,8 @@ def load_object(target: str) -> Any:
     """Import ``module.path:attr.sub`` or ``file.py:attr``; errors say what was not found."""
     if not isinstance(target, str) or ":" not in target:
         raise ImplementationError(
-            f"implementation {target!r}: expected 'module.path:object' (e.g. 'examples.torch_resnet:IMPL')"
+            f"implementation {target!r}: expected 'module.path:object' "
+            "(e.g. 'examples.torch_resnet:IMPL')"
         )
     mod_name, _, attr = target.rpartition(":")
     if not mod_name or not attr:

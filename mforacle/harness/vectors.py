@@ -66,6 +66,9 @@ def _case(
     theta = _dyadic(rng, (L, M, model.k), scale)
     x = _dyadic(rng, (N, d), 1.0)
     y = _dyadic(rng, (N,), 0.5)
+    if weights is None and N & (N - 1):  # 1/N is not dyadic: use dyadic weights summing to 1
+        total = 1 << N.bit_length()
+        weights = [1 / total] * (N - 1) + [(total - (N - 1)) / total]
     data = Data.create(model, x, y, weights)
     meta = {"description": note} if note else {}
     return Case(model, data, theta=check_theta(model, theta), meta=meta)
@@ -169,7 +172,7 @@ def build_suite(profile: str = "dev") -> list[SuiteCase]:
 
 
 def export(directory: str | Path, profile: str = "dev") -> dict[str, Any]:
-    """Write the suite with exact references and bounds under ``directory``; returns the manifest."""
+    """Write the suite, exact references and bounds under ``directory``; return the manifest."""
     root = Path(directory)
     entries = []
     for sc in build_suite(profile):

@@ -1,0 +1,113 @@
+"""``mforacle check`` — validate another implementation against the exact reference.
+
+    mforacle check module.path:object [--dtype float32] [--framework torch] [--case FILE]
+    mforacle check --vectors VDIR --results RDIR
+
+The first form loads a Python implementation (see ``mforacle.harness.protocol``) and runs the
+conformance suite (every case × forward, loss, gradients, a training step) plus the claims it
+can feed; the second grades result files written by any program for an exported suite
+(``mforacle vectors export VDIR``). A report is written to ``--out`` (``check.{json,md,html}``).
+Exit status: 0 all checks passed, 1 something failed or errored, 2 usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ..errors import InvalidArgument
+
+__all__ = ["configure", "run"]
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("target", nargs="?", help="implementation as module.path:object")
+    parser.add_argument("--dtype", help="override the declared dtype (float64, float32, ...)")
+    parser.add_argument("--framework", choices=("numpy", "torch", "jax"), help="override detection")
+    parser.add_argument("--case", metavar="FILE", help="check one mforacle-case/1 file only")
+    parser.add_argument("--vectors", metavar="VDIR", help="exported suite (file mode)")
+    parser.add_argument("--results", metavar="RDIR", help="results directory (file mode)")
+    parser.add_argument("--only", metavar="TEXT", help="keep checks whose id contains TEXT")
+    parser.add_argument("--profile", help="dev, ci or thorough (default: MFORACLE_PROFILE)")
+    parser.add_argument("--timeout", type=float, default=60.0, help="seconds per call (60)")
+    parser.add_argument("--no-claims", action="store_true", help="conformance checks only")
+    parser.add_argument("--out", default="reports", help="report directory (reports/)")
+    parser.add_argument("--stem", default="check", help="report file name stem (check)")
+    parser.add_argument("--quiet", action="store_true", help="print only the summary")
+
+
+def _profile(name: str | None) -> str:
+    from properties.profiles import PROFILES, current_profile
+
+    if name is None:
+        return current_profile()
+    if name not in PROFILES:
+        raise InvalidArgument("--profile", name, f"expected one of {list(PROFILES)}")
+    return name
+
+
+def _filter(planned: list, only: str | None) -> list:
+    return [p for p in planned if only is None or only in p.id]
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..harness.calls import Caller
+    from ..harness.checks import plan_checks
+    from ..harness.loading import load_implementation
+    from ..harness.runner import check_files, exit_code, plan_claims, run_planned
+    from ..harness.session import Session, reproduce_command
+    from ..harness.vectors import SUITE_VERSION, build_suite, case_file_suite, load_vectors
+
+    profile = _profile(args.profile)
+    file_mode = args.vectors is not None or args.results is not None
+    if file_mode and (args.vectors is None or args.results is None):
+        raise InvalidArgument("--vectors/--results", None, "file mode needs both directories")
+    if file_mode == (args.target is not None):
+        raise InvalidArgument(
+            "target", args.target, "give either module.path:object or --vectors VDIR --results RDIR"
+        )
+    if not (args.timeout > 0):
+        raise InvalidArgument("--timeout", args.timeout, "must be positive")
+    session = Session(profile)
+
+    def progress(p, v) -> None:  # type: ignore[no-untyped-def]
+        if not args.quiet and v.status != "pass":
+            print(v.evidence.get("check_id", p.id), v.summary()[:200], file=sys.stderr)
+
+    if file_mode:
+        manifest, suite = load_vectors(args.vectors)
+        if args.only:
+            suite = [sc for sc in suite if args.only in sc.id]
+        verdicts, info = check_files(suite, args.results)
+        for v in verdicts:
+            progress(None, v)
+        suite_info = {"version": manifest.get("suite_version"), "cases": len(suite)}
+
+        def repro(v, case_file, root):  # type: ignore[no-untyped-def]
+            cid = v.evidence.get("case_id", "")
+            return f"mforacle check --vectors {args.vectors} --results {args.results} --only {cid}"
+    else:
+        impl = load_implementation(args.target, dtype=args.dtype, framework=args.framework)
+        if args.case:
+            suite = case_file_suite(args.case)
+            version = f"case file {args.case}"
+        else:
+            suite = build_suite(profile)
+            version = SUITE_VERSION
+        caller = Caller(args.timeout)
+        planned = plan_checks(impl, suite, caller)
+        if not args.no_claims and not args.case:
+            planned += plan_claims(impl, caller, profile)
+        verdicts = run_planned(_filter(planned, args.only), progress)
+        info = impl.describe()
+        suite_info = {"version": version, "cases": len(suite)}
+        repro = reproduce_command(args.target, impl.dtype)
+    report, paths = session.write(
+        verdicts, info, args.out, stem=args.stem, suite=suite_info, reproduce=repro
+    )
+    s = report["summary"]
+    print(
+        f"{'PASS' if s['ok'] else 'FAIL'}: {s['pass']} passed, {s['fail']} failed, "
+        f"{s['error']} errors, {s['not checked']} not checked; report {paths['html']}"
+    )
+    return exit_code(verdicts)

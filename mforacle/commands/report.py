@@ -1,0 +1,68 @@
+"""``mforacle report [--profile dev|ci|thorough] [--out reports/]`` — the conformance report.
+
+Checks mforacle's own fast path through the harness exactly as a third-party implementation
+(``mforacle.harness.builtin:FAST``: every suite case × forward, loss, gradients, a training
+step, against the exact path within the derived tolerance), plus every claim of the registry,
+and writes ``OUT/latest.{json,md,html}`` with a case file and one command per check.
+Exit status: 0 all passed, 1 something failed or errored, 2 usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+__all__ = ["configure", "run"]
+
+BUILTIN = "mforacle.harness.builtin:FAST"
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--profile", help="dev (default), ci or thorough")
+    parser.add_argument("--out", default="reports", help="output directory (reports/)")
+    parser.add_argument("--no-claims", action="store_true", help="conformance checks only")
+    parser.add_argument("--quiet", action="store_true", help="no progress lines")
+
+
+def run(args: argparse.Namespace) -> int:
+    import time
+
+    from ..harness.loading import load_implementation
+    from ..harness.runner import check_implementation, exit_code
+    from ..harness.session import Session, reproduce_command
+    from ..harness.vectors import SUITE_VERSION, build_suite
+    from .check import _profile
+
+    profile = _profile(args.profile)
+    session = Session(profile)
+    impl = load_implementation(BUILTIN)
+    suite = build_suite(profile)
+    t0 = time.perf_counter()
+
+    def progress(p, v) -> None:  # type: ignore[no-untyped-def]
+        if not args.quiet and (p.id.startswith("claim::") or v.status != "pass"):
+            print(f"[{time.perf_counter() - t0:6.1f}s] {v.summary()[:160]}", file=sys.stderr)
+
+    verdicts = check_implementation(
+        impl,
+        suite,
+        claims=not args.no_claims,
+        profile=profile,
+        include_builtin=True,
+        progress=progress,
+    )
+    report, paths = session.write(
+        verdicts,
+        impl.describe(),
+        args.out,
+        stem="latest",
+        suite={"version": SUITE_VERSION, "cases": len(suite)},
+        reproduce=reproduce_command(BUILTIN, impl.dtype),
+    )
+    s = report["summary"]
+    print(
+        f"{'PASS' if s['ok'] else 'FAIL'}: {s['pass']} passed, {s['fail']} failed, "
+        f"{s['error']} errors, {s['not checked']} not checked in {report['duration_s']:.1f} s; "
+        f"wrote {paths['json']}, {paths['md']}, {paths['html']}"
+    )
+    return exit_code(verdicts)
