@@ -93,12 +93,12 @@ def adapt(
     fw = framework or detect_framework(obj)
     if fw not in FRAMEWORKS:
         raise ImplementationError(f"framework {fw!r} unknown; expected one of {FRAMEWORKS}")
+    members = _members(obj)
     declared = dtype or getattr(obj, "dtype", None) or ("float32" if fw == "torch" else "float64")
     try:
         dt = check_dtype(declared)
     except Exception as exc:
-        raise ImplementationError(f"dtype: {exc}") from None
-    members = _members(obj)
+        raise ImplementationError(str(exc)) from None
     acts = getattr(obj, "activations", None)
     activations = frozenset(ACTIVATION_NAMES if acts is None else acts)
     unknown = activations - set(ACTIVATION_NAMES)
