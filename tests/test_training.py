@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -222,7 +223,7 @@ def test_particle_flow_converges_as_particles_and_depth_grid_refine():
         for T, n in ladder
     ]
     diffs = [abs(e - finals[-1]) for e in finals[:-1]]
-    assert all(a > b for a, b in zip(diffs, diffs[1:], strict=False)), diffs
+    assert all(a > b for a, b in itertools.pairwise(diffs)), diffs
     assert diffs[-1] < 1e-6, diffs
 
 

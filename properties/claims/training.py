@@ -136,7 +136,8 @@ def check_c1_discrete(
     The stability bound is re-estimated at ``rechecks`` states along the run (evidence) and at
     the first state from which the loss rose: if the step exceeds the bound *there*, the bound's
     assumption failed and the claim is "not checked" (the increase does not contradict it).
-    Figure: ``max_n (E_{n+1} − E_n) / a_n`` with ``a_n`` the sum of both losses' roundoff allowances; it must be ``<= 1``.
+    Figure: ``max_n (E_{n+1} − E_n) / a_n`` with ``a_n`` the sum of both losses' roundoff
+    allowances; it must be ``<= 1``.
     """
     from mforacle.training import stable_step
 
