@@ -151,7 +151,7 @@ def small_gaussian_paths(
     model: Model, r: int = 1, degree: int = 1
 ) -> st.SearchStrategy[GaussianPath]:
     """Small Gaussian depth-path measures ``θ(t) = c(t) + A(t) ξ`` (``r`` noise dims, polynomial
-    ``degree`` in ``t``), from :mod:`properties.strategies.limit` if it offers ``gaussian_paths``."""
+    ``degree`` in ``t``); from :mod:`properties.strategies.limit` if it has ``gaussian_paths``."""
     try:
         from . import limit as _limit  # written by the limit engineer
     except ImportError:
