@@ -15,7 +15,9 @@ from properties.verdict import Verdict
 from .report import REPORT_FORMAT, verdict_rows, write_report
 from .runner import summarize
 
-__all__ = ["Session", "reproduce_command"]
+__all__ = ["BUILTIN", "Session", "reproduce_command"]
+
+BUILTIN = "mforacle.harness.builtin:FAST"
 
 
 def reproduce_command(
@@ -24,8 +26,14 @@ def reproduce_command(
     """``mforacle check SOURCE --dtype DTYPE --case <case file> [--only CHECK]`` builder."""
 
     def build(v: Verdict, case_file: str | None, root: Path | None = None) -> str:
-        if not case_file:
-            return v.evidence.get("reproduce", "")
+        check_id = str(v.evidence.get("check_id", ""))
+        if check_id.startswith("claim::") or not case_file:
+            if v.evidence.get("reproduce"):
+                return str(v.evidence["reproduce"])
+            if source == BUILTIN:
+                return f"mforacle claims --claim {v.claim.split('.')[0]}"
+            base = check_id.partition("#")[0]
+            return f"mforacle check {shlex.quote(source)} --dtype {dtype} --only {base}"
         case_path = str((root or Path(".")) / case_file)
         q = str(v.evidence.get("check_id", "")).rpartition("::")[2]
         only = f" --only {shlex.quote(q)}" if q else ""
