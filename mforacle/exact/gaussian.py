@@ -167,7 +167,11 @@ def _trapezoid_moments(act: ExactActivation, m, v, tol, max_level: int = 14):
             sums[2] += w * d2
             sums[3] += w * d2 * z
         est = [h * S for S in sums]
-        if prev is not None and h * s <= 1 and max(abs(a - b) for a, b in zip(est, prev, strict=True)) <= tol:
+        if (
+            prev is not None
+            and h * s <= 1
+            and max(abs(a - b) for a, b in zip(est, prev, strict=True)) <= tol
+        ):
             return est[0], est[1], est[2], s * est[3]
         prev = est
     raise ArithmeticError(f"trapezoidal rule did not reach tol={tol} (m={m}, v={v})")
@@ -180,7 +184,8 @@ def gaussian_moments(activation: Activation | ExactActivation, m, v, *, tol):
     well below ``tol``) for ``tanh``, ``sigmoid``, ``softplus``. ``v = 0`` is allowed.
     """
     act = activation if isinstance(activation, ExactActivation) else exact_activation(activation)
-    m, v = mpmath.mpf(m), mpmath.mpf(v)
+    m = mpf_of(m) if isinstance(m, Fraction | int) else mpmath.mpf(m)
+    v = mpf_of(v) if isinstance(v, Fraction | int) else mpmath.mpf(v)
     if v < 0:
         raise ValueError(f"variance must be >= 0, got {v}")
     if act.name == "erf":
@@ -214,12 +219,14 @@ def drift(model: Model, rho: ExactMarginal, z, *, tol) -> np.ndarray:
     return np.array([rho.c[d + i] * e0 + cov[d + i] * e1 for i in range(d)], dtype=object)
 
 
-def drift_and_jacobian(model: Model, rho: ExactMarginal, z, *, tol) -> tuple[np.ndarray, np.ndarray]:
+def drift_and_jacobian(
+    model: Model, rho: ExactMarginal, z, *, tol
+) -> tuple[np.ndarray, np.ndarray]:
     """``(F_rho(z), J_rho(z))``: drift (d,) and ``J = E[sigma'(Y) u w^T]`` (d, d), Stein form."""
     d = model.d
     c, A = rho.c, rho.A
     r = A.shape[1]
-    m, a, v, cov = _pre(model, rho, z)
+    m, _a, v, cov = _pre(model, rho, z)
     e0, e1, e2, k3 = gaussian_moments(model.activation, m, v, tol=tol)
     F = np.array([c[d + i] * e0 + cov[d + i] * e1 for i in range(d)], dtype=object)
     J = np.empty((d, d), dtype=object)

@@ -74,7 +74,8 @@ class ExactLimitResult:
         """``(Z(t), p(t))`` at a segment node ``t``."""
         tt = Fraction(t)
         if tt not in self.times:
-            raise InvalidArgument("t", t, f"not a segment node; nodes are {[str(s) for s in self.times]}")
+            nodes = [str(s) for s in self.times]
+            raise InvalidArgument("t", t, f"not a segment node; nodes are {nodes}")
         i = self.times.index(tt)
         return self.Z[i], self.p[i]
 
@@ -88,7 +89,9 @@ def _probe(model: Model, p: Any, i: int) -> Probe:
         return Probe.create(model, p.get("t"), p.get("theta"), f"probes[{i}]")
     if isinstance(p, Sequence) and len(p) == 2:
         return Probe.create(model, p[0], p[1], f"probes[{i}]")
-    raise InvalidArgument(f"probes[{i}]", p, "expected a Probe, {'t':..., 'theta':...} or (t, theta)")
+    raise InvalidArgument(
+        f"probes[{i}]", p, "expected a Probe, {'t':..., 'theta':...} or (t, theta)"
+    )
 
 
 def check_limit_inputs(
@@ -100,7 +103,9 @@ def check_limit_inputs(
     if not isinstance(measure, GaussianPath):
         raise InvalidArgument("measure", measure, "expected an mforacle.measures.GaussianPath")
     if measure.k != model.k:
-        raise InvalidArgument("measure.k", measure.k, f"measure is for k = {measure.k}, model has k = {model.k}")
+        raise InvalidArgument(
+            "measure.k", measure.k, f"measure is for k = {measure.k}, model has k = {model.k}"
+        )
     data = Data.create(model, x, y, weights)
     return data, tuple(_probe(model, p, i) for i, p in enumerate(probes))
 
@@ -266,7 +271,7 @@ def _split(vec, keys, sizes):
 
 
 def _times(segments: int, probe_ts: Iterable[Fraction]) -> list[Fraction]:
-    if isinstance(segments, bool) or not isinstance(segments, int | np.integer) or int(segments) < 1:
+    if isinstance(segments, bool) or not isinstance(segments, int | np.integer) or segments < 1:
         raise InvalidArgument("segments", segments, "expected a positive integer")
     ts = {Fraction(i, int(segments)) for i in range(int(segments) + 1)} | set(probe_ts)
     return sorted(ts)
