@@ -116,7 +116,7 @@ CLAIMS: dict[str, ClaimSpec] = {
         ClaimSpec(
             "A3",
             "the adjoint q_0 is the state gradient ∂ℓ/∂x",
-            ("loss_and_grad",),
+            ("grad_x",),
             "exactness",
             _sizes({"cases": 3}, thorough={"cases": 12}),
         ),

@@ -8,6 +8,11 @@ NumPy in and out; ``model`` is a :class:`mforacle.model.Model`, ``theta`` has sh
     the loss ``E = Σ ω_n ½ (g(z_L(x_n)) − y_n)²`` and its gradient, shape ``(L, M, k)``.
 ``forward(model, theta, x) -> z_L``
     the network's final states, shape ``(N, d)``.
+``grad_x(model, theta, x, y, weights) -> ∂ℓ_n/∂x_n``  (optional; claim A3)
+    each point's own, *unweighted* input gradient (the adjoint ``q_0``), shape ``(N, d)``.
+``dtype``  (optional attribute, default ``"float64"``)
+    the arithmetic the implementation computes in; the A-claims' float error models use its
+    unit roundoff (:data:`mforacle.tolerance.DTYPES`).
 ``train(model, theta0, x, y, weights, *, ds, steps) -> thetas``
     ``steps`` explicit steps of the paper's flow ``dΘ/ds = −L·M ∇E`` (λ ≡ 0) of size ``ds``,
     returning every state ``Θ_0 … Θ_steps``, shape ``(steps+1, L, M, k)``.
@@ -29,7 +34,7 @@ import numpy as np
 
 __all__ = ["METHODS", "FastPath", "FromTrainStep", "Implementation", "fast_path", "missing"]
 
-METHODS = ("loss_and_grad", "forward", "train", "flow")
+METHODS = ("loss_and_grad", "forward", "train", "flow", "grad_x")
 
 
 @runtime_checkable
@@ -89,6 +94,18 @@ class FastPath:
         from mforacle.fast.network import forward
 
         return forward(model, theta, x)[-1]
+
+    def grad_x(
+        self,
+        model: Any,
+        theta: np.ndarray,
+        x: np.ndarray,
+        y: np.ndarray,
+        weights: np.ndarray | None = None,
+    ) -> np.ndarray:
+        from mforacle.fast.network import evaluate
+
+        return evaluate(model, theta, x, y, weights).grad_x
 
     def train(
         self,
