@@ -1,0 +1,671 @@
+"""Claims A1–A5 (exactness of the computation, ``shared/spec/claims.md`` §A) as checks.
+
+Each ``check_*`` takes an implementation (:mod:`properties.claims.impl`; float64 NumPy in and
+out, arithmetic named by an optional ``dtype`` attribute, default ``"float64"``) and a case
+(:class:`properties.strategies.discrete.DiscreteCase`: model, ``theta``, ``x``, ``y``,
+``weights``), and returns a :class:`Verdict` whose bound comes from a stated error model:
+
+- ``check_a1`` — the implementation's ``z_L`` (``forward``), ``loss`` and ``grad_theta``
+  (``loss_and_grad``) and, if offered, ``grad_x`` against the exact path (mpmath, confirmed
+  bound), entry by entry. Allowed: ``tolerance.entrywise_bounds`` for the dtype's unit roundoff
+  (running error analysis: u × condition × operation count) + the exact path's own bound.
+  Figure: worst ``|impl − exact| / allowed`` over every entry, held ``<= 1``.
+- ``check_a2`` — the gradient is the derivative of the loss. ``A2``: the directional derivative
+  ``⟨∇E_impl, Δ⟩`` (``Δ`` a seeded Rademacher direction) against a central difference of the
+  *exact* loss at ``FD_DPS`` digits (no adjoint code involved), allowed ``Σ_i |Δ_i| · bound_i``
+  (the gradient's entrywise float bound) + the difference's own error. ``A2.taylor``: the
+  remainder ``r(h) = |E(Θ + hΔ) − E(Θ) − h⟨∇E_impl, Δ⟩|`` (``E`` exact at ``TAYLOR_DPS``) over
+  ``h = 2^-8 … 2^-28``: fitted order held ``>= 1.8`` (order 2 for a right gradient; a wrong one
+  leaves a ``|⟨δ, Δ⟩| h`` term: order 1).
+- ``check_a3`` — ``grad_x`` (the adjoint ``q_0``, optional method ``grad_x``) against central
+  differences in ``x`` of each point's own exact loss ``ℓ_n``; allowed as in A2.
+- ``check_a4`` — the exact path: values reported at ``dps`` digits, recomputed at
+  ``2·dps + 20``; every reported bound must cover the change. Figure: ``max |v − v_hi| / bound``.
+- ``check_a5`` — permuting the neurons of every layer and duplicating every neuron (``M → 2M``)
+  leave ``forward`` unchanged: for a float implementation within ``b(Θ) + b(Θ')`` (the two
+  networks' derived ``z_L`` bounds: both approximate the *same* true value);
+  ``check_a5_exact`` — bit for bit in the exact path (``fsum`` is correctly rounded, see
+  :mod:`mforacle.exact.network`).
+
+Central differences (A2, A3): ``D(h) = (E(+h) − E(−h)) / 2h`` with exact (Fraction) perturbations
+and the exact loss at ``FD_DPS`` digits (each value within ``10^(1−FD_DPS)|E|``: A4). Its error is
+estimated as ``|D(h) − D(2h)|`` (the ``O(h²)`` truncation of ``D(h)`` is a third of that,
+asymptotically; at a ``regrelu`` kink it is ``O(h)`` and the estimate still covers it) plus the
+roundoff ``2·10^(1−FD_DPS) max|E| / h``. With ``h = 10^-20`` both are ~``10^-40``: the
+comparison is decided by the implementation's float error alone.
+"""
+
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+from typing import Any
+
+import mpmath
+import numpy as np
+
+from mforacle.errors import ImplementationError, InvalidArgument
+from mforacle.model import Model
+from properties.stats import fit_slope
+from properties.strategies.discrete import DiscreteCase
+from properties.verdict import Verdict
+
+from .impl import missing
+
+__all__ = [
+    "FD_DPS",
+    "TAYLOR_LADDER",
+    "builtin_case",
+    "check_a1",
+    "check_a2",
+    "check_a3",
+    "check_a4",
+    "check_a5",
+    "check_a5_exact",
+    "duplicate_neurons",
+    "permute_neurons",
+]
+
+#: digits of the exact loss in central differences; the step is ``FD_STEP``
+FD_DPS = 80
+FD_STEP = Fraction(1, 10**20)
+#: digits of the exact loss in the Taylor-remainder test and its step ladder 2^-8 ... 2^-28
+TAYLOR_DPS = 40
+TAYLOR_LADDER = tuple(Fraction(1, 2**e) for e in range(8, 29, 2))
+#: order threshold for A2.taylor: 2 minus the O(h³) drift for |c3/c2| <= 50 at h <= 2^-8
+TAYLOR_ORDER_MIN = 1.8
+QUANTITIES = ("z_L", "loss", "grad_theta", "grad_x")
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _dtype(impl: Any) -> tuple[str, float]:
+    from mforacle.tolerance import unit_roundoff
+
+    name = str(getattr(impl, "dtype", "float64"))
+    return name, unit_roundoff(name)
+
+
+def _check_case(case: Any) -> DiscreteCase:
+    if not isinstance(case, DiscreteCase):
+        raise InvalidArgument("case", type(case).__name__, "expected a DiscreteCase")
+    return case
+
+
+def _inputs_rounded(case: DiscreteCase, dtype: str) -> bool:
+    """Whether the case's numbers change when rounded to ``dtype`` (or to float64 at all)."""
+    from mforacle.harness.adapters import round_to_dtype
+
+    c = case.to_case()
+    pairs = [(case.theta, c.theta), (case.x, c.data.x), (case.y, c.data.y)]
+    ws = case.weights if case.weights is not None else np.full(len(case.y), 1.0 / len(case.y))
+    pairs.append((ws, c.data.weights))
+    for flt, ex in pairs:
+        flt = np.asarray(flt, dtype=np.float64)
+        if not np.array_equal(round_to_dtype(flt, dtype), flt):
+            return True
+        if any(Fraction(float(f)) != e for f, e in zip(flt.ravel(), np.ravel(ex), strict=True)):
+            return True
+    return False
+
+
+def _array(value: Any, shape: tuple[int, ...], what: str) -> np.ndarray:
+    try:
+        arr = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ImplementationError(f"{what}: not a float array ({exc})") from None
+    if arr.shape != shape and not (shape == () and arr.size == 1):
+        raise ImplementationError(f"{what}: shape {arr.shape}, expected {shape}")
+    return arr.reshape(shape)
+
+
+def _impl_outputs(impl: Any, case: DiscreteCase) -> dict[str, np.ndarray]:
+    """What the implementation offers of z_L, loss, grad_theta, grad_x (float64 arrays)."""
+    L, M, k = case.theta.shape
+    N, d = case.x.shape
+    out: dict[str, np.ndarray] = {}
+    if callable(getattr(impl, "forward", None)):
+        out["z_L"] = _array(impl.forward(case.model, case.theta, case.x), (N, d), "forward")
+    if callable(getattr(impl, "loss_and_grad", None)):
+        e, g = impl.loss_and_grad(case.model, case.theta, case.x, case.y, case.weights)
+        out["loss"] = _array(e, (), "loss")
+        out["grad_theta"] = _array(g, (L, M, k), "grad_theta")
+    if callable(getattr(impl, "grad_x", None)):
+        gx = impl.grad_x(case.model, case.theta, case.x, case.y, case.weights)
+        out["grad_x"] = _array(gx, (N, d), "grad_x")
+    return out
+
+
+def _ratios(got: np.ndarray, exact: np.ndarray, allowed: np.ndarray) -> np.ndarray:
+    """``|got − exact| / allowed`` entrywise, differences formed in mpmath (inf if non-finite)."""
+    ex = np.asarray(exact, dtype=object).reshape(got.shape)
+    out = np.empty(got.shape)
+    with mpmath.workdps(50):
+        for idx in np.ndindex(*got.shape):
+            g = float(got[idx])
+            if not math.isfinite(g):
+                out[idx] = math.inf
+                continue
+            err = abs(mpmath.mpf(g) - ex[idx])
+            a = float(allowed[idx])
+            out[idx] = float(err / a) if a > 0 else (0.0 if err == 0 else math.inf)
+    return out
+
+
+def _worst(ratios: np.ndarray) -> tuple[float, list[int]]:
+    flat = int(np.argmax(ratios)) if ratios.size else 0
+    idx = list(np.unravel_index(flat, ratios.shape)) if ratios.ndim else []
+    return (float(ratios.reshape(-1)[flat]) if ratios.size else 0.0), [int(i) for i in idx]
+
+
+def _fractions(arr: Any) -> np.ndarray:
+    return np.vectorize(Fraction, otypes=[object])(np.asarray(arr, dtype=np.float64))
+
+
+def _central(f: Any, h: Fraction, dps: int) -> tuple[mpmath.mpf, mpmath.mpf]:
+    """``(D(h), error estimate)`` of ``f'(0)`` for ``f(step) -> mpf`` (module docstring)."""
+    from mforacle.exact.activations import mpf_of
+
+    with mpmath.workdps(dps + 10):
+        vals = {s: f(s) for s in (h, -h, 2 * h, -2 * h)}
+        hm = mpf_of(h)
+        d1 = (vals[h] - vals[-h]) / (2 * hm)
+        d2 = (vals[2 * h] - vals[-2 * h]) / (4 * hm)
+        big = max(abs(v) for v in vals.values())
+        err = abs(d1 - d2) + 2 * mpmath.mpf(10) ** (1 - dps) * big / hm
+        return d1, err
+
+
+def _reason_of(per: dict[str, dict[str, Any]]) -> str:
+    return "; ".join(
+        f"{q}: worst {v['ratio']:.3g} of allowed at {v['index']}" for q, v in per.items()
+    )
+
+
+# --------------------------------------------------------------------------- A1
+
+
+def check_a1(impl: Any, case: DiscreteCase, *, dps: int = 30) -> Verdict:
+    """A1: the implementation's outputs vs the exact path within the derived float bound."""
+    from mforacle import tolerance
+    from mforacle.exact.network import evaluate
+
+    title = "fast path = exact path within a derived error model"
+    case = _check_case(case)
+    if len(missing(impl, ("forward",))) and len(missing(impl, ("loss_and_grad",))):
+        return Verdict.not_checked("A1", title, "implementation lacks forward and loss_and_grad")
+    dtype, u = _dtype(impl)
+    rounded = _inputs_rounded(case, dtype)
+    got = _impl_outputs(impl, case)
+    ex = evaluate(case.model, case.theta, case.x, case.y, case.weights, dps=dps)
+    eb = tolerance.entrywise_bounds(
+        case.model,
+        case.theta,
+        case.x,
+        case.y,
+        case.weights,
+        unit_roundoff=u,
+        inputs_rounded=rounded,
+    )
+    exact_vals = {
+        "z_L": ex.z_L,
+        "loss": np.array(ex.loss, dtype=object),
+        "grad_theta": ex.grad_theta,
+        "grad_x": ex.grad_x,
+    }
+    per: dict[str, dict[str, Any]] = {}
+    figure = 0.0
+    for q in QUANTITIES:
+        if q not in got:
+            continue
+        allowed = np.asarray(eb[q], dtype=np.float64).reshape(got[q].shape) + float(
+            ex.error_bound[q]
+        )
+        worst, idx = _worst(_ratios(got[q], exact_vals[q], allowed))
+        flat = got[q].reshape(-1)
+        pos = int(np.ravel_multi_index(idx, got[q].shape)) if idx else 0
+        per[q] = {
+            "ratio": worst,
+            "index": idx,
+            "value": float(flat[pos]),
+            "exact": mpmath.nstr(np.asarray(exact_vals[q], dtype=object).reshape(-1)[pos], 25),
+            "allowed": float(allowed.reshape(-1)[pos]),
+            "max_allowed": float(np.max(allowed)),
+        }
+        figure = max(figure, worst)
+    return Verdict.measured(
+        "A1",
+        title,
+        figure,
+        "<=",
+        1.0,
+        error_model=f"per entry: tolerance.entrywise_bounds for {dtype} (u = {u:.3g}; running "
+        "error analysis, u × condition × operation count"
+        + (", inputs rounded once" if rounded else ", inputs exact in the dtype")
+        + f") + the exact path's confirmed bound at {dps} digits",
+        reason=f"checked {', '.join(per)}; " + _reason_of(per),
+        evidence={
+            "case": case.to_json(),
+            "dtype": dtype,
+            "implementation": getattr(impl, "name", type(impl).__name__),
+            "quantities": per,
+            "inputs_rounded": rounded,
+        },
+    )
+
+
+# --------------------------------------------------------------------------- A2
+
+
+def _direction(shape: tuple[int, ...], seed: int) -> np.ndarray:
+    """A Rademacher direction ``Δ ∈ {±1}^n`` from ``default_rng(seed)``."""
+    return np.random.default_rng(seed).choice([-1.0, 1.0], size=shape)
+
+
+def check_a2(impl: Any, case: DiscreteCase, *, seed: int = 0) -> list[Verdict]:
+    """A2: ``⟨∇E_impl, Δ⟩`` vs central differences of the exact loss (``A2``) and the Taylor
+    remainder's order (``A2.taylor``); see the module docstring for both error models."""
+    from mforacle import tolerance
+    from mforacle.exact.activations import mpf_of
+    from mforacle.exact.network import loss
+
+    title = "gradients are derivatives of the loss"
+    case = _check_case(case)
+    if missing(impl, ("loss_and_grad",)):
+        return [Verdict.not_checked("A2", title, "implementation lacks loss_and_grad")]
+    dtype, u = _dtype(impl)
+    m, th, x, y, w = case.model, case.theta, case.x, case.y, case.weights
+    _e, g = impl.loss_and_grad(m, th, x, y, w)
+    g = _array(g, th.shape, "grad_theta")
+    delta = _direction(th.shape, seed)
+    th_q, d_q = _fractions(th), _fractions(delta)
+    eb = tolerance.entrywise_bounds(
+        m, th, x, y, w, unit_roundoff=u, inputs_rounded=_inputs_rounded(case, dtype)
+    )
+    allowed_g = float(np.sum(np.abs(delta) * eb["grad_theta"]))
+
+    def E(h: Fraction, dps: int) -> mpmath.mpf:
+        return loss(m, th_q + h * d_q, x, y, w, dps=dps)
+
+    d_ref, d_err = _central(lambda h: E(h, FD_DPS), FD_STEP, FD_DPS)
+    with mpmath.workdps(FD_DPS + 10):
+        if not np.all(np.isfinite(g)):
+            slope = mpmath.mpf("inf")
+        else:
+            slope = mpmath.fsum(
+                mpmath.mpf(float(gi)) * mpf_of(di)
+                for gi, di in zip(g.ravel(), d_q.ravel(), strict=True)
+            )
+        diff = abs(slope - d_ref)
+        allowed = mpmath.mpf(allowed_g) + d_err
+        fd_fig = float(diff / allowed)
+    ev_case = case.to_json()
+    out = [
+        Verdict.measured(
+            "A2",
+            title + ": ⟨∇E, Δ⟩ = central difference of the exact loss",
+            fd_fig,
+            "<=",
+            1.0,
+            error_model=f"Σ|Δ_i|·tolerance bound_i for {dtype} (u = {u:.3g}) = {allowed_g:.3g}, "
+            f"plus the difference's error {float(d_err):.1e} (|D(h) − D(2h)| + roundoff, "
+            f"h = 1e-20, exact loss at {FD_DPS} digits)",
+            reason=f"⟨∇E, Δ⟩ = {float(slope):.17g} vs {mpmath.nstr(d_ref, 20)}: "
+            f"|diff| {float(diff):.3g}",
+            evidence={
+                "case": ev_case,
+                "seeds": [seed],
+                "direction": "Rademacher, numpy default_rng(seed).choice([-1, 1])",
+                "directional_derivative": float(slope) if math.isfinite(float(slope)) else None,
+                "central_difference": mpmath.nstr(d_ref, 30),
+                "difference_error": float(d_err),
+                "allowed": float(allowed),
+                "dtype": dtype,
+            },
+        )
+    ]
+    # Taylor remainder with the exact loss and the implementation's gradient
+    with mpmath.workdps(TAYLOR_DPS + 10):
+        e0 = E(Fraction(0), TAYLOR_DPS)
+        rem = [abs(E(h, TAYLOR_DPS) - e0 - mpf_of(h) * slope) for h in TAYLOR_LADDER]
+        h0 = TAYLOR_LADDER[0]
+        c2 = (E(h0, TAYLOR_DPS) + E(-h0, TAYLOR_DPS) - 2 * e0) / (2 * mpf_of(h0) ** 2)
+    ladder = [float(h) for h in TAYLOR_LADDER]
+    errors = [float(r) for r in rem]
+    if not all(math.isfinite(r) and r > 0 for r in errors):
+        out.append(
+            Verdict.measured(
+                "A2.taylor",
+                title + " (Taylor remainder O(h²))",
+                math.nan,
+                ">=",
+                TAYLOR_ORDER_MIN,
+                error_model="remainder not finite and positive",
+                reason=f"remainders {errors}",
+                evidence={"case": ev_case, "seeds": [seed], "errors": errors},
+            )
+        )
+        return out
+    fit = fit_slope(ladder, errors)
+    out.append(
+        Verdict.measured(
+            "A2.taylor",
+            title + ": Taylor remainder |E(Θ+hΔ) − E(Θ) − h⟨∇E, Δ⟩| = O(h²)",
+            fit.slope,
+            ">=",
+            TAYLOR_ORDER_MIN,
+            error_model=f"order 2 for a right gradient (c₂ = ΔᵀHΔ/2 ≈ {float(c2):.3g}); the "
+            f"O(h³) term moves the fitted order by < 0.2 at h <= 2^-8 if |c₃/c₂| <= 50; a "
+            f"gradient error δ adds |⟨δ, Δ⟩|h (order 1); exact loss at {TAYLOR_DPS} digits",
+            reason=f"fitted order {fit.slope:.3f}, 95% CI [{fit.ci[0]:.3f}, {fit.ci[1]:.3f}] "
+            f"over h = 2^-8 … 2^-28",
+            evidence={
+                "case": ev_case,
+                "seeds": [seed],
+                "ladder_name": "h",
+                "ladder": ladder,
+                "errors": errors,
+                "fit": fit.to_json(),
+                "c2_estimate": float(c2),
+            },
+        )
+    )
+    return out
+
+
+# --------------------------------------------------------------------------- A3
+
+
+def check_a3(impl: Any, case: DiscreteCase) -> Verdict:
+    """A3: the implementation's ``grad_x`` (``∂ℓ_n/∂x_n``, unweighted) vs central differences
+    of each point's own exact loss in each coordinate of ``x_n``."""
+    from mforacle import tolerance
+    from mforacle.exact.network import loss
+
+    title = "the adjoint q_0 is the state gradient ∂ℓ/∂x"
+    case = _check_case(case)
+    if missing(impl, ("grad_x",)):
+        return Verdict.not_checked("A3", title, "implementation lacks grad_x")
+    dtype, u = _dtype(impl)
+    m, th, x, y, w = case.model, case.theta, case.x, case.y, case.weights
+    N, d = x.shape
+    gx = _array(impl.grad_x(m, th, x, y, w), (N, d), "grad_x")
+    eb = tolerance.entrywise_bounds(
+        m, th, x, y, w, unit_roundoff=u, inputs_rounded=_inputs_rounded(case, dtype)
+    )["grad_x"]
+    th_q = _fractions(th)
+    ratios = np.empty((N, d))
+    refs, errs = [], []
+    for n in range(N):
+        xn = [Fraction(float(v)) for v in x[n]]
+        for i in range(d):
+
+            def ell(h: Fraction, n: int = n, i: int = i, xn: list = xn) -> mpmath.mpf:
+                p = list(xn)
+                p[i] += h
+                return loss(m, th_q, [p], [y[n]], dps=FD_DPS)
+
+            ref, err = _central(ell, FD_STEP, FD_DPS)
+            refs.append(mpmath.nstr(ref, 25))
+            errs.append(float(err))
+            ratios[n, i] = _ratios(
+                gx[n : n + 1, i],
+                np.array([ref], dtype=object),
+                np.array([float(eb[n, i]) + float(err)]),
+            )[0]
+    worst, idx = _worst(ratios)
+    return Verdict.measured(
+        "A3",
+        title,
+        worst,
+        "<=",
+        1.0,
+        error_model=f"per entry: tolerance grad_x bound for {dtype} (u = {u:.3g}) + the central "
+        f"difference's error (|D(h) − D(2h)| + roundoff, h = 1e-20, exact ℓ_n at {FD_DPS} digits)",
+        reason=f"worst entry {idx}: grad_x = {gx[tuple(idx)]:.17g} vs {refs[idx[0] * d + idx[1]]}",
+        evidence={
+            "case": case.to_json(),
+            "dtype": dtype,
+            "grad_x": gx.tolist(),
+            "central_differences": refs,
+            "difference_errors": errs,
+            "ratios": ratios.tolist(),
+        },
+    )
+
+
+# --------------------------------------------------------------------------- A4
+
+
+def check_a4(case: DiscreteCase, *, dps: int = 30, evaluate: Any = None) -> Verdict:
+    """A4: every quantity the exact path reports at ``dps`` digits lies within its reported
+    ``error_bound`` of the same computation at ``2·dps + 20`` digits (whose own error is
+    ~10^-(dps+20) relative, negligible against the bound's 10^(1−dps)). ``evaluate`` defaults
+    to :func:`mforacle.exact.network.evaluate` (tests pass a broken one)."""
+    from mforacle.exact.network import evaluate as exact_evaluate
+
+    title = "the exact path's reported digits survive higher precision"
+    case = _check_case(case)
+    ev = evaluate or exact_evaluate
+    m, th, x, y, w = case.model, case.theta, case.x, case.y, case.weights
+    lo = ev(m, th, x, y, w, dps=dps)
+    hi_dps = 2 * dps + 20
+    hi = ev(m, th, x, y, w, dps=hi_dps, confirm=False)
+    per: dict[str, dict[str, Any]] = {}
+    figure = 0.0
+    with mpmath.workdps(hi_dps + 10):
+        for q in QUANTITIES:
+            a = np.asarray(lo.loss if q == "loss" else getattr(lo, q), dtype=object).reshape(-1)
+            b = np.asarray(hi.loss if q == "loss" else getattr(hi, q), dtype=object).reshape(-1)
+            change = max(abs(p - r) for p, r in zip(a, b, strict=True))
+            bound = lo.error_bound.get(q)
+            if bound is None:
+                raise ImplementationError(f"exact result reports no error bound for {q}")
+            peak = max(abs(v) for v in b)
+            ratio = float(change / bound) if bound > 0 else (0.0 if change == 0 else math.inf)
+            per[q] = {
+                "change": float(change),
+                "bound": float(bound),
+                "ratio": ratio,
+                "digits_claimed": float(-mpmath.log10(bound / peak))
+                if peak > 0 and bound > 0
+                else None,
+            }
+            figure = max(figure, ratio)
+    return Verdict.measured(
+        "A4",
+        title,
+        figure,
+        "<=",
+        1.0,
+        error_model=f"max over quantities of |v({dps} digits) − v({hi_dps} digits)| / reported "
+        "error_bound; the higher-precision run's own error is ~10^-20 of the bound",
+        reason="; ".join(
+            f"{q}: change {v['change']:.2g} vs bound {v['bound']:.2g}" for q, v in per.items()
+        ),
+        evidence={"case": case.to_json(), "dps": dps, "check_dps": hi_dps, "quantities": per},
+    )
+
+
+# --------------------------------------------------------------------------- A5
+
+
+def permute_neurons(theta: np.ndarray, seed: int) -> np.ndarray:
+    """Every layer's neurons permuted by its own seeded permutation (``default_rng(seed)``)."""
+    rng = np.random.default_rng(seed)
+    th = np.asarray(theta)
+    return np.stack([layer[rng.permutation(th.shape[1])] for layer in th])
+
+
+def duplicate_neurons(theta: np.ndarray) -> np.ndarray:
+    """Every neuron repeated once: ``(L, M, k) -> (L, 2M, k)``."""
+    return np.repeat(np.asarray(theta), 2, axis=1)
+
+
+WHAT = {
+    "permutation": "permuting the neurons of each layer",
+    "duplication": "duplicating every neuron (M → 2M)",
+}
+
+
+def check_a5(impl: Any, case: DiscreteCase, *, seed: int = 0) -> list[Verdict]:
+    """A5 on ``impl.forward``: permutation and duplication, each within ``b(Θ) + b(Θ')`` with
+    ``b`` the derived entrywise ``z_L`` bound of :mod:`mforacle.tolerance` for the dtype (both
+    forwards approximate the same true ``z_L``, which the invariance makes equal)."""
+    from mforacle import tolerance
+
+    title = "mean-field invariance of the forward pass"
+    case = _check_case(case)
+    if missing(impl, ("forward",)):
+        return [Verdict.not_checked("A5", title, "implementation lacks forward")]
+    dtype, u = _dtype(impl)
+    m, th, x = case.model, case.theta, case.x
+    N, d = x.shape
+    rounded = _inputs_rounded(case, dtype)
+
+    def fwd(t: np.ndarray) -> np.ndarray:
+        return _array(impl.forward(m, t, x), (N, d), "forward")
+
+    def bound(t: np.ndarray) -> np.ndarray:
+        return tolerance.entrywise_bounds(
+            m, t, x, case.y, case.weights, unit_roundoff=u, inputs_rounded=rounded
+        )["z_L"]
+
+    z0, b0 = fwd(th), bound(th)
+    out = []
+    for tag, other in (
+        ("permutation", permute_neurons(th, seed)),
+        ("duplication", duplicate_neurons(th)),
+    ):
+        z1 = fwd(other)
+        allowed = b0 + bound(other)
+        diff = np.abs(z1 - z0)
+        ratio = np.where(np.isfinite(diff), diff / allowed, math.inf)
+        worst, idx = _worst(ratio)
+        out.append(
+            Verdict.measured(
+                f"A5.{tag}",
+                f"{title}: {WHAT[tag]}",
+                worst,
+                "<=",
+                1.0,
+                error_model=f"|z_L(Θ) − z_L(Θ')| <= b(Θ) + b(Θ'), b = tolerance z_L bound for "
+                f"{dtype} (u = {u:.3g}) per entry",
+                reason=f"max |Δz_L| = {float(np.max(diff)):.3g} at {idx}, allowed "
+                f"{float(allowed[tuple(idx)]):.3g}",
+                evidence={
+                    "case": case.to_json(),
+                    "seeds": [seed],
+                    "dtype": dtype,
+                    "max_difference": float(np.max(diff)),
+                    "z_L": z0.tolist(),
+                    "z_L_transformed": z1.tolist(),
+                },
+            )
+        )
+    return out
+
+
+def check_a5_exact(
+    case: DiscreteCase, *, seed: int = 0, dps: int = 30, forward: Any = None
+) -> Verdict:
+    """A5 in the exact path: permuted and duplicated networks give bit-identical ``z``
+    (every reported digit, and the binary values behind them)."""
+    from mforacle.exact.network import forward as exact_forward
+
+    title = "mean-field invariances hold bit for bit in the exact path"
+    case = _check_case(case)
+    fwd = forward or exact_forward
+    m, th, x = case.model, case.theta, case.x
+    z0 = np.asarray(fwd(m, th, x, dps=dps), dtype=object)[-1]
+    worst = 0.0
+    changes: dict[str, float] = {}
+    with mpmath.workdps(dps + 20):
+        for tag, other in (
+            ("permutation", permute_neurons(th, seed)),
+            ("duplication", duplicate_neurons(th)),
+        ):
+            z1 = np.asarray(fwd(m, other, x, dps=dps), dtype=object)[-1]
+            ch = max(abs(a - b) for a, b in zip(z0.ravel(), z1.ravel(), strict=True))
+            changes[tag] = float(ch)
+            worst = max(worst, float(ch))
+    return Verdict.measured(
+        "A5.exact",
+        title,
+        worst,
+        "==",
+        0.0,
+        error_model="exact equality: fsum is correctly rounded whatever the order, and the "
+        "duplicated sum 2S over 2LM rounds like S over LM (mforacle/exact/network.py)",
+        reason=", ".join(f"{k}: max change {v:.3g}" for k, v in changes.items()),
+        evidence={"case": case.to_json(), "seeds": [seed], "dps": dps, "changes": changes},
+    )
+
+
+# --------------------------------------------------------------------------- built-in runs
+
+#: (d, activation, a, kappa, L, M, N, weighted) of the built-in cases; case i uses row
+#: i mod len and seed 200 + i (numbers N(0,1) rounded to 1/64, inputs in [-1.5, 1.5]).
+BUILTIN_CASES = (
+    (1, "tanh", [1.0], 0.0, 2, 3, 3, False),
+    (2, "erf", [1.0, -0.5], 0.25, 3, 2, 4, True),
+    (2, "regrelu:0.5", [0.5, 1.0], 0.0, 2, 4, 3, True),
+    (1, "softplus", [-1.0], -0.5, 4, 2, 2, False),
+    (2, "sigmoid", [1.0, 1.0], 0.0, 2, 2, 3, True),
+    (3, "sin", [0.25, -1.0, 0.5], 0.25, 2, 3, 2, False),
+)
+
+
+def builtin_case(i: int) -> tuple[DiscreteCase, int]:
+    """The ``i``-th built-in case (dyadic numbers, exact in float64 and float32) and its seed."""
+    if isinstance(i, bool) or not isinstance(i, int) or i < 0:
+        raise InvalidArgument("i", i, "expected a non-negative integer")
+    d, act, a, kappa, L, M, N, weighted = BUILTIN_CASES[i % len(BUILTIN_CASES)]
+    seed = 200 + i
+    rng = np.random.default_rng(seed)
+    model = Model.create(d, act, a, kappa)
+    theta = np.round(rng.normal(size=(L, M, 2 * d + 1)) * 64) / 64
+    x = np.round(rng.uniform(-1.5, 1.5, size=(N, d)) * 64) / 64
+    y = np.round(rng.uniform(-1.0, 1.0, size=N) * 64) / 64
+    if weighted:
+        counts = rng.integers(1, 8, size=N)
+        total = 1 << int(counts.sum()).bit_length()  # a power of two: dyadic weights
+        counts[-1] += total - counts.sum()
+        weights = counts.astype(float) / total
+    else:
+        weights = None
+    return DiscreteCase(model, theta, x, y, weights), seed
+
+
+def _cases(sizes: dict[str, Any]) -> list[tuple[DiscreteCase, int]]:
+    return [builtin_case(i) for i in range(int(sizes.get("cases", 3)))]
+
+
+def _seeded(v: Verdict, seed: int) -> Verdict:
+    v.evidence.setdefault("seeds", [seed])
+    return v
+
+
+def run_a1(impl: Any, sizes: dict[str, Any]) -> list[Verdict]:
+    return [_seeded(check_a1(impl, c), s) for c, s in _cases(sizes)]
+
+
+def run_a2(impl: Any, sizes: dict[str, Any]) -> list[Verdict]:
+    return [v for c, s in _cases(sizes) for v in check_a2(impl, c, seed=s)]
+
+
+def run_a3(impl: Any, sizes: dict[str, Any]) -> list[Verdict]:
+    return [_seeded(check_a3(impl, c), s) for c, s in _cases(sizes)]
+
+
+def run_a4(impl: Any, sizes: dict[str, Any]) -> list[Verdict]:
+    return [_seeded(check_a4(c), s) for c, s in _cases(sizes)]
+
+
+def run_a5(impl: Any, sizes: dict[str, Any]) -> list[Verdict]:
+    out = []
+    for c, s in _cases(sizes):
+        out.extend(check_a5(impl, c, seed=s))
+        out.append(check_a5_exact(c, seed=s))
+    return out
