@@ -541,7 +541,9 @@ def check_a5(impl: Any, case: DiscreteCase, *, seed: int = 0) -> list[Verdict]:
         z1 = fwd(other)
         allowed = b0 + bound(other)
         diff = np.abs(z1 - z0)
-        ratio = np.where(np.isfinite(diff), diff / allowed, math.inf)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = np.where(diff == 0, 0.0, np.where(np.isfinite(diff), diff / allowed, math.inf))
+        ratio = np.where(np.isnan(ratio), math.inf, ratio)
         worst, idx = _worst(ratio)
         out.append(
             Verdict.measured(
