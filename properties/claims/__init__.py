@@ -154,8 +154,8 @@ CLAIMS: dict[str, ClaimSpec] = {
             (),
             "limit",
             _sizes(
-                {"ladder": [4, 8, 16, 32], "seeds": 40},
-                thorough={"ladder": [4, 8, 16, 32, 64, 128], "seeds": 200},
+                {"ladder": [4, 8, 16, 32], "seeds": 200},
+                thorough={"ladder": [4, 8, 16, 32, 64, 128], "seeds": 800},
             ),
         ),
         ClaimSpec(

@@ -1,0 +1,160 @@
+"""Claims B1–B5 as checks: they pass on the built-in limit and fail on broken implementations."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from mforacle.measures import GaussianPath
+from properties.claims import run_claim
+from properties.claims.impl import FastPath
+from properties.claims.limit import (
+    BuiltinLimit,
+    builtin_nu,
+    check_b1,
+    check_b2,
+    check_b3,
+    check_b4,
+    check_b5,
+)
+from properties.claims.training import builtin_flow_case
+
+LADDER = [4, 8, 16, 32]
+
+
+def _mean_only(measure: GaussianPath, model) -> GaussianPath:
+    """The same path with A = 0: its drift is a single mean neuron u σ(w·z + b) — the Stein
+    covariance term Cov(u, Y) E[σ'(Y)] and the averaging over ξ are gone."""
+    zero = [[[0]] for _ in range(model.k)]
+    return GaussianPath.create(model, 1, [list(p) for p in measure.c], zero)
+
+
+class WrongDrift(BuiltinLimit):
+    """M = ∞ network (and drift) built on the mean neuron only: a limit with the wrong drift."""
+
+    name = "broken: drift without the covariance term"
+
+    def mean_field(self, model, measure, x, y, weights, *, L):
+        return super().mean_field(model, _mean_only(measure, model), x, y, weights, L=L)
+
+    def drift_and_jacobian(self, model, measure, t, z):
+        F, _ = super().drift_and_jacobian(model, _mean_only(measure, model), t, z)
+        _, J = super().drift_and_jacobian(model, measure, t, z)
+        return F, J
+
+
+class WrongVelocitySign(BuiltinLimit):
+    name = "broken: neuron gradient with the wrong sign"
+
+    def neuron_gradient(self, model, net, l, theta):
+        return -super().neuron_gradient(model, net, l, theta)
+
+
+class TransposedJacobian(BuiltinLimit):
+    name = "broken: J transposed"
+
+    def drift_and_jacobian(self, model, measure, t, z):
+        F, J = super().drift_and_jacobian(model, measure, t, z)
+        return F, np.swapaxes(J, 1, 2)
+
+
+class FirstVariationWithSigmaPrime(BuiltinLimit):
+    """δE/δρ of a wrong activation: p·u σ'(w·Z + b) in place of p·u σ(w·Z + b)."""
+
+    name = "broken: first variation with σ'"
+
+    def first_variation(self, model, particles, x, y, weights, nodes):
+        from mforacle.fast.activations import get
+        from mforacle.fast.limit import solve_particles
+
+        sol = solve_particles(model, particles, x, y, weights)
+        d, act = model.d, get(model.activation)
+        out = []
+        for i in range(nodes.shape[0]):
+            W, Uu, b = nodes[i][:, :d], nodes[i][:, d : 2 * d], nodes[i][:, 2 * d]
+            pre = sol.Z[i] @ W.T + b
+            out.append(sol.weights @ ((sol.p[i] @ Uu.T) * act.dsigma(pre)))
+        return np.stack(out)
+
+
+class UnweightedFirstVariation(BuiltinLimit):
+    name = "broken: first variation without the ω_n"
+
+    def first_variation(self, model, particles, x, y, weights, nodes):
+        n = len(y)
+        return n * super().first_variation(model, particles, x, y, weights, nodes)
+
+
+@dataclass(frozen=True)
+class SqrtWidthScaling(FastPath):
+    """Loss of a network scaled by 1/(L·√M) instead of 1/(L·M)."""
+
+    name: str = "broken: 1/(L·sqrt(M)) scaling"
+
+    def loss_and_grad(self, model, theta, x, y, weights=None):
+        th = np.array(theta, dtype=float)
+        th[..., model.d : 2 * model.d] *= np.sqrt(th.shape[1])
+        return super().loss_and_grad(model, th, x, y, weights)
+
+
+@dataclass(frozen=True)
+class FirstNeuronOnly(FastPath):
+    """Ignores every neuron but the first of each layer (width never averages)."""
+
+    name: str = "broken: first neuron only"
+
+    def loss_and_grad(self, model, theta, x, y, weights=None):
+        th = np.asarray(theta, dtype=float)[:, :1]
+        return super().loss_and_grad(model, th, x, y, weights)
+
+
+def test_b_claims_pass_on_the_builtin_limit():
+    out = run_claim("B", None, "ci")
+    want = {"B1", "B1.ratio", "B1.Z1", "B2", "B2.ratio", "B3.paths", "B3.independent",
+            "B3.paths.power", "B4", "B4.quadrature", "B5"}
+    assert {v.claim for v in out} >= want
+    for v in out:
+        v.assert_passed()
+    b1 = next(v for v in out if v.claim == "B1")
+    assert b1.evidence["ladder"] == LADDER and len(b1.evidence["errors"]) == 4
+    assert b1.evidence["fit"]["ci"][0] < b1.figure < b1.evidence["fit"]["ci"][1]
+
+
+def test_wrong_drift_fails_b1_b2_b4():
+    for i in range(2):
+        case = builtin_flow_case(i)
+        v = check_b1(case, ladder=LADDER, impl=WrongDrift())
+        assert v[0].status == "fail" and v[0].figure > -0.5, v[0].summary()
+        v = check_b2(case, ladder=LADDER, impl=WrongDrift())
+        assert v[0].status == "fail", v[0].summary()
+        v = check_b4(case, impl=WrongDrift())
+        assert v[0].status == "fail" and v[1].status == "fail", [x.summary() for x in v]
+
+
+def test_wrong_velocity_sign_fails_b2():
+    v = check_b2(builtin_flow_case(0), ladder=LADDER, impl=WrongVelocitySign())
+    assert v[0].status == "fail", v[0].summary()
+
+
+def test_transposed_jacobian_fails_b4():
+    case = builtin_flow_case(1)  # d = 2: J is not symmetric
+    v = check_b4(case, impl=TransposedJacobian())
+    assert v[0].status == "fail", v[0].summary()
+
+
+def test_broken_first_variations_fail_b5():
+    for i in range(2):
+        case = builtin_flow_case(i)
+        for broken in (FirstVariationWithSigmaPrime(), UnweightedFirstVariation()):
+            v = check_b5(case, builtin_nu(case.model), impl=broken)
+            assert v.status == "fail" and v.figure > 100, (broken.name, v.summary())
+
+
+def test_broken_width_scalings_fail_b3():
+    case = builtin_flow_case(0)
+    for broken in (SqrtWidthScaling(), FirstNeuronOnly()):
+        out = check_b3(broken, case, ladder=LADDER, seeds=60)
+        rate = [v for v in out if v.claim in ("B3.paths", "B3.independent")]
+        assert len(rate) == 2 and all(v.status == "fail" for v in rate), (
+            broken.name, [v.summary() for v in out])
