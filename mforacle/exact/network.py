@@ -331,7 +331,7 @@ def evaluate(
             bound = {q: computed[q] + reported[q] for q in QUANTITIES}
         if all(computed[q] <= reported[q] for q in QUANTITIES):
             break
-        guard *= 4
+        guard *= 4  # lost more digits than the guard: retry (the last attempt's values stand)
     out = {name: _round(vals[name], dps) for name in ("z", "q", "grad_theta")}
     with mpmath.workdps(dps):
         loss_value = +vals["loss"][()]
@@ -344,7 +344,7 @@ def evaluate(
         grad_theta=out["grad_theta"],
         grad_x=out["q"][0],
         error_bound=bound,
-        working_dps=dps + guard,
+        working_dps=wdps,
         confirm_dps=confirm_dps,
     )
 
