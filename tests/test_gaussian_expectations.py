@@ -152,8 +152,9 @@ def test_stein_matches_tensor_gauss_hermite(model: Model, data: st.DataObject) -
         ref_err = max([abs(a - b) for a, b in zip(F1, F2, strict=True)]
                       + [abs(a - b) for ra, rb in zip(J1, J2, strict=True)
                          for a, b in zip(ra, rb, strict=True)])
-        # the reference must itself be precise for this test to mean anything
-        assert ref_err < mpmath.mpf(10) ** -13, f"tensor GH reference not converged: {ref_err}"
+        # the reference must itself be precise for this test to mean anything: a wrong Stein
+        # term is of size |Cov(., Y)| |E_j| >= ~1e-4 on these cases, far above 1e-10
+        assert ref_err < mpmath.mpf(10) ** -10, f"tensor GH reference not converged: {ref_err}"
         bound = ref_err + mpmath.mpf(10) ** -25
         worst = max([abs(F[i] - F2[i]) for i in range(model.d)]
                     + [abs(J[i, j] - J2[i][j]) for i in range(model.d) for j in range(model.d)])
