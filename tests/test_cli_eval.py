@@ -40,6 +40,11 @@ def test_exact_round_trip_within_written_bound(example: Path, tmp_path: Path) ->
     assert obj["format"] == "mforacle-result/1" and obj["path"] == "exact"
     assert obj["dtype"] == "mpmath" and obj["precision"]["dps"] == 30
     assert set(obj["error_bound"]) == {"loss", "z_L", "grad_theta", "grad_x"}
+    _assert_written_within_bound(example, case, obj, max_digits=30)
+
+
+def _assert_written_within_bound(example: Path, case, obj: dict, max_digits: int) -> None:
+    """Every written decimal string is within the written bound of a 150-digit value."""
     d = case.data
     ref = evaluate(case.model, case.theta, d.x, d.y, d.weights, dps=REF_DPS, confirm=False)
     refs = {"loss": np.array([ref.loss], dtype=object), "z_L": ref.z_L,
@@ -51,13 +56,14 @@ def test_exact_round_trip_within_written_bound(example: Path, tmp_path: Path) ->
             assert written.shape == want.shape, (name, written.shape, want.shape)
             for idx in np.ndindex(*want.shape):
                 text = written[idx]
-                assert len(text.split("e")[0].replace("-", "").replace(".", "")) <= 30, text
-                err = abs(mpmath.mpf(Fraction(text).numerator) / Fraction(text).denominator
-                          - want[idx])
+                digits = text.lower().split("e")[0].replace("-", "").replace(".", "").lstrip("0")
+                assert len(digits) <= max_digits, f"{text} has more than {max_digits} digits"
+                value = Fraction(text)
+                err = abs(mpmath.mpf(value.numerator) / value.denominator - want[idx])
                 assert err <= mpmath.mpf(bound.numerator) / bound.denominator, (
-                    f"{example.name}: {name}{list(idx)} written {text}, {REF_DPS}-digit value "
-                    f"{mpmath.nstr(want[idx], 35)}: |diff| {mpmath.nstr(err, 3)} > written "
-                    f"bound {obj['error_bound'][name]}"
+                    f"{example.name} ({obj['path']}): {name}{list(idx)} written {text}, "
+                    f"{REF_DPS}-digit value {mpmath.nstr(want[idx], 35)}: |diff| "
+                    f"{mpmath.nstr(err, 3)} > written bound {obj['error_bound'][name]}"
                 )
 
 
@@ -72,16 +78,20 @@ def test_stdout_equals_output_file(tmp_path: Path, capsys: pytest.CaptureFixture
     assert printed["path"] == "exact" and printed["precision"]["dps"] == 20
 
 
-def test_fast_path_result(tmp_path: Path) -> None:
+@pytest.mark.parametrize("example", _theta_examples(), ids=lambda p: p.stem)
+def test_fast_path_result(example: Path, tmp_path: Path) -> None:
+    """float64 values within the written bound (mforacle.tolerance + printing) of 150 digits."""
     pytest.importorskip("mforacle.fast.network")
-    example = ROOT / "mforacle" / "examples" / "regrelu_kappa.json"
     out = tmp_path / "fast.json"
     assert cli.main(["eval", str(example), "--path", "fast", "-o", str(out)]) == 0
     obj = json.loads(out.read_text())
-    res = read_result(out, read_case(example))
+    case = read_case(example)
+    res = read_result(out, case)
     assert obj["path"] == "fast" and obj["dtype"] == "float64"
-    assert res["grad_theta"].dtype == np.float64 and res["grad_theta"].shape == (2, 2, 5)
+    assert res["grad_theta"].dtype == np.float64 and res["grad_theta"].shape == case.theta.shape
     assert ("error_bound" in obj) != ("notes" in obj), "either a bound or a note saying why not"
+    if "error_bound" in obj:
+        _assert_written_within_bound(example, case, obj, max_digits=17)
 
 
 def _run(*args: str) -> subprocess.CompletedProcess[str]:

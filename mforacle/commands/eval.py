@@ -8,9 +8,9 @@ Evaluates a ``theta`` case and prints (or writes, atomically, with ``-o``) a
   10000); values are written with ``dps`` significant digits and ``error_bound`` is the bound
   the exact path confirmed by recomputing at higher precision (see
   :mod:`mforacle.exact.network`), written rounded *up*.
-- ``--path fast``: the NumPy float64 path. Its ``error_bound`` comes from
-  :mod:`mforacle.tolerance` when that module provides one; otherwise ``error_bound`` is absent
-  and a ``notes`` entry says why.
+- ``--path fast``: the NumPy float64 path, written with ``repr`` (shortest round trip). Its
+  ``error_bound`` is :func:`mforacle.tolerance.bounds` (a derived float64 error model) plus the
+  printing error; if that module is missing, ``error_bound`` is absent and ``notes`` says why.
 
 A ``measure`` case is refused with a pointer to ``mforacle limit``.
 """
@@ -137,12 +137,24 @@ def fast_result(case: Case) -> dict[str, Any]:
 
 
 def _fast_bound(case: Case, result: Any) -> dict[str, Any] | None:
-    """The float64 error bound from :mod:`mforacle.tolerance`, or ``None`` if it has none."""
+    """The float64 error bound of the written values, or ``None`` without an error model.
+
+    :func:`mforacle.tolerance.bounds` bounds ``|float64 value − exact value|`` for an
+    implementation that reads the case's numbers rounded once to float64 (``inputs_rounded`` is
+    dropped when every input is exactly a double). Writing a double with ``repr`` (shortest
+    round-trip string) moves it by less than half an ulp, ``<= u |v|``: that is added.
+    """
     try:
-        from .. import tolerance
+        from ..tolerance import bounds
     except ImportError:
         return None
-    fn = getattr(tolerance, "fast_result_bounds", None)
-    if fn is None:
-        return None
-    return dict(fn(case, result))
+    d = case.data
+    assert case.theta is not None
+    exact_inputs = all(Fraction(float(v)) == v for arr in (case.theta, d.x, d.y, d.weights)
+                       for v in arr.reshape(-1))
+    u = 2.0**-53
+    b = bounds(case.model, case.theta, d.x, d.y, d.weights, unit_roundoff=u,
+               inputs_rounded=not exact_inputs)
+    values = {"loss": np.array([result.loss]), "z_L": result.z_L,
+              "grad_theta": result.grad_theta, "grad_x": result.grad_x}
+    return {name: float(b[name]) + u * float(np.max(np.abs(values[name]))) for name in values}
