@@ -258,6 +258,15 @@ def numbers_to_text(value: Any, digits: int | None) -> Any:
     return format_exact(value, digits)
 
 
+def _publish(tmp: str, dest: Path) -> None:
+    """Give the temp file the permissions a plain ``open`` would (mkstemp makes it 0600),
+    then rename it over ``dest``."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)
+    os.replace(tmp, dest)
+
+
 def write_json_atomic(path: str | os.PathLike[str], obj: Any) -> None:
     """Write JSON to ``path`` atomically (temp file in the same folder, then rename)."""
     p = Path(path)
@@ -267,7 +276,7 @@ def write_json_atomic(path: str | os.PathLike[str], obj: Any) -> None:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             json.dump(obj, fh, indent=1)
             fh.write("\n")
-        os.replace(tmp, p)
+        _publish(tmp, p)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -281,7 +290,7 @@ def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
-        os.replace(tmp, p)
+        _publish(tmp, p)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

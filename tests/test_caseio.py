@@ -70,3 +70,21 @@ def test_result_reader_checks_shapes_against_case(tmp_path):
     p.write_text(json.dumps(dict(good, loss="NaN")))
     with pytest.raises(CaseFormatError, match="loss"):
         read_result(p, case)
+
+
+def test_atomic_writes_have_ordinary_permissions(tmp_path):
+    import os
+    import stat
+
+    from mforacle.caseio import write_json_atomic, write_text_atomic
+
+    umask = os.umask(0o022)
+    try:
+        write_json_atomic(tmp_path / "a.json", {"x": 1})
+        write_text_atomic(tmp_path / "b.md", "text")
+    finally:
+        os.umask(umask)
+    for name in ("a.json", "b.md"):
+        mode = stat.S_IMODE(os.stat(tmp_path / name).st_mode)
+        assert mode == 0o644, (name, oct(mode))
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
