@@ -7,10 +7,20 @@ implementation can back — so a claim that needs a missing one is *not checked*
 through the same timeout :class:`Caller`; a failed call raises inside the claim, which the
 registry turns into an ``error`` verdict.
 
+``grad_x`` (claim A3) is the second output of the implementation's ``gradient``; ``dtype`` is
+the implementation's, so the A claims' float error models use that dtype's unit roundoff.
+
 Which claims: for a third-party implementation, those that need something from it
 (``ClaimSpec.needs`` non-empty); claims about mforacle's own limit machinery (``needs == ()``)
-are run only when ``include_builtin`` is set (``mforacle report``). The claims' error models are
-float64 (their protocol is float64 NumPy), so for another dtype they are *not checked*.
+are run only when ``include_builtin`` is set (``mforacle report``).
+
+Dtypes, per claim (:data:`FLOAT64_ONLY`): A1, A3, A5 and A2's central-difference check take the
+dtype's unit roundoff (:mod:`mforacle.tolerance`), so they run for any dtype. The others have
+float64 error models written into their code, and for another dtype they are *not checked*
+with the reason: A2.taylor (the fitted order is 2 only while the gradient's error term
+``|⟨δ, Δ⟩|·h`` stays below ``c₂h²`` down to ``h = 2^-28``, i.e. for a float64 gradient),
+B1–B5 and C1–C5 (allowances and references written with ``U = 2^-53`` in
+``properties/claims/limit.py`` / ``training.py``; not re-derived for other dtypes).
 """
 
 from __future__ import annotations
@@ -27,7 +37,21 @@ from .calls import Caller
 from .checks import PlannedCheck
 from .protocol import Implementation, ModelSpec
 
-__all__ = ["ClaimsView", "plan_claim_checks"]
+__all__ = ["FLOAT64_ONLY", "ClaimsView", "float64_only_reason", "plan_claim_checks"]
+
+#: claim ids (or verdict ids) whose error model is float64 only, with the reason
+FLOAT64_ONLY: dict[str, str] = {
+    "A2.taylor": "the Taylor-remainder order test needs a gradient error below c₂h at "
+    "h = 2^-28 (float64); A2's central-difference check uses this dtype",
+    "B": "the limit claims' allowances are float64 (U = 2^-53 in properties/claims/limit.py)",
+    "C": "the training claims' allowances and references are float64 "
+    "(U = 2^-53 in properties/claims/training.py)",
+}
+
+
+def float64_only_reason(claim_id: str) -> str | None:
+    """Why ``claim_id`` (``"C1"``, ``"A2.taylor"``) is float64 only, or ``None`` if it is not."""
+    return FLOAT64_ONLY.get(claim_id) or FLOAT64_ONLY.get(claim_id[:1])
 
 
 class ClaimsView:
@@ -35,9 +59,12 @@ class ClaimsView:
 
     def __init__(self, impl: Implementation, caller: Caller) -> None:
         self.name = impl.name
+        self.dtype = impl.dtype
         self._impl, self._caller = impl, caller
         if impl.forward is not None:
             self.forward = self._forward
+        if impl.gradient is not None:
+            self.grad_x = self._grad_x
         if impl.loss is not None and impl.gradient is not None:
             self.loss_and_grad = self._loss_and_grad
             if impl.train_step is not None:
@@ -66,9 +93,23 @@ class ClaimsView:
         spec = ModelSpec.from_model(model)
         args = (spec, self._r(theta), self._r(x), self._r(y), self._w(x, weights))
         e = float(np.asarray(self._call("loss", *args)))
+        return e, self._gradient(args, 0)
+
+    def _gradient(self, args: tuple[Any, ...], which: int) -> np.ndarray:
         g = self._call("gradient", *args)
-        gt = g["grad_theta"] if isinstance(g, dict) else g[0]
-        return e, np.asarray(gt, dtype=np.float64)
+        try:
+            part = g[("grad_theta", "grad_x")[which]] if isinstance(g, dict) else g[which]
+        except (KeyError, IndexError, TypeError):
+            raise ImplementationError(
+                "gradient must return (grad_theta, grad_x) or a dict with those keys; "
+                f"got {type(g).__name__}"
+            ) from None
+        return np.asarray(part, dtype=np.float64)
+
+    def _grad_x(self, model: Any, theta: Any, x: Any, y: Any, weights: Any = None) -> np.ndarray:
+        spec = ModelSpec.from_model(model)
+        args = (spec, self._r(theta), self._r(x), self._r(y), self._w(x, weights))
+        return self._gradient(args, 1)
 
     def _train(
         self, model: Any, theta0: Any, x: Any, y: Any, weights: Any = None, *, ds: float, steps: int
@@ -87,6 +128,17 @@ class ClaimsView:
         return np.stack(out)
 
 
+def _float64_only(v: Verdict, dtype: str) -> Verdict:
+    """``v`` itself, or *not checked* if its own error model is float64 only (A2.taylor)."""
+    why = FLOAT64_ONLY.get(v.claim)
+    if why is None:
+        return v
+    out = Verdict.not_checked(v.claim, v.title, f"{why}; this is {dtype}")
+    out.evidence.update(v.evidence)
+    out.evidence.update(figure_measured=v.figure, status_if_float64_model=v.status)
+    return out
+
+
 def plan_claim_checks(
     impl: Implementation, caller: Caller, profile: str = "dev", *, include_builtin: bool = False
 ) -> list[PlannedCheck]:
@@ -101,16 +153,13 @@ def plan_claim_checks(
             continue
 
         def run(spec: Any = spec) -> list[Verdict]:
-            if impl.dtype != "float64":
-                return [
-                    Verdict.not_checked(
-                        spec.id,
-                        spec.title,
-                        "the claims' error models are float64; "
-                        f"this implementation is {impl.dtype}",
-                    )
-                ]
-            return spec.run(ClaimsView(impl, caller), profile)
+            why = float64_only_reason(spec.id)
+            if impl.dtype != "float64" and why:
+                return [Verdict.not_checked(spec.id, spec.title, f"{why}; this is {impl.dtype}")]
+            verdicts = spec.run(ClaimsView(impl, caller), profile)
+            if impl.dtype == "float64":
+                return verdicts
+            return [_float64_only(v, impl.dtype) for v in verdicts]
 
         planned.append(PlannedCheck(f"claim::{spec.id}", spec.id, spec.title, None, run))
     return planned
