@@ -29,7 +29,7 @@ from fractions import Fraction
 import mpmath
 import numpy as np
 import sympy as sp
-from hypothesis import given, settings
+from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 from mforacle.exact.activations import mpf_of
@@ -220,9 +220,19 @@ def test_taylor_remainder_is_second_order(case, data) -> None:
             return loss(m, th_q + h * d_q, case.x, case.y, case.weights, dps=TAYLOR_DPS)
 
         rem = [abs(E(h) - r0.loss - mpf_of(h) * slope_dir) for h in LADDER]
-        assert all(v > 0 for v in rem), f"remainder vanished: {rem}"
-        xs = [mpmath.log10(mpf_of(h)) for h in LADDER]
-        ys = [mpmath.log10(v) for v in rem]
+        # roundoff floor of r(h): loss values rounded to 80 digits and an 80-digit h⟨∇E,Δ⟩,
+        # with 10^5 slack. Points at the floor carry no slope information.
+        noise = mpmath.mpf(10) ** (5 - TAYLOR_DPS) * max(1, abs(r0.loss), abs(slope_dir))
+        used = [(h, v) for h, v in zip(LADDER, rem, strict=True) if v > 1000 * noise]
+        if len(used) < 3:
+            # E is flat along Δ to ~1e-70 (e.g. Δ only moves b of a neuron with u = 0): then
+            # r(h) <= 1000·noise for all h *is* the check — a directional derivative wrong by δ
+            # would give r(1e-8) ≈ δ·1e-8, so δ <= 1e-64 here.
+            event("Taylor: E flat along Δ")
+            assert max(rem) <= 1000 * noise, f"remainders {rem} above the noise {noise}"
+            return
+        xs = [mpmath.log10(mpf_of(h)) for h, _ in used]
+        ys = [mpmath.log10(v) for _, v in used]
         xm, ym = mpmath.fsum(xs) / len(xs), mpmath.fsum(ys) / len(ys)
         fit = (mpmath.fsum((a - xm) * (b - ym) for a, b in zip(xs, ys, strict=True))
                / mpmath.fsum((a - xm) ** 2 for a in xs))
