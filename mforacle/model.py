@@ -58,8 +58,9 @@ class Activation:
             )
         if self.name == "regrelu":
             if self.eta is None or self.eta <= 0:
+                shown = self.name if self.eta is None else f"regrelu:{self.eta}"
                 raise InvalidArgument(
-                    "model.activation", str(self), "regrelu needs a positive ETA, as 'regrelu:0.1'"
+                    "model.activation", shown, "regrelu needs a positive ETA, as 'regrelu:0.1'"
                 )
         elif self.eta is not None:
             raise InvalidArgument("model.activation", str(self), f"{self.name} takes no parameter")

@@ -50,12 +50,12 @@ def exact_scalar(value: Any, field: str) -> Fraction:
             return Fraction(float(value) if isinstance(value, np.floating) else value)
         except (ValueError, OverflowError):
             raise InvalidArgument(field, value, "must be finite") from None
-    man_exp = getattr(value, "man_exp", None)  # mpmath.mpf
-    if man_exp is not None:
+    raw = getattr(value, "_mpf_", None)  # mpmath.mpf: (sign, mantissa, exponent, bitcount)
+    if raw is not None:
         if not _is_finite_mpf(value):
             raise InvalidArgument(field, value, "must be finite")
-        man, exp = man_exp
-        return Fraction(int(man)) * (Fraction(2) ** int(exp))
+        sign, man, exp, _bc = raw  # the mantissa is unsigned; the sign is its own field
+        return (-1) ** int(sign) * Fraction(int(man)) * (Fraction(2) ** int(exp))
     if isinstance(value, _numbers.Real):
         try:
             return Fraction(float(value))

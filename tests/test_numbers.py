@@ -89,3 +89,13 @@ def test_exact_text_round_trips(q):
 @given(st.floats(allow_nan=False, allow_infinity=False))
 def test_format_exact_17_digits_round_trips_floats(x):
     assert float(format_exact(x, 17)) == x
+
+
+@pytest.mark.parametrize("v", ["-3", "-0.1", "2.5e-30", "-7e100", "0"])
+def test_mpf_sign_and_magnitude_are_kept(v):
+    with mpmath.workdps(50):
+        x = mpmath.mpf(v)
+    got = exact_scalar(x, "f")
+    man, exp = x.man_exp  # unsigned mantissa: the sign is separate
+    assert got == (-1 if x < 0 else 1) * Fraction(man) * Fraction(2) ** exp
+    assert (got < 0) == (x < 0)

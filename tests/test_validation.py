@@ -60,8 +60,6 @@ def test_activation_constructor_checks() -> None:
     _raises("model.activation", Activation, "sin", eta=1)
 
 
-@pytest.mark.xfail(strict=True, reason="mforacle/model.py Activation.__post_init__ formats "
-                   "str(self), whose assert fires on eta=None: AssertionError (reported)")
 def test_activation_regrelu_without_eta() -> None:
     _raises("model.activation", Activation, "regrelu")
 
@@ -188,8 +186,6 @@ def test_global_precision_untouched_when_input_is_bad() -> None:
     assert mpmath.mp.prec == before
 
 
-@pytest.mark.xfail(strict=True, reason="mforacle/numbers.py exact_scalar reads an mpf through "
-                   "mpf.man_exp, whose mantissa is unsigned: -3 is read as 3 (reported)")
 def test_mpf_inputs_keep_their_sign() -> None:
     r1 = loss(MODEL, THETA, [["-0.5", "-1"]], ["0.1"], dps=30)
     r2 = loss(MODEL, THETA, [[mpmath.mpf(-0.5), mpmath.mpf(-1)]], ["0.1"], dps=30)
