@@ -72,13 +72,7 @@ class TrainingHistory:
     lam: tuple[float, ...] = ()  # λ(s_n) used at each step (empty: λ ≡ 0)
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "s": self.s.tolist(),
-            "loss": self.loss.tolist(),
-            "dissipation": self.dissipation.tolist(),
-            "ds": self.ds,
-            "steps": self.steps,
-        }
+        return _history_json(self)
 
 
 @dataclass(frozen=True)
@@ -94,13 +88,18 @@ class FlowHistory:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "s": self.s.tolist(),
-            "loss": self.loss.tolist(),
-            "dissipation": self.dissipation.tolist(),
-            "ds": self.ds,
-            "steps": self.steps,
-        }
+        return _history_json(self)
+
+
+def _history_json(h: TrainingHistory | FlowHistory) -> dict[str, Any]:
+    """The recorded ``s``, loss and dissipation, with ``ds`` and ``steps`` (JSON-able)."""
+    return {
+        "s": h.s.tolist(),
+        "loss": h.loss.tolist(),
+        "dissipation": h.dissipation.tolist(),
+        "ds": h.ds,
+        "steps": h.steps,
+    }
 
 
 # --------------------------------------------------------------------------- validation
@@ -147,6 +146,18 @@ def _lam_at(fn: Callable[[float], float], s: float) -> float:
     return float(v)
 
 
+def _check_run(
+    ds: Any, steps: Any, record_every: Any, lam: Lam
+) -> tuple[float, int, int, Callable[[float], float] | None]:
+    """The validated ``(Δs, steps, record_every, λ)`` of a training run."""
+    return (
+        _check_positive("ds", ds),
+        _check_count("steps", steps, 0),
+        _check_count("record_every", record_every, 1),
+        _check_lam(lam),
+    )
+
+
 def _check_model(model: Any) -> Model:
     if not isinstance(model, Model):
         raise InvalidArgument("model", model, "expected a mforacle.model.Model")
@@ -185,10 +196,7 @@ def gradient_descent(
     model = _check_model(model)
     theta = float_theta(model, theta0).copy()
     xs, ys, ws = float_data(model, x, y, weights)
-    step = _check_positive("ds", ds)
-    n_steps = _check_count("steps", steps, 0)
-    every = _check_count("record_every", record_every, 1)
-    lam_fn = _check_lam(lam)
+    step, n_steps, every, lam_fn = _check_run(ds, steps, record_every, lam)
     lg = loss_and_grad or _default_loss_and_grad()
     L, M, _ = theta.shape
     LM = float(L * M)
@@ -352,10 +360,7 @@ def particle_flow(
             "expected a ParticleMeasure or a GaussianPath",
         )
     xs, ys, ws = float_data(model, x, y, weights)
-    step = _check_positive("ds", ds)
-    n_steps = _check_count("steps", steps, 0)
-    every = _check_count("record_every", record_every, 1)
-    lam_fn = _check_lam(lam)
+    step, n_steps, every, lam_fn = _check_run(ds, steps, record_every, lam)
     nodes = particles.nodes.copy()
     om = particles.weights
     simpson = _simpson_weights(nodes.shape[0])

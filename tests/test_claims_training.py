@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field
 
 import numpy as np
 from hypothesis import given, settings
@@ -155,3 +156,75 @@ def test_c5_sign_of_a1_uses_antitonic_floor():
     assert f_dec > 0 and f_wrong != f_dec
     v = check_c5(fast_path(), FlowCase(dec.model, dec.measure, dec.x, dec.y), s=5.0)
     assert v.evidence["increasing"] is False and v.evidence["floor"] == f_dec
+
+
+@dataclass(frozen=True)
+class RecordingPath(FastPath):
+    """The fast path, remembering every initial network it is asked to train."""
+
+    name: str = "fast path (recording)"
+    seen: list = field(default_factory=list)
+
+    def train(self, model, theta0, x, y, weights=None, *, ds, steps):
+        self.seen.append(np.array(theta0, copy=True))
+        return super().train(model, theta0, x, y, weights, ds=ds, steps=steps)
+
+
+def test_c3_width_rungs_use_disjoint_seeds():
+    """sample_network draws the M rows of ξ first, so a seed shared by two widths gives both the
+    same leading neuron: the rungs would be correlated. Every trained network's first neuron of
+    the first layer must be a fresh draw (paths scheme), and the evidence must name disjoint
+    seed blocks."""
+    impl = RecordingPath()
+    case = builtin_flow_case(0)
+    ladder, seeds = [2, 4, 8], 3
+    verdicts = check_c3_width(impl, case, ladder=ladder, L=2, seeds=seeds, s=0.1, T_ref=9, n_ref=6)
+    paths = impl.seen[: len(ladder) * seeds]  # the paths scheme runs first
+    assert [t.shape[1] for t in paths] == [M for M in ladder for _ in range(seeds)]
+    firsts = {tuple(t[0, 0]) for t in paths}
+    assert len(firsts) == len(paths), ("a first neuron repeats across rungs", sorted(firsts))
+    ev = verdicts[0].evidence
+    assert len(set(ev["seeds"])) == len(ladder) * seeds, ev["seeds"]
+
+
+def test_c3_width_reports_mean_square_bias_and_what_is_fitted():
+    """Per scheme and rung: mean square = (n−1)/n · variance + bias² (the identity
+    mean(e²) = var_pop(e) + mean(e)², to float64 roundoff of ~40 terms), the bias split's depth
+    part lies within 4 SE of the rung biases' range (it is their M -> ∞ extrapolation), and the
+    error model says the variance is fitted and why the mean square is not."""
+    case = builtin_flow_case(0)
+    v = check_c3_width(fast_path(), case, ladder=[4, 8, 16], L=4, seeds=24, s=0.5, ds=0.05)[0]
+    n = 24
+    for scheme, sch in v.evidence["schemes"].items():
+        for var, mse, bias in zip(sch["variance"], sch["mse"], sch["bias"], strict=True):
+            want = var * (n - 1) / n + bias * bias
+            assert math.isclose(mse, want, rel_tol=1e-12), (scheme, mse, want)
+        split = sch["bias_split"]
+        lo, hi = min(sch["bias"]), max(sch["bias"])
+        assert lo - 4 * split["depth_se"] <= split["depth"] <= hi + 4 * split["depth_se"], split
+        assert sch["mse_fit"]["slope"] < 0, sch["mse_fit"]
+    em = v.error_model
+    assert "seed variance" in em and "mean square" in em and "depth term" in em, em
+    assert "disjoint blocks" in em, em
+    assert "bias depth part" in v.reason and "mean square" in v.reason, v.reason
+
+
+def test_bias_split_recovers_a_known_depth_term():
+    """bias(M) = b + c/M exactly: the weighted fit returns b and c (to roundoff)."""
+    from properties.claims.theorem6 import _bias_split
+
+    ladder = [4, 8, 16, 32]
+    bias = [-0.006 + 0.02 / M for M in ladder]
+    got = _bias_split(ladder, bias, [1e-3, 2e-3, 1e-3, 5e-4])
+    assert math.isclose(got["depth"], -0.006, rel_tol=1e-10), got
+    assert math.isclose(got["width"], 0.02, rel_tol=1e-10), got
+
+
+def test_registry_runs_the_split_modules():
+    """The registry resolves C1–C5 to the split modules, and the old import path still works."""
+    from properties.claims import CLAIMS, decay, theorem6, training, zero_loss
+
+    assert CLAIMS["C1"].function is decay.run_c1 and CLAIMS["C2"].function is decay.run_c2
+    assert CLAIMS["C3"].function is theorem6.run_c3
+    assert CLAIMS["C4"].function is zero_loss.run_c4 and CLAIMS["C5"].function is zero_loss.run_c5
+    assert training.check_c3_width is theorem6.check_c3_width

@@ -123,6 +123,35 @@ def test_stable_step_on_quadratic_is_exact():
     assert got == pytest.approx(1.0 / (6 * 3.0), rel=1e-6), got
 
 
+def test_stable_step_needs_the_curvature_along_the_step():
+    """E = Σ_i (exp(−θ_i) + b θ_i) at Θ = 0: ‖H(Θ)‖ = 1, but the curvature e^(−θ) grows
+    along the descent direction. The power-iteration estimate alone (K₀ = 1) gives
+    Δs₀ = 1/(L·M), a step that moves every entry by −(b − 1) = −4 and *raises* E. The guarantee
+    of the module doc needs Δs·L·M·sup_segment ‖H‖ <= 2, and on the segment from 0 to
+    −(b − 1)·Δs·L·M the sup is exactly e^((b−1)·Δs·L·M): the secant part of stable_step must
+    bring Δs down until that holds (it gives K ≈ (e⁴ − 1)/4, Δs·L·M ≈ 0.075, sup ≈ 1.35)."""
+    model = Model.create(1, "tanh")
+    b = 5.0
+    shape = (2, 3, 3)
+    LM = shape[0] * shape[1]
+
+    def lg(model, theta, x, y, w):
+        return float(np.sum(np.exp(-theta) + b * theta)), b - np.exp(-theta)
+
+    th = np.zeros(shape)
+    e0 = lg(model, th, None, None, None)[0]
+    # the case needs the segment part: the step from the Hessian at Θ alone raises E
+    ds_power = 1.0 / (LM * 1.0)
+    raised = gradient_descent(model, th, [[0.0]], [0.0], ds=ds_power, steps=1, loss_and_grad=lg)
+    assert raised.loss[1] > e0, (raised.loss, "the test case no longer exercises the segment")
+    got = stable_step(model, th, [[0.0]], [0.0], loss_and_grad=lg)
+    h = got * LM  # learning rate: each entry moves by −(b − 1)·h
+    sup_h = math.exp((b - 1) * h)
+    assert h * sup_h <= 2.0, (got, h, sup_h, "Taylor's sufficient condition fails on the segment")
+    step = gradient_descent(model, th, [[0.0]], [0.0], ds=got, steps=1, loss_and_grad=lg)
+    assert step.loss[1] < e0, (step.loss, got)
+
+
 @given(case=training_cases(), fraction=step_fractions())
 def test_a_step_below_stable_step_decreases_the_loss(case, fraction):
     """One GD step at Δs = f·stable_step lowers E (or leaves it within roundoff)."""

@@ -8,8 +8,9 @@ reproduces) and calls the ``check_*`` functions of the group modules:
 
 - :mod:`properties.claims.exactness` — A1–A5 (fast vs exact, gradients, adjoint, invariances);
 - :mod:`properties.claims.limit` — B1–B5 (depth and width limits, expectations, first variation);
-- :mod:`properties.claims.training` — C1–C5 (loss decay, dissipation, Theorem 6, zero loss,
-  the isotonic floor).
+- :mod:`properties.claims.decay` — C1, C2 (loss decay, dissipation; discrete and flow);
+- :mod:`properties.claims.theorem6` — C3 (Theorem 6, depth and width);
+- :mod:`properties.claims.zero_loss` — C4, C5 (zero loss, the isotonic floor).
 
 A claim whose supporting module is not available in this build yields a "not checked" verdict
 that says so; a claim whose code raises yields an "error" verdict with the exception.
@@ -176,7 +177,7 @@ CLAIMS: dict[str, ClaimSpec] = {
             "C1",
             "monotone loss decay below the computed stable step",
             _C,
-            "training",
+            "decay",
             _sizes(
                 {"cases": 3, "steps": 40, "flow_steps": 20},
                 thorough={"cases": 8, "steps": 200, "flow_steps": 100},
@@ -186,7 +187,7 @@ CLAIMS: dict[str, ClaimSpec] = {
             "C2",
             "energy dissipation dE/ds = −L·M|∇E|², −∫∫|V|² dρ dt (order Δs)",
             _C,
-            "training",
+            "decay",
             _sizes(
                 {"cases": 2, "horizon_steps": 8, "halvings": 3},
                 thorough={"cases": 6, "halvings": 4},
@@ -196,7 +197,7 @@ CLAIMS: dict[str, ClaimSpec] = {
             "C3",
             "Theorem 6: trained network -> trained limit (1/L, 1/M)",
             _C,
-            "training",
+            "theorem6",
             _sizes(
                 {
                     "depth_ladder": [4, 8, 16],
@@ -218,7 +219,7 @@ CLAIMS: dict[str, ClaimSpec] = {
             "C4",
             "zero-loss limit on reachable data",
             _C,
-            "training",
+            "zero_loss",
             _sizes(
                 {"ladder": [[2, 4, 20.0], [4, 8, 80.0], [8, 16, 320.0]]},
                 thorough={"ladder": [[2, 4, 20.0], [4, 8, 80.0], [8, 16, 320.0], [16, 32, 1280.0]]},
@@ -228,7 +229,7 @@ CLAIMS: dict[str, ClaimSpec] = {
             "C5",
             "negative control: the limit's loss stays above the isotonic floor",
             (),
-            "training",
+            "zero_loss",
             _sizes({"cases": 2, "s": 40.0}, thorough={"cases": 2, "s": 160.0}),
         ),
     ]
