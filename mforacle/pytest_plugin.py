@@ -158,6 +158,10 @@ def pytest_collection_modifyitems(
     profile = current_profile()
     caller = Caller(config.getoption("mforacle_timeout", 60.0))
     planned = plan_checks(impl, build_suite(profile), caller)
+    if impl.limit is not None:
+        from mforacle.harness.limit import build_limit_suite, plan_limit_checks
+
+        planned += plan_limit_checks(impl, build_limit_suite(), caller)
     if not config.getoption("mforacle_no_claims", False):
         planned += plan_claims(impl, caller, profile)
     for p in planned:

@@ -13,7 +13,13 @@ import pytest
 
 from mforacle.cli import main
 from mforacle.harness.runner import check_files, summarize
-from mforacle.harness.vectors import MANIFEST_FORMAT, SUITE_VERSION, export, load_vectors
+from mforacle.harness.vectors import (
+    MANIFEST_FORMAT,
+    SUITE_VERSION,
+    export,
+    load_limit_vectors,
+    load_vectors,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -49,6 +55,22 @@ FOREIGN = textwrap.dedent("""
         path = rdir / (entry["id"] + ".json")
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(out))
+    from mforacle.fast.limit import solve
+    limit_cases = manifest.get("limit_cases", []) if dtype == "float64" else []
+    for entry in limit_cases:  # the limit (float64 only): RK4 with its stated bound
+        case = case_from_json(json.loads((vdir / entry["case"]).read_text()))
+        f = lambda a: np.vectorize(float, otypes=[float])(np.asarray(a, dtype=object))
+        d = case.data
+        r = solve(case.model, case.measure, f(d.x), f(d.y), f(d.weights), case.probes)
+        vel = -r.velocity if wrong else r.velocity
+        keys = ("energy", "Z1", "first_variation", "velocity")
+        out = {"format": "mforacle-result/1", "dtype": "float64", "energy": repr(r.energy),
+               "Z1": r.Z1.tolist(), "first_variation": r.first_variation.tolist(),
+               "velocity": vel.tolist(),
+               "error_bound": {k: repr(r.error_bound[k]) for k in keys}}
+        path = rdir / (entry["id"] + ".json")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(out))
 """)
 
 
@@ -79,6 +101,13 @@ def test_manifest_and_files(vdir):
     assert all(float(v) > 0 for v in ref["error_bound"].values())
     _, suite = load_vectors(vdir)
     assert len(suite) == len(manifest["cases"])
+    # measure cases: listed apart ("cases" stays theta only), references with bounds
+    lim = manifest["limit_cases"]
+    assert {e["id"] for e in lim} == {"limit/erf-d1", "limit/regrelu-d1"}
+    lref = json.loads((vdir / lim[0]["reference"]).read_text())
+    assert set(lref["error_bound"]) == {"energy", "Z1", "first_variation", "velocity"}
+    assert all(0 < float(v) < 1e-12 for v in lref["error_bound"].values()), lref["error_bound"]
+    assert len(load_limit_vectors(vdir)) == 2
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
@@ -86,10 +115,14 @@ def test_correct_foreign_results_pass(vdir, tmp_path, dtype):
     rdir = tmp_path / "results"
     _foreign(vdir, rdir, dtype)
     _, suite = load_vectors(vdir)
-    verdicts, info = check_files(suite, rdir)
+    lsuite = load_limit_vectors(vdir)
+    verdicts, info = check_files(suite, rdir, limit_suite=lsuite)
     bad = [v.summary() for v in verdicts if v.status not in ("pass", "not checked")]
     s = summarize(verdicts)
-    assert not bad and s["ok"] and s["pass"] == 4 * len(suite), bad  # no train_step in files
+    # 4 quantities per theta case (no train_step in files) and per measure case (float64 run;
+    # the float32 run writes no limit results: those are not checked)
+    n_limit = 4 * len(lsuite) if dtype == "float64" else 0
+    assert not bad and s["ok"] and s["pass"] == 4 * len(suite) + n_limit, bad
     assert info["dtype"] == dtype
 
 
@@ -104,6 +137,18 @@ def test_wrong_foreign_results_fail_and_cli_exit_codes(vdir, tmp_path):
     report = json.loads((out / "check.json").read_text())
     status = {r["id"]: r["status"] for r in report["verdicts"]}
     assert status["small/tanh::grad_x"] == "fail" and status["small/tanh::z_L"] == "pass"
+    assert status["limit/erf-d1::velocity"] == "fail" and status["limit/erf-d1::Z1"] == "pass"
+    # limit results: a missing field or a missing file is not checked (the limit is optional)
+    lres = rdir / "limit" / "erf-d1.json"
+    obj = json.loads(lres.read_text())
+    del obj["first_variation"]
+    lres.write_text(json.dumps(obj))
+    (rdir / "limit" / "regrelu-d1.json").unlink()
+    lverdicts, _ = check_files([], rdir, limit_suite=load_limit_vectors(vdir))
+    lstatus = {v.evidence["check_id"]: v.status for v in lverdicts}
+    assert lstatus["limit/erf-d1::first_variation"] == "not checked", lstatus
+    assert lstatus["limit/erf-d1::energy"] == "pass", lstatus
+    assert lstatus["limit/regrelu-d1::file"] == "not checked", lstatus
     # a missing file and an unparsable value are errors for that case, not a crash
     (rdir / "small" / "sin.json").unlink()
     broken = json.loads((rdir / "small" / "erf.json").read_text())

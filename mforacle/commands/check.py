@@ -53,10 +53,17 @@ def _filter(planned: list, only: str | None) -> list:
 def run(args: argparse.Namespace) -> int:
     from ..harness.calls import Caller
     from ..harness.checks import plan_checks
+    from ..harness.limit import build_limit_suite, plan_limit_checks
     from ..harness.loading import load_implementation
     from ..harness.runner import check_files, exit_code, plan_claims, run_planned
     from ..harness.session import Session, reproduce_command
-    from ..harness.vectors import SUITE_VERSION, build_suite, case_file_suite, load_vectors
+    from ..harness.vectors import (
+        SUITE_VERSION,
+        build_suite,
+        case_file_suites,
+        load_limit_vectors,
+        load_vectors,
+    )
 
     profile = _profile(args.profile)
     file_mode = args.vectors is not None or args.results is not None
@@ -76,12 +83,18 @@ def run(args: argparse.Namespace) -> int:
 
     if file_mode:
         manifest, suite = load_vectors(args.vectors)
+        limit_suite = load_limit_vectors(args.vectors)
         if args.only:
             suite = [sc for sc in suite if args.only in sc.id]
-        verdicts, info = check_files(suite, args.results)
+            limit_suite = [lc for lc in limit_suite if args.only in lc.id]
+        verdicts, info = check_files(suite, args.results, limit_suite=limit_suite)
         for v in verdicts:
             progress(None, v)
-        suite_info = {"version": manifest.get("suite_version"), "cases": len(suite)}
+        suite_info = {
+            "version": manifest.get("suite_version"),
+            "cases": len(suite),
+            "limit_cases": len(limit_suite),
+        }
 
         def repro(v, case_file, root):  # type: ignore[no-untyped-def]
             cid = v.evidence.get("case_id", "")
@@ -89,18 +102,18 @@ def run(args: argparse.Namespace) -> int:
     else:
         impl = load_implementation(args.target, dtype=args.dtype, framework=args.framework)
         if args.case:
-            suite = case_file_suite(args.case)
+            suite, limit_suite = case_file_suites(args.case)
             version = f"case file {args.case}"
         else:
-            suite = build_suite(profile)
+            suite, limit_suite = build_suite(profile), build_limit_suite()
             version = SUITE_VERSION
         caller = Caller(args.timeout)
-        planned = plan_checks(impl, suite, caller)
+        planned = plan_checks(impl, suite, caller) + plan_limit_checks(impl, limit_suite, caller)
         if not args.no_claims and not args.case:
             planned += plan_claims(impl, caller, profile)
         verdicts = run_planned(_filter(planned, args.only), progress)
         info = impl.describe()
-        suite_info = {"version": version, "cases": len(suite)}
+        suite_info = {"version": version, "cases": len(suite), "limit_cases": len(limit_suite)}
         repro = reproduce_command(args.target, impl.dtype)
     report, paths = session.write(
         verdicts, info, args.out, stem=args.stem, suite=suite_info, reproduce=repro

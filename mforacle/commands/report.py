@@ -2,7 +2,8 @@
 
 Checks mforacle's own fast path through the harness exactly as a third-party implementation
 (``mforacle.harness.builtin:FAST``: every suite case × forward, loss, gradients, a training
-step, against the exact path within the derived tolerance), plus every claim of the registry,
+step, against the exact path within the derived tolerance; the limit quantities of the bundled
+measure cases against the exact limit), plus every claim of the registry,
 and writes ``OUT/latest.{json,md,html}`` with a case file and one command per check.
 Exit status: 0 all passed, 1 something failed or errored, 2 usage error.
 """
@@ -27,6 +28,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import time
 
+    from ..harness.limit import build_limit_suite
     from ..harness.loading import load_implementation
     from ..harness.runner import check_implementation, exit_code
     from ..harness.session import Session, reproduce_command
@@ -37,6 +39,7 @@ def run(args: argparse.Namespace) -> int:
     session = Session(profile)
     impl = load_implementation(BUILTIN)
     suite = build_suite(profile)
+    limit_suite = build_limit_suite()
     t0 = time.perf_counter()
 
     def progress(p, v) -> None:  # type: ignore[no-untyped-def]
@@ -50,13 +53,14 @@ def run(args: argparse.Namespace) -> int:
         profile=profile,
         include_builtin=True,
         progress=progress,
+        limit_suite=limit_suite,
     )
     report, paths = session.write(
         verdicts,
         impl.describe(),
         args.out,
         stem="latest",
-        suite={"version": SUITE_VERSION, "cases": len(suite)},
+        suite={"version": SUITE_VERSION, "cases": len(suite), "limit_cases": len(limit_suite)},
         reproduce=reproduce_command(BUILTIN, impl.dtype),
     )
     s = report["summary"]

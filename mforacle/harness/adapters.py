@@ -22,6 +22,7 @@ from .protocol import Implementation, check_dtype
 __all__ = ["FRAMEWORKS", "adapt", "detect_framework", "numpy_dtype", "round_to_dtype"]
 
 FRAMEWORKS = ("numpy", "torch", "jax")
+MEMBERS = ("loss", "gradient", "train_step", "limit")
 
 
 def numpy_dtype(dtype: str) -> np.dtype:
@@ -57,14 +58,14 @@ def detect_framework(obj: Any) -> str:
 def _members(obj: Any) -> dict[str, Any]:
     if inspect.isfunction(obj) or inspect.isbuiltin(obj):
         return {"forward": obj, "name": getattr(obj, "__name__", "forward")}
-    found = {m: getattr(obj, m, None) for m in ("forward", "loss", "gradient", "train_step")}
+    found = {m: getattr(obj, m, None) for m in ("forward", *MEMBERS)}
     if found["forward"] is None and callable(obj) and not inspect.isclass(obj):
         found["forward"] = obj
     if not callable(found["forward"]):
         raise ImplementationError(
             f"{obj!r} has no callable 'forward(spec, theta, x)'; see mforacle.harness.protocol"
         )
-    for m in ("loss", "gradient", "train_step"):
+    for m in MEMBERS:
         if found[m] is not None and not callable(found[m]):
             raise ImplementationError(f"{obj!r}.{m} is not callable")
     found["name"] = (
@@ -139,7 +140,14 @@ def _numpy(m: dict[str, Any], dtype: str) -> dict[str, Callable[..., Any] | None
 
         return call
 
-    return {k: wrap(m.get(k)) for k in ("forward", "loss", "gradient", "train_step")}
+    lim = m.get("limit")
+
+    def limit(spec: Any, measure: Any, x: Any, y: Any, w: Any, probes: Any) -> Any:
+        xs = cast(x, y, w)
+        return lim(spec, measure, *xs, [(t, np.asarray(th).astype(nd)) for t, th in probes])
+
+    calls = {k: wrap(m.get(k)) for k in ("forward", "loss", "gradient", "train_step")}
+    return {**calls, "limit": limit if lim is not None else None}
 
 
 # --- PyTorch -------------------------------------------------------------------------------
@@ -200,11 +208,18 @@ def _torch(m: dict[str, Any], dtype: str) -> dict[str, Callable[..., Any] | None
     def train_step(spec: Any, theta: Any, x: Any, y: Any, w: Any, lr: float) -> Any:
         return out(stp(spec, T(theta), T(x), T(y), T(w), lr))
 
+    lim = m.get("limit")
+
+    def limit(spec: Any, measure: Any, x: Any, y: Any, w: Any, probes: Any) -> Any:
+        with torch.no_grad():
+            return out(lim(spec, measure, T(x), T(y), T(w), [(t, T(th)) for t, th in probes]))
+
     return {
         "forward": forward,
         "loss": loss if lss is not None else None,
         "gradient": gradient if (grd is not None or lss is not None) else None,
         "train_step": train_step if stp is not None else None,
+        "limit": limit if lim is not None else None,
     }
 
 
@@ -241,6 +256,7 @@ def _jax(m: dict[str, Any], dtype: str) -> dict[str, Callable[..., Any] | None]:
         return np.asarray(t)
 
     fwd, lss, grd, stp = m["forward"], m.get("loss"), m.get("gradient"), m.get("train_step")
+    lim = m.get("limit")
 
     def gradient(spec: Any, theta: Any, x: Any, y: Any, w: Any) -> Any:
         if grd is not None:
@@ -258,5 +274,12 @@ def _jax(m: dict[str, Any], dtype: str) -> dict[str, Callable[..., Any] | None]:
         "gradient": gradient if (grd is not None or lss is not None) else None,
         "train_step": (lambda spec, th, x, y, w, lr: out(stp(spec, J(th), J(x), J(y), J(w), lr)))
         if stp is not None
+        else None,
+        "limit": (
+            lambda spec, ms, x, y, w, pr: out(
+                lim(spec, ms, J(x), J(y), J(w), [(t, J(th)) for t, th in pr])
+            )
+        )
+        if lim is not None
         else None,
     }

@@ -14,7 +14,8 @@ __all__ = ["FAST", "FastPathImplementation"]
 
 
 class FastPathImplementation:
-    """NumPy float64; every activation, kappa != 0, gradients by the adjoint, GD steps."""
+    """NumPy float64; every activation, kappa != 0, gradients by the adjoint, GD steps, and the
+    limit by RK4 with its step-doubling error bound (:func:`mforacle.fast.limit.solve`)."""
 
     name = "mforacle.fast"
     framework = "numpy"
@@ -54,6 +55,27 @@ class FastPathImplementation:
 
         _, g = loss_and_grad(spec.model, theta, x, y, weights)
         return theta - lr * g
+
+    def limit(
+        self,
+        spec: Any,
+        measure: Any,
+        x: np.ndarray,
+        y: np.ndarray,
+        weights: np.ndarray,
+        probes: list[tuple[float, np.ndarray]],
+    ) -> dict[str, Any]:
+        from mforacle.fast.limit import solve
+
+        r = solve(spec.model, measure, x, y, weights, probes, steps=64)
+        keys = ("energy", "Z1", "first_variation", "velocity")
+        return {
+            "energy": r.energy,
+            "Z1": r.Z1,
+            "first_variation": r.first_variation,
+            "velocity": r.velocity,
+            "error_bound": {k: r.error_bound[k] for k in keys},
+        }
 
 
 FAST = FastPathImplementation()

@@ -7,6 +7,7 @@ constructor, or a bare function) with these members; only ``forward`` is require
     loss(spec, theta, x, y, weights) -> E                           # scalar   optional
     gradient(spec, theta, x, y, weights) -> (grad_theta, grad_x)    # optional (or a dict)
     train_step(spec, theta, x, y, weights, lr) -> theta_next        # optional: one GD step
+    limit(spec, measure, x, y, weights, probes) -> dict             # optional: M = L = ∞
     dtype = "float64"            # its arithmetic: float64 | float32 | float16 | bfloat16
     activations = ("tanh", ...)  # supported activation names (default: all of them)
     supports_kappa = True        # whether the readout's kappa may be != 0
@@ -21,6 +22,11 @@ with ``g(z) = a·z + (κ/2)|z|²``; ``grad_theta = ∂E/∂theta``; ``grad_x[n] 
 tensors (``torch``; ``gradient`` may be left out when ``loss`` is given: autograd supplies it)
 or JAX arrays (``jax``; likewise with ``jax.grad``). A missing optional member makes the checks
 that need it *not checked*; it never fails a run.
+
+``limit`` (the mean-field limit of a Gaussian depth-path measure) returns a dict with any of
+``energy``, ``Z1``, ``first_variation``, ``velocity`` and its own ``error_bound`` per field; see
+:mod:`mforacle.harness.limit`. It gets NumPy arrays (torch tensors / JAX arrays for those
+frameworks) for ``x``, ``y``, ``weights``, the probes' ``theta``, and the exact measure.
 
 The adapters (:mod:`mforacle.harness.adapters`) turn such an object into an
 :class:`Implementation`, whose callables take and return float64-convertible NumPy arrays.
@@ -49,7 +55,7 @@ __all__ = [
 #: none: its arrays are handed over as float32 after rounding to bfloat16 by the adapter).
 DTYPES = ("float64", "float32", "float16", "bfloat16")
 
-OPTIONAL_MEMBERS = ("loss", "gradient", "train_step")
+OPTIONAL_MEMBERS = ("loss", "gradient", "train_step", "limit")
 
 
 def check_dtype(dtype: Any, field_name: str = "dtype") -> str:
@@ -92,9 +98,10 @@ class Implementation:
 
     ``forward(spec, theta, x)``, ``loss(spec, theta, x, y, w)``,
     ``gradient(spec, theta, x, y, w) -> (grad_theta, grad_x)``,
-    ``train_step(spec, theta, x, y, w, lr)``; inputs are NumPy arrays already rounded to
-    ``dtype`` (held in float64 for ``bfloat16``); outputs are converted back by the adapter
-    and validated by the checks (shape, dtype, finiteness).
+    ``train_step(spec, theta, x, y, w, lr)``, ``limit(spec, measure, x, y, w, probes)``;
+    inputs are NumPy arrays already rounded to ``dtype`` (held in float64 for ``bfloat16``);
+    outputs are converted back by the adapter and validated by the checks (shape, dtype,
+    finiteness).
     """
 
     name: str
@@ -104,6 +111,7 @@ class Implementation:
     loss: Callable[..., Any] | None = None
     gradient: Callable[..., Any] | None = None
     train_step: Callable[..., Any] | None = None
+    limit: Callable[..., Any] | None = None
     activations: frozenset[str] = field(default_factory=lambda: frozenset(ACTIVATION_NAMES))
     supports_kappa: bool = True
     source: str = ""  # the "module.path:object" it was loaded from, for reproduction commands

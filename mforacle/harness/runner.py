@@ -26,6 +26,7 @@ from ..caseio import read_result
 from ..errors import MforacleError
 from .calls import DEFAULT_TIMEOUT, Caller
 from .checks import PlannedCheck, SuiteCase, plan_checks
+from .limit import LIMIT_QUANTITIES, LimitCase, plan_limit_checks
 from .protocol import Implementation, check_dtype
 
 __all__ = [
@@ -33,6 +34,7 @@ __all__ = [
     "EXIT_PASS",
     "check_files",
     "check_implementation",
+    "check_limit_files",
     "exit_code",
     "plan_claims",
     "run_one",
@@ -89,10 +91,14 @@ def check_implementation(
     profile: str = "dev",
     include_builtin: bool = False,
     progress: Callable[[PlannedCheck, Verdict], None] | None = None,
+    limit_suite: list[LimitCase] | None = None,
 ) -> list[Verdict]:
-    """All conformance checks (and, with ``claims``, the claims it can feed) for ``impl``."""
+    """All conformance checks (and, with ``claims``, the claims it can feed) for ``impl``;
+    ``limit_suite`` (measure cases) adds the limit checks of :mod:`.limit`."""
     caller = Caller(timeout)
     planned = plan_checks(impl, suite, caller)
+    if limit_suite:
+        planned += plan_limit_checks(impl, limit_suite, caller)
     if claims:
         planned += plan_claims(impl, caller, profile, include_builtin=include_builtin)
     return run_planned(planned, progress)
@@ -141,11 +147,60 @@ def _file_implementation(result: dict[str, Any], path: Path) -> Implementation:
     return impl
 
 
+def _file_limit(result: dict[str, Any], path: Path) -> Implementation:
+    """An :class:`Implementation` whose ``limit`` answers from one result file."""
+    dtype = check_dtype(result.get("dtype", "float64"), f"{path}: dtype")
+    keep = {k: result[k] for k in (*LIMIT_QUANTITIES, "error_bound") if k in result}
+    return Implementation(
+        name=str(result.get("implementation", path.parent.name)),
+        framework="file",
+        dtype=dtype,
+        forward=None,
+        limit=lambda *args: keep,
+        source=str(path),
+        output_dtype="float64",
+        output_rounding=0.0 if dtype == "float64" else 1.0,
+    )
+
+
+def check_limit_files(
+    suite: list[LimitCase], results: str | Path
+) -> tuple[list[Verdict], set[str]]:
+    """Grade ``RESULTS/<id>.json`` of the measure cases. The limit is optional: a missing file
+    is *not checked*; a malformed one is an ``error``; a missing field is *not checked*."""
+    root = Path(results)
+    verdicts: list[Verdict] = []
+    dtypes: set[str] = set()
+    for lc in suite:
+        path = root / f"{lc.id}.json"
+        ev = {"case_id": lc.id, "check_id": f"{lc.id}::file"}
+        if not path.is_file():
+            v = Verdict.not_checked("H6.limit", "limit results", f"no result file {path}")
+            v.evidence.update(ev)
+            verdicts.append(v)
+            continue
+        try:
+            impl = _file_limit(read_result(path, lc.case), path)
+        except MforacleError as exc:
+            verdicts.append(
+                Verdict.errored("H0.result-file", "the result file is valid", str(exc), ev)
+            )
+            continue
+        dtypes.add(impl.dtype)
+        verdicts += run_planned(plan_limit_checks(impl, [lc], Caller(DEFAULT_TIMEOUT)))
+    return verdicts, dtypes
+
+
 def check_files(
-    suite: list[SuiteCase], results: str | Path, *, name_filter: str | None = None
+    suite: list[SuiteCase],
+    results: str | Path,
+    *,
+    name_filter: str | None = None,
+    limit_suite: list[LimitCase] | None = None,
 ) -> tuple[list[Verdict], dict[str, Any]]:
     """Grade ``RESULTS/<id>.json`` against the suite's stored references; one verdict per
-    case and quantity. A missing or malformed result file is an ``error`` for that case."""
+    case and quantity. A missing or malformed result file is an ``error`` for that case
+    (for the optional measure cases of ``limit_suite``, see :func:`check_limit_files`)."""
     root = Path(results)
     verdicts: list[Verdict] = []
     dtypes: set[str] = set()
@@ -176,6 +231,10 @@ def check_files(
             continue
         dtypes.add(impl.dtype)
         verdicts += run_planned(plan_checks(impl, [sc], Caller(DEFAULT_TIMEOUT)))
+    if limit_suite:
+        more, more_dtypes = check_limit_files(limit_suite, root)
+        verdicts += more
+        dtypes |= more_dtypes
     info = {
         "name": root.name,
         "framework": "file",

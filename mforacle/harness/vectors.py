@@ -16,6 +16,11 @@ sees the case itself, and one exact reference serves all of them. Groups:
 ``DIR/reference/<group>/<name>.json`` (``mforacle-result/1`` from the exact path, with its error
 bound and the tolerance bounds for float64 and float32 under ``"tolerance"``) and
 ``DIR/manifest.json`` (``mforacle-vectors/1``, with :data:`SUITE_VERSION`).
+
+Measure cases (the limit, :mod:`mforacle.harness.limit`): ``DIR/limit/<name>.json`` and
+``DIR/reference/limit/<name>.json`` (``energy``, ``Z1``, ``first_variation``, ``velocity`` with
+``error_bound``), listed under the manifest's ``"limit_cases"`` (``"cases"`` stays theta only,
+so readers of earlier exports are unaffected).
 """
 
 from __future__ import annotations
@@ -30,12 +35,21 @@ from ..caseio import Case, case_from_json, load_json, write_json_atomic
 from ..errors import CaseFormatError, UnsupportedFormatVersion
 from ..model import Data, Model, check_theta
 from .checks import QUANTITIES, Reference, SuiteCase, tolerance_bounds
+from .limit import LIMIT_QUANTITIES, LimitCase, LimitReference, build_limit_suite
 
-__all__ = ["MANIFEST_FORMAT", "SUITE_VERSION", "build_suite", "export", "load_vectors"]
+__all__ = [
+    "MANIFEST_FORMAT",
+    "SUITE_VERSION",
+    "build_suite",
+    "case_file_suites",
+    "export",
+    "load_limit_vectors",
+    "load_vectors",
+]
 
 MANIFEST_FORMAT = "mforacle-vectors/1"
 #: bump when a case changes; graders compare it with the manifest they are given
-SUITE_VERSION = "1.0.0"
+SUITE_VERSION = "1.1.0"  # 1.1: measure cases (limit_cases) added; theta cases unchanged
 #: seed of the suite's generator (fixed: the suite is a versioned artefact, not a sample)
 SUITE_SEED = 20240601
 EXPORT_DTYPES = ("float64", "float32")
@@ -197,13 +211,33 @@ def export(directory: str | Path, profile: str = "dev") -> dict[str, Any]:
                 "kappa": float(sc.case.model.kappa),
             }
         )
+    limit_entries = []
+    for lc in build_limit_suite():
+        case_path, ref_path = f"{lc.id}.json", f"reference/{lc.id}.json"
+        write_json_atomic(root / case_path, lc.case.to_json())
+        write_json_atomic(root / ref_path, lc.ensure_reference().to_json())
+        m = lc.case.model
+        limit_entries.append(
+            {
+                "id": lc.id,
+                "case": case_path,
+                "reference": ref_path,
+                "tags": list(lc.tags),
+                "shape": {"N": lc.case.data.n, "d": m.d, "k": m.k, "P": len(lc.case.probes)},
+                "activation": str(m.activation),
+                "kappa": float(m.kappa),
+            }
+        )
     manifest = {
         "format": MANIFEST_FORMAT,
         "suite_version": SUITE_VERSION,
         "profile": profile,
         "quantities": list(QUANTITIES),
         "cases": entries,
-        "results_layout": 'RESULTS/<id>.json (mforacle-result/1, with "dtype")',
+        "limit_quantities": list(LIMIT_QUANTITIES),
+        "limit_cases": limit_entries,
+        "results_layout": 'RESULTS/<id>.json (mforacle-result/1, with "dtype"; for limit '
+        'cases also "error_bound", your absolute error per field)',
     }
     write_json_atomic(root / "manifest.json", manifest)
     return manifest
@@ -235,6 +269,37 @@ def load_vectors(directory: str | Path) -> tuple[dict[str, Any], list[SuiteCase]
         }
         suite.append(SuiteCase(cid, case, tuple(e.get("tags", ())), ref, tol))
     return manifest, suite
+
+
+def load_limit_vectors(directory: str | Path) -> list[LimitCase]:
+    """The measure cases of an exported suite (manifest ``"limit_cases"``; none in exports
+    older than suite 1.1) with their stored references."""
+    root = Path(directory)
+    manifest = load_json(root / "manifest.json")
+    out = []
+    for i, e in enumerate(manifest.get("limit_cases", []) if isinstance(manifest, dict) else []):
+        try:
+            cid, cpath, rpath = e["id"], e["case"], e["reference"]
+        except (KeyError, TypeError):
+            raise CaseFormatError(f"limit_cases[{i}]", e, "needs id, case and reference") from None
+        case = case_from_json(load_json(root / cpath))
+        try:
+            ref = LimitReference.from_json(load_json(root / rpath))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise CaseFormatError(f"limit_cases[{i}].reference", rpath, str(exc)) from None
+        out.append(LimitCase(cid, case, tuple(e.get("tags", ("limit",))), ref))
+    return out
+
+
+def case_file_suites(path: str | Path) -> tuple[list[SuiteCase], list[LimitCase]]:
+    """``--case FILE``: a theta case gives a one-case suite, a measure case a one-case limit
+    suite."""
+    from ..caseio import read_case
+
+    case = read_case(path)
+    if case.measure is not None:
+        return [], [LimitCase(Path(path).stem, case, ("file",))]
+    return case_file_suite(path), []
 
 
 def case_file_suite(path: str | Path) -> list[SuiteCase]:
