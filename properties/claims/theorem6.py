@@ -134,9 +134,10 @@ def check_c3_depth(
 
 def width_seeds(seed0: int, seeds: int, rungs: int) -> list[list[int]]:
     """Disjoint seed blocks, one per rung: rung ``j`` uses ``seed0 + j·seeds + i``, ``i < seeds``
-    (as B3). :func:`mforacle.sampling.sample_network` draws the ``M`` rows of ``ξ`` first, so one
-    seed shared by two widths gives them the same leading neurons: the rungs' errors would be
-    correlated and the slope's interval, which assumes independent rungs, too narrow."""
+    (the convention B3 documents). :func:`mforacle.sampling.sample_network` draws the ``M``
+    rows of ``ξ`` first, so one seed shared by two widths gives them the same leading neurons:
+    the rungs' errors would be correlated and the slope's interval, which assumes independent
+    rungs, would not have its stated coverage."""
     return [list(range(seed0 + j * seeds, seed0 + (j + 1) * seeds)) for j in range(rungs)]
 
 
