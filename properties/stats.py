@@ -30,7 +30,14 @@ import numpy as np
 
 from mforacle.errors import InvalidArgument
 
+#: Confidence of every statistical pass/fail decision over seeds (B3, C3.width). A report
+#: carries about ten such verdicts; at 0.999 each, a correct implementation passes all of them
+#: with probability at least 99 % (Bonferroni), so a statistical failure is strong evidence, not
+#: an expected false alarm (at 0.95 each, one in three correct runs would fail something).
+DECISION_CONFIDENCE = 0.999
+
 __all__ = [
+    "DECISION_CONFIDENCE",
     "Fit",
     "fit_slope",
     "fit_slope_weighted",

@@ -154,7 +154,7 @@ def test_broken_first_variations_fail_b5():
 def test_broken_width_scalings_fail_b3():
     case = builtin_flow_case(0)
     for broken in (SqrtWidthScaling(), FirstNeuronOnly()):
-        out = check_b3(broken, case, ladder=LADDER, seeds=60)
+        out = check_b3(broken, case, ladder=LADDER, seeds=200)
         rate = [v for v in out if v.claim in ("B3.paths", "B3.independent")]
         assert len(rate) == 2 and all(v.status == "fail" for v in rate), (
             broken.name, [v.summary() for v in out])

@@ -45,7 +45,13 @@ import numpy as np
 
 from mforacle.errors import InvalidArgument
 from mforacle.model import Model
-from properties.stats import fit_slope, fit_slope_weighted, mean_square_log_se, t_quantile
+from properties.stats import (
+    DECISION_CONFIDENCE,
+    fit_slope,
+    fit_slope_weighted,
+    mean_square_log_se,
+    t_quantile,
+)
 from properties.verdict import Verdict
 
 from .training import FlowCase, builtin_flow_case
@@ -398,7 +404,7 @@ def check_b3(
     ladder: list[int],
     L: int = 4,
     seeds: int = 200,
-    confidence: float = 0.95,
+    confidence: float = DECISION_CONFIDENCE,
     seed0: int = 3000,
 ) -> list[Verdict]:
     """B3: width. For the ``j``-th ``M`` of ``ladder`` and seeds ``seed0 + j·seeds + s``,
@@ -437,14 +443,14 @@ def check_b3(
                     float(
                         disc.loss_and_grad(
                             case.model,
-                            sample_network(case.measure, L, M, seed=s + j * seeds, scheme=scheme),
+                            sample_network(case.measure, L, M, seed=s, scheme=scheme),
                             case.x,
                             case.y,
                             case.weights,
                         )[0]
                     )
                     - e_inf
-                    for s in seed_list
+                    for s in seed_list[j * seeds : (j + 1) * seeds]  # this rung's own block
                 ]
             )
             if not np.all(np.isfinite(e)):

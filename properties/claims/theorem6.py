@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from mforacle.errors import InvalidArgument
-from properties.stats import fit_slope
+from properties.stats import DECISION_CONFIDENCE, fit_slope
 from properties.verdict import Verdict
 
 from .training_cases import FlowCase, builtin_flow_case
@@ -225,7 +225,7 @@ def check_c3_width(
     ds: float = 0.05,
     T_ref: int = 33,
     n_ref: int = 24,
-    confidence: float = 0.95,
+    confidence: float = DECISION_CONFIDENCE,
     seed0: int = 1000,
 ) -> list[Verdict]:
     """Theorem 6, width: the seed variance of ``E(Θ_{L,M}(s))`` is ``∝ 1/M`` (paths); the mean
