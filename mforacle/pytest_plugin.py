@@ -10,6 +10,10 @@ and the suite is collected as test items, one per check (``mforacle::<case>::<qu
 with its error model, and a reproduction (the case saved under ``reports/failures`` or
 ``$MFORACLE_FAILURE_DIR``, plus one ``mforacle check`` command). A check the implementation
 cannot be held to (missing ``loss``, unsupported activation, ...) is skipped with the reason.
+
+Calls run in this process by default (``--mforacle-isolate thread``: no worker start-up, but a
+hung call is abandoned and a crash ends the pytest run); ``--mforacle-isolate process`` runs
+the implementation in a worker process as ``mforacle check`` does.
 """
 
 from __future__ import annotations
@@ -41,6 +45,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=60.0,
         type=float,
         help="seconds one call of the implementation may take (60)",
+    )
+    group.addoption(
+        "--mforacle-isolate",
+        default="thread",
+        choices=("thread", "process"),
+        help="thread (default): call the implementation in this process; process: in a worker "
+        "process, so a hang is killed and a crash (segfault, os._exit) fails only its items",
     )
     group.addoption(
         "--mforacle-no-claims", action="store_true", help="conformance checks only, not the claims"
@@ -146,8 +157,17 @@ def pytest_collection_modifyitems(
     from properties.profiles import current_profile
 
     dtype = config.getoption("mforacle_dtype", None) or os.environ.get(ENV_DTYPE) or None
+    timeout = config.getoption("mforacle_timeout", 60.0)
+    isolate = config.getoption("mforacle_isolate", "thread")
     try:
-        impl = load_implementation(target, dtype=dtype)
+        if isolate == "process":
+            from mforacle.harness.isolate import isolated_implementation
+
+            impl, caller = isolated_implementation(target, dtype=dtype, timeout=timeout)
+            config.add_cleanup(caller.stop)
+        else:
+            impl = load_implementation(target, dtype=dtype)
+            caller = Caller(timeout)
     except MforacleError as exc:
         items.append(
             LoadErrorItem.from_parent(
@@ -156,7 +176,6 @@ def pytest_collection_modifyitems(
         )
         return
     profile = current_profile()
-    caller = Caller(config.getoption("mforacle_timeout", 60.0))
     planned = plan_checks(impl, build_suite(profile), caller)
     if impl.limit is not None:
         from mforacle.harness.limit import build_limit_suite, plan_limit_checks

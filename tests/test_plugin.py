@@ -72,3 +72,32 @@ def test_unloadable_implementation_is_one_failing_item(tester):
     result = tester.runpytest("-q", "--mforacle-impl", "nowhere_xyz:IMPL")
     result.assert_outcomes(passed=1, failed=1)
     assert "cannot import module 'nowhere_xyz'" in result.stdout.str()
+
+
+CRASH = """
+import os
+from examples.numpy_resnet import NumpyResNet
+
+class Crash(NumpyResNet):
+    def gradient(self, spec, theta, x, y, weights):
+        os._exit(1)
+
+IMPL = Crash()
+"""
+
+
+def test_process_isolation_contains_a_crash(tester):
+    tester.makepyfile(crash_impl=CRASH)
+    result = tester.runpytest(
+        "-q",
+        "--mforacle-impl",
+        "crash_impl:IMPL",
+        "--mforacle-isolate",
+        "process",
+        "--mforacle-no-claims",
+        "-k",
+        "small and tanh or own",
+    )
+    # forward and loss pass; both gradient items and the GD step fail; the session survives
+    result.assert_outcomes(passed=3, failed=3)
+    assert "crashed the implementation's process (exit code 1)" in result.stdout.str()

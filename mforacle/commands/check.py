@@ -6,7 +6,10 @@
 The first form loads a Python implementation (see ``mforacle.harness.protocol``) and runs the
 conformance suite (every case × forward, loss, gradients, a training step) plus the claims it
 can feed; the second grades result files written by any program for an exported suite
-(``mforacle vectors export VDIR``). A report is written to ``--out`` (``check.{json,md,html}``).
+(``mforacle vectors export VDIR``). By default (``--isolate process``) the implementation runs
+in a worker process: a hung call is killed after ``--timeout`` and a crash (segfault,
+``os._exit``) becomes an error verdict; ``--isolate thread`` runs it in this process. A report
+is written to ``--out`` (``check.{json,md,html}``).
 Exit status: 0 all checks passed, 1 something failed or errored, 2 usage error.
 """
 
@@ -30,6 +33,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--only", metavar="TEXT", help="keep checks whose id contains TEXT")
     parser.add_argument("--profile", help="dev, ci or thorough (default: MFORACLE_PROFILE)")
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds per call (60)")
+    parser.add_argument(
+        "--isolate",
+        choices=("process", "thread"),
+        default="process",
+        help="process (default): the implementation runs in a worker process, so a hang is "
+        "killed and a crash is reported; thread: in this process (no start-up cost, but a hung "
+        "call is abandoned and a crash ends the run)",
+    )
     parser.add_argument("--no-claims", action="store_true", help="conformance checks only")
     parser.add_argument("--out", default="reports", help="report directory (reports/)")
     parser.add_argument("--stem", default="check", help="report file name stem (check)")
@@ -100,20 +111,37 @@ def run(args: argparse.Namespace) -> int:
             cid = v.evidence.get("case_id", "")
             return f"mforacle check --vectors {args.vectors} --results {args.results} --only {cid}"
     else:
-        impl = load_implementation(args.target, dtype=args.dtype, framework=args.framework)
         if args.case:
             suite, limit_suite = case_file_suites(args.case)
             version = f"case file {args.case}"
         else:
             suite, limit_suite = build_suite(profile), build_limit_suite()
             version = SUITE_VERSION
-        caller = Caller(args.timeout)
-        planned = plan_checks(impl, suite, caller) + plan_limit_checks(impl, limit_suite, caller)
-        if not args.no_claims and not args.case:
-            planned += plan_claims(impl, caller, profile)
-        verdicts = run_planned(_filter(planned, args.only), progress)
+        if args.isolate == "process":
+            from ..harness.isolate import isolated_implementation
+
+            impl, caller = isolated_implementation(
+                args.target, dtype=args.dtype, framework=args.framework, timeout=args.timeout
+            )
+        else:
+            impl = load_implementation(args.target, dtype=args.dtype, framework=args.framework)
+            caller = Caller(args.timeout)
+        try:
+            planned = plan_checks(impl, suite, caller)
+            planned += plan_limit_checks(impl, limit_suite, caller)
+            if not args.no_claims and not args.case:
+                planned += plan_claims(impl, caller, profile)
+            verdicts = run_planned(_filter(planned, args.only), progress)
+        finally:
+            if args.isolate == "process":
+                caller.stop()
         info = impl.describe()
-        suite_info = {"version": version, "cases": len(suite), "limit_cases": len(limit_suite)}
+        suite_info = {
+            "version": version,
+            "cases": len(suite),
+            "limit_cases": len(limit_suite),
+            "isolation": args.isolate,
+        }
         repro = reproduce_command(args.target, impl.dtype)
     report, paths = session.write(
         verdicts, info, args.out, stem=args.stem, suite=suite_info, reproduce=repro
