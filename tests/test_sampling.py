@@ -47,6 +47,15 @@ def test_shapes_seeds_and_the_paths_scheme(model: Model, data: st.DataObject) ->
         assert np.allclose(thi[l], c + xii[l] @ A.T, rtol=1e-14, atol=1e-14)
 
 
+def test_layer_l_samples_depth_l_over_L() -> None:
+    """Layer l applies the Euler step from z_l: it samples rho(., l/L)."""
+    assert np.array_equal(layer_depths(4), [0.0, 0.25, 0.5, 0.75])
+    model = Model.create(1, "tanh")
+    meas = GaussianPath.create(model, 1, [["0", "1"], ["0"], ["0"]], [[["0"]]] * 3)
+    th = sample_network(meas, 4, 1, seed=0)
+    assert np.array_equal(th[:, 0, 0], [0.0, 0.25, 0.5, 0.75])  # w(t) = t, no noise
+
+
 def test_paths_share_noise_and_independent_layers_do_not() -> None:
     model = Model.create(1, "tanh")
     meas = GaussianPath.create(model, 1, [["0"], ["0"], ["0"]], [[["1"]], [["1"]], [["1"]]])
