@@ -47,7 +47,8 @@ def _mc_F_J(model: Model, c: np.ndarray, A: np.ndarray, z: np.ndarray, seed: int
     f = Uu * s0[:, None]
     Jz = s1[:, None, None] * Uu[:, :, None] * W[:, None, :]
     n = MC_SAMPLES
-    return (f.mean(0), f.std(0, ddof=1) / math.sqrt(n), Jz.mean(0), Jz.std(0, ddof=1) / math.sqrt(n))
+    root = math.sqrt(n)
+    return f.mean(0), f.std(0, ddof=1) / root, Jz.mean(0), Jz.std(0, ddof=1) / root
 
 
 @given(
@@ -80,7 +81,7 @@ _GH: dict[tuple[int, int], tuple[list, list]] = {}
 
 
 def _gh_nodes(n: int) -> tuple[list, list]:
-    """Gauss–Hermite nodes/weights for the weight exp(-x^2), Newton-polished at current precision."""
+    """Gauss–Hermite nodes/weights (weight exp(-x^2)), Newton-polished at current precision."""
     key = (n, mpmath.mp.prec)
     if key in _GH:
         return _GH[key]
@@ -101,7 +102,8 @@ def _gh_nodes(n: int) -> tuple[list, list]:
         for k in range(1, n - 1):
             h0, h1 = h1, 2 * x * h1 - 2 * k * h0
         hnm1 = h1 if n > 1 else mpmath.mpf(1)
-        w = mpmath.mpf(2) ** (n - 1) * mpmath.factorial(n) * mpmath.sqrt(mpmath.pi) / (n * n * hnm1**2)
+        w = (mpmath.mpf(2) ** (n - 1) * mpmath.factorial(n) * mpmath.sqrt(mpmath.pi)
+             / (n * n * hnm1**2))
         xs.append(x)
         ws.append(w)
     _GH[key] = (xs, ws)
@@ -117,7 +119,7 @@ def _tensor_F_J(model: Model, rho: eg.ExactMarginal, z, n: int):
     norm = mpmath.pi ** (mpmath.mpf(r) / 2)
     grids = [()]
     for _ in range(r):
-        grids = [g + (i,) for g in grids for i in range(n)]
+        grids = [(*g, i) for g in grids for i in range(n)]
     for idx in grids:
         xi = [mpmath.sqrt(2) * xs[i] for i in idx]
         w = mpmath.fprod(ws[i] for i in idx) / norm
@@ -181,12 +183,13 @@ def test_exact_moments_match_mpmath_quad(name: str) -> None:
             if name.startswith("regrelu"):
                 pts += sorted([(-mpmath.mpf(1) / 2 - mm) / s, (mpmath.mpf(1) / 2 - mm) / s])
             pts.append(mpmath.inf)
-            ref = [mpmath.quad(lambda zz, f=f: phi(zz) * f(mm + s * zz), pts)
+            ref = [mpmath.quad(lambda zz, f=f, mm=mm, s=s: phi(zz) * f(mm + s * zz), pts)
                    for f in (act.sigma, act.d1, act.d2)]
             if name.startswith("regrelu"):  # v E[sigma'''] = v (phi_v(-eta) - phi_v(eta)) / (2 eta)
                 ref.append(mpf_of(v) * (mpmath.npdf(-0.5, mm, s) - mpmath.npdf(0.5, mm, s)))
             else:
-                ref.append(s * mpmath.quad(lambda zz: phi(zz) * zz * act.d2(mm + s * zz), pts))
+                ref.append(s * mpmath.quad(
+                    lambda zz, mm=mm, s=s: phi(zz) * zz * act.d2(mm + s * zz), pts))
             for j in range(4):
                 # mpmath.quad reaches ~1e-27 here; the moments' tolerance is 1e-26
                 assert abs(E[j] - ref[j]) <= mpmath.mpf(10) ** -24, (
@@ -209,7 +212,7 @@ def test_fast_moments_and_drift_match_exact(model: Model, data: st.DataObject) -
         Fe, Je = eg.drift_and_jacobian(model, rho, [mpmath.mpf(v) for v in z],
                                        tol=mpmath.mpf(10) ** -24)
         d = model.d
-        m, a, v, cov = eg._pre(model, rho, [mpmath.mpf(vv) for vv in z])
+        m, _a, v, _cov = eg._pre(model, rho, [mpmath.mpf(vv) for vv in z])
         s = float(mpmath.sqrt(v))
     # Error model: each moment is a positive-weight sum over <= 2^11 nodes of terms bounded by
     # B = 1 + |m| + 10 s (|sigma^(j)| <= 1 + |y| for every activation here, |zeta| <= 10), so

@@ -105,7 +105,7 @@ def _simpson(T: int) -> np.ndarray:
     return wts / (3.0 * (T - 1))
 
 
-def _b5_gap(model, rho, nu, x, y, T: int, n: int):
+def _b5_gap(model, rho, nu, x, y, w, T: int, n: int):
     """(LHS, RHS) of B5 for particle versions of rho and nu on a T-point depth grid."""
     pr = ParticleMeasure.from_gaussian(model, rho, T, n)
     pn = ParticleMeasure.from_gaussian(model, nu, T, n)
@@ -115,7 +115,7 @@ def _b5_gap(model, rho, nu, x, y, T: int, n: int):
         # the mixture (1 - eps) rho + eps nu; for eps < 0 a signed measure (the ODEs are linear
         # in the measure), built directly since ParticleMeasure.create rejects negative weights
         wts = np.concatenate([(1 - eps) * pr.weights, eps * pn.weights])
-        return solve_particles(model, ParticleMeasure(nodes, wts), x, y).energy
+        return solve_particles(model, ParticleMeasure(nodes, wts), x, y, w).energy
 
     def cd(eps: float) -> float:
         return (energy(eps) - energy(-eps)) / (2 * eps)
@@ -123,7 +123,7 @@ def _b5_gap(model, rho, nu, x, y, T: int, n: int):
     eps = 1e-3
     r1 = (4 * cd(eps) - cd(2 * eps)) / 3
     r2 = (4 * cd(2 * eps) - cd(4 * eps)) / 3
-    sol = solve_particles(model, pr, x, y)
+    sol = solve_particles(model, pr, x, y, w)
     # first variation of E at rho, integrated against nu - rho on the grid (Simpson, order 4)
     fv_rho = first_variation_on_particles(model, pr, sol) @ pr.weights
     fv_nu = first_variation_on_particles(model, pn, sol) @ pn.weights
@@ -147,8 +147,8 @@ def test_B5_first_variation(name: str) -> None:
     c = [[str(Fraction(v) + Fraction(1, 8) * (-1) ** i) for v in p] for i, p in enumerate(rho.c)]
     A = [[[str(Fraction(v) * Fraction(3, 2)) for v in p] for p in row] for row in rho.A]
     nu = GaussianPath.create(case.model, rho.r, c, A)
-    lhs1, t1, rhs1, E = _b5_gap(case.model, rho, nu, x, y, 17, 5)
-    lhs2, t2, rhs2, _ = _b5_gap(case.model, rho, nu, x, y, 33, 5)
+    lhs1, _t1, rhs1, E = _b5_gap(case.model, rho, nu, x, y, w, 17, 5)
+    lhs2, t2, rhs2, _ = _b5_gap(case.model, rho, nu, x, y, w, 33, 5)
     gap1, gap2 = lhs1 - rhs1, lhs2 - rhs2
     bound = 2 * abs(gap1 - gap2) + t2 + 4 * U * abs(E) / 1e-3
     msg = (f"B5 ({name}): d/deps E = {lhs2:.12g} vs int int dE/drho d(nu - rho) = {rhs2:.12g}: "

@@ -91,7 +91,7 @@ def test_exact_solver_matches_closed_form_orthogonal_case() -> None:
         ref_err = mpmath.mpf(10) ** -18  # quad at 24 digits: far below the solver's tol
         d_e = abs(res.energy - energy)
         assert d_e <= res.error_bound["energy"] + ref_err, (
-            f"energy {res.energy} vs closed form {energy}: {d_e} > bound {res.error_bound['energy']}"
+            f"energy {res.energy} vs closed form {energy}: {d_e} > {res.error_bound['energy']}"
         )
         for n, r in enumerate(ref):
             for i in range(2):
@@ -213,7 +213,8 @@ def test_adjoint_is_the_state_gradient_in_the_limit() -> None:
                 bound = res.error_bound["p"] + abs(r1 - r2) + 2 * e / h
                 diff = abs(pt[0, i] - r1)
                 assert diff <= bound, (
-                    f"A3 limit: p({t})[{i}] = {pt[0, i]} vs central difference {r1}: {diff} > {bound}"
+                    f"A3 limit: p({t})[{i}] = {pt[0, i]} vs central difference {r1}: "
+                    f"{diff} > {bound}"
                 )
                 assert abs(r1 - r2) < mpmath.mpf("1e-12"), "difference quotient not converged"
 
