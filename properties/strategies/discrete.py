@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from mforacle.errors import InvalidArgument
 from mforacle.model import ACTIVATION_NAMES, Model
+from properties.reproduce import note_reproduction
 
 __all__ = [
     "DiscreteCase",
@@ -195,4 +196,8 @@ def discrete_cases(
     m = draw(model if model is not None else models(), label="model")
     theta = draw(networks(m, L, M, scale), label="network")
     x, y, w = draw(datasets(m, N), label="data")
-    return DiscreteCase(m, theta, x, y, w)
+    case = DiscreteCase(m, theta, x, y, w)
+    note_reproduction(
+        case.to_json(), "discrete", "mforacle eval {path} --path exact   (and --path fast)"
+    )
+    return case
