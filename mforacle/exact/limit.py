@@ -328,15 +328,6 @@ def solve(
         )
 
 
-def _mpf_exact(v: Any) -> Any:
-    """An ``mpf`` as the exact Fraction it holds (sign included); other values unchanged."""
-    raw = getattr(v, "_mpf_", None)
-    if raw is None or not mpmath.isfinite(v):
-        return v
-    sign, man, exp, _bc = raw
-    return Fraction(-int(man) if sign else int(man)) * Fraction(2) ** int(exp)
-
-
 def flow(
     model: Model,
     measure: GaussianPath,
@@ -356,8 +347,7 @@ def flow(
     from ..numbers import exact_array, exact_scalar
 
     dps, tol_q = _check_precision(dps, tol)
-    z = exact_array([_mpf_exact(v) for v in z0] if isinstance(z0, Sequence | np.ndarray) else z0,
-                    "z0", (model.d,))
+    z = exact_array(z0, "z0", (model.d,))
     a, b = exact_scalar(t0, "t0"), exact_scalar(t1, "t1")
     if not (0 <= a <= 1 and 0 <= b <= 1):
         raise InvalidArgument("t0, t1", (t0, t1), "depths must lie in [0, 1]")

@@ -1,4 +1,14 @@
-"""Hypothesis strategies that generate valid cases, composable like hypothesis' own."""
+"""Hypothesis strategies that generate valid cases, composable like hypothesis' own.
+
+- discrete networks: :func:`discrete_cases` (and its parts :func:`models`, :func:`networks`,
+  :func:`datasets`, :func:`activations`, :func:`dyadic`);
+- the limit: :func:`measure_cases` (:func:`gaussian_paths`, :func:`probes`);
+- training: :mod:`properties.strategies.training` (stable steps, reachable and non-monotone
+  data, small Gaussian paths).
+
+A failing property saves the drawn case and prints a one-line reproduction
+(:func:`properties.reproduce.note_reproduction`).
+"""
 
 from .discrete import (
     DiscreteCase,
@@ -9,13 +19,18 @@ from .discrete import (
     models,
     networks,
 )
+from .limit import MeasureCase, gaussian_paths, measure_cases, probes
 
 __all__ = [
     "DiscreteCase",
+    "MeasureCase",
     "activations",
     "datasets",
     "discrete_cases",
     "dyadic",
+    "gaussian_paths",
+    "measure_cases",
     "models",
     "networks",
+    "probes",
 ]

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from mforacle.errors import InvalidArgument
 from mforacle.measures import GaussianPath, Probe
 from mforacle.model import Model
+from properties.reproduce import note_reproduction
 
 from .discrete import datasets, dyadic, models
 
@@ -98,4 +99,8 @@ def measure_cases(
     meas = draw(gaussian_paths(m, rr, deg, scale), label="measure")
     x, y, w = draw(datasets(m, N), label="data")
     pr = draw(probes(m, n_probes), label="probes")
-    return MeasureCase(m, meas, x, y, w, pr)
+    case = MeasureCase(m, meas, x, y, w, pr)
+    note_reproduction(
+        case.to_json(), "measure", "mforacle limit {path} --path exact   (and --path fast)"
+    )
+    return case
