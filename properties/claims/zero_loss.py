@@ -140,8 +140,8 @@ def check_c5(
         floor - tol,
         error_model=f"floor {floor:.6g} ({'isotonic' if increasing else 'antitonic'} weighted "
         f"PAVA) minus depth error {solver_err:.1e} (T halved) and roundoff",
-        reason=f"min E(ρ(s)) = {e[k]:.6g} at s = {st[k]:g} (E(0) = {e[0]:.4g}); the floor is "
-        f"positive, so zero loss is unreachable in the limit",
+        reason=f"a₁ {'> 0' if increasing else '< 0'}: min E(ρ(s)) = {e[k]:.6g} at s = {st[k]:g} "
+        f"(E(0) = {e[0]:.4g}); the floor is positive, so zero loss is unreachable in the limit",
         evidence={
             "case": case.to_json(),
             "floor": floor,
