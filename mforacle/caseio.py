@@ -294,3 +294,27 @@ def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+#: Significant digits of a written error bound.
+BOUND_DIGITS = 6
+
+
+def bound_text(value: Any, digits: int = BOUND_DIGITS) -> str:
+    """A non-negative bound as a decimal string that is never below it (rounded up)."""
+    import mpmath
+
+    with mpmath.workdps(digits + 10):
+        up = mpmath.mpf(value) * (1 + mpmath.mpf(10) ** (1 - digits))
+        return numbers_to_text(up, digits)
+
+
+def emit_result(result: dict[str, Any], output: str | None) -> None:
+    """Write a result object to ``output`` (atomically) or, if ``None``, to standard output."""
+    import sys
+
+    if output:
+        write_json_atomic(output, result)
+    else:
+        json.dump(result, sys.stdout, indent=1)
+        sys.stdout.write("\n")

@@ -18,21 +18,25 @@ A ``measure`` case is refused with a pointer to ``mforacle limit``.
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 from fractions import Fraction
 from typing import Any
 
 import numpy as np
 
-from ..caseio import RESULT_FORMAT, Case, numbers_to_text, read_case, write_json_atomic
+from ..caseio import (
+    RESULT_FORMAT,
+    Case,
+    bound_text,
+    emit_result,
+    numbers_to_text,
+    read_case,
+)
 from ..errors import InvalidArgument
 
 DEFAULT_DPS = 30
 MIN_DPS = 15
 MAX_DPS = 10000
 #: significant digits of the written error bounds (rounded up, so never below the bound)
-BOUND_DIGITS = 6
 
 
 def _dps(text: str) -> int:
@@ -68,21 +72,8 @@ def run(args: argparse.Namespace) -> int:
         if args.dps is not None:
             raise InvalidArgument("--dps", args.dps, "applies to --path exact only")
         result = fast_result(case)
-    if args.output:
-        write_json_atomic(args.output, result)
-    else:
-        json.dump(result, sys.stdout, indent=1)
-        sys.stdout.write("\n")
+    emit_result(result, args.output)
     return 0
-
-
-def _bound_text(value: Any) -> str:
-    """A non-negative bound as a decimal string that is never below it."""
-    import mpmath
-
-    with mpmath.workdps(BOUND_DIGITS + 10):
-        up = mpmath.mpf(value) * (1 + mpmath.mpf(10) ** (1 - BOUND_DIGITS))
-        return numbers_to_text(up, BOUND_DIGITS)
 
 
 def exact_result(case: Case, dps: int) -> dict[str, Any]:
@@ -100,7 +91,7 @@ def exact_result(case: Case, dps: int) -> dict[str, Any]:
         "z_L": numbers_to_text(r.z_L, dps),
         "grad_theta": numbers_to_text(r.grad_theta, dps),
         "grad_x": numbers_to_text(r.grad_x, dps),
-        "error_bound": {name: _bound_text(b) for name, b in r.error_bound.items()},
+        "error_bound": {name: bound_text(b) for name, b in r.error_bound.items()},
     }
 
 
@@ -132,7 +123,7 @@ def fast_result(case: Case) -> dict[str, Any]:
     if bound is None:
         out["notes"] = ["error_bound absent: no float64 error model (mforacle.tolerance) available"]
     else:
-        out["error_bound"] = {name: _bound_text(b) for name, b in bound.items()}
+        out["error_bound"] = {name: bound_text(b) for name, b in bound.items()}
     return out
 
 

@@ -19,21 +19,25 @@ A ``theta`` case is refused with a pointer to ``mforacle eval``.
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 from fractions import Fraction
 from typing import Any
 
 import numpy as np
 
-from ..caseio import RESULT_FORMAT, Case, numbers_to_text, read_case, write_json_atomic
+from ..caseio import (
+    RESULT_FORMAT,
+    Case,
+    bound_text,
+    emit_result,
+    numbers_to_text,
+    read_case,
+)
 from ..errors import InvalidArgument
 
 DEFAULT_DPS = 30
 MIN_DPS, MAX_DPS = 15, 1000
 DEFAULT_FAST_STEPS = 64
 DEFAULT_SEGMENTS = 2
-BOUND_DIGITS = 6
 
 
 def _int_in(lo: int, hi: int):  # type: ignore[no-untyped-def]
@@ -80,26 +84,13 @@ def run(args: argparse.Namespace) -> int:
                 value = getattr(args, name)
                 raise InvalidArgument(f"--{name}", value, "applies to --path exact only")
         result = fast_result(case, DEFAULT_FAST_STEPS if args.steps is None else args.steps)
-    if args.output:
-        write_json_atomic(args.output, result)
-    else:
-        json.dump(result, sys.stdout, indent=1)
-        sys.stdout.write("\n")
+    emit_result(result, args.output)
     return 0
-
-
-def _bound_text(value: Any) -> str:
-    """A non-negative bound as a decimal string that is never below it."""
-    import mpmath
-
-    with mpmath.workdps(BOUND_DIGITS + 10):
-        up = mpmath.mpf(value) * (1 + mpmath.mpf(10) ** (1 - BOUND_DIGITS))
-        return numbers_to_text(up, BOUND_DIGITS)
 
 
 def _fields(bounds: dict[str, Any]) -> dict[str, str]:
     keep = ("energy", "Z1", "first_variation", "velocity")
-    return {k: _bound_text(bounds[k]) for k in keep if k in bounds}
+    return {k: bound_text(bounds[k]) for k in keep if k in bounds}
 
 
 def exact_result(case: Case, dps: int, tol: Any, segments: int) -> dict[str, Any]:
