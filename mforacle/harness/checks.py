@@ -211,6 +211,16 @@ class PlannedCheck:
 # --- per-case state ------------------------------------------------------------------------
 
 
+#: The protocol member that computes each checked quantity.
+MEMBER_OF = {
+    "z_L": "forward",
+    "loss": "loss",
+    "grad_theta": "gradient",
+    "grad_x": "gradient",
+    "train_step": "train_step",
+}
+
+
 class _CaseRun:
     """Inputs as the implementation sees them, the reference on those inputs, memoized calls."""
 
@@ -264,13 +274,7 @@ class _CaseRun:
 
     def output(self, q: str) -> Outcome:
         """The implementation's value for ``q`` (one call per member, memoized)."""
-        member = {
-            "z_L": "forward",
-            "loss": "loss",
-            "grad_theta": "gradient",
-            "grad_x": "gradient",
-            "train_step": "train_step",
-        }[q]
+        member = MEMBER_OF[q]
         if member not in self._calls:
             th, x, y, w = self.inputs
             fn = getattr(self.impl, member)
@@ -360,13 +364,7 @@ def _case_evidence(run: _CaseRun) -> dict[str, Any]:
 
 def _check_quantity(run: _CaseRun, q: str, claim: str) -> Verdict:
     title = TITLES[q]
-    member = {
-        "z_L": "forward",
-        "loss": "loss",
-        "grad_theta": "gradient",
-        "grad_x": "gradient",
-        "train_step": "train_step",
-    }[q]
+    member = MEMBER_OF[q]
     if not run.impl.provides(member):
         return Verdict.not_checked(claim, title, f"the implementation does not provide {member}")
     why = run.impl.supports(run.model)
