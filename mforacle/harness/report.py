@@ -508,7 +508,6 @@ def verdict_rows(verdicts: list[Any], out_dir: Path, reproduce: Any = None) -> l
     evidence's own ``reproduce`` (if any) is kept.
     """
     rows = []
-    saved: dict[str, str] = {}  # digest -> case file: one file per distinct case
     for v in verdicts:
         row = v.to_json()
         ev = dict(row.pop("evidence") or {})
@@ -518,7 +517,7 @@ def verdict_rows(verdicts: list[Any], out_dir: Path, reproduce: Any = None) -> l
             text = json.dumps(case, sort_keys=True)
             digest = hashlib.sha256(text.encode()).hexdigest()[:12]
             label = str(ev.get("case_id", row["claim"])).replace("/", "-")
-            case_file = saved.setdefault(digest, f"cases/{label}-{digest}.json")
+            case_file = f"cases/{label}-{digest}.json"
             path = out_dir / case_file
             if not path.exists():
                 write_json_atomic(path, case)
@@ -587,6 +586,20 @@ def _fit_summary(ds: Dataset) -> str:
                 .replace("fit with D/M term: ", "with D/M term: ")
             )
     return "; ".join(parts) or "no fit"
+
+
+def _series_text(values: list[Any], most: int = 6) -> str:
+    """``4, 8, 16, 32``; powers of two below 1 as ``2^-8``; long lists as ``a, b, …, z (n)``."""
+    fs = [_float(v) for v in values]
+    pow2 = all(f is not None and 0 < f < 1 and math.log2(f) == round(math.log2(f)) for f in fs)
+    texts = [
+        f"2^{round(math.log2(f))}" if pow2 and f is not None else _rung_label(v)
+        for f, v in zip(fs, values, strict=True)
+    ]
+    if len(texts) > most:
+        texts = [*texts[:2], "…", texts[-1]]
+        return ", ".join(texts) + f" ({len(values)} values)"
+    return ", ".join(texts)
 
 
 def _verdict_line(r: dict[str, Any], base_title: str = "") -> str:
@@ -684,15 +697,15 @@ def markdown(report: dict[str, Any]) -> str:
             "",
             "## Rates (one row per distinct dataset; the HTML page plots them)",
             "",
-            "| claims | ladder | errors | fitted slope | verdicts |",
-            "|---|---|---|---|---|",
+            "| claims | checks | ladder | errors | fitted slope | verdicts |",
+            "|---|---|---|---|---|---|",
         ]
         for d in rates:
             base = str(d.rows[0].get("title", ""))
             lines.append(
-                f"| {', '.join(d.claims)} | {d.x_name} = "
-                f"{_md_cell(', '.join(_rung_label(v) for v in d.x))} | "
-                f"{_md_cell(', '.join(num(_float(v)) for v in d.y))} | "
+                f"| {', '.join(d.claims)} | {', '.join(d.checks)} | {d.x_name} = "
+                f"{_md_cell(_series_text(d.x))} | "
+                f"{_md_cell(_series_text(d.y))} | "
                 f"{_md_cell(_fit_summary(d))} | "
                 f"{_md_cell('; '.join(_verdict_line(r, base) for r in d.rows))} |"
             )
@@ -705,6 +718,7 @@ def markdown(report: dict[str, Any]) -> str:
             "|---|---|---:|---|---|---|",
         ]
         for d in hists:
+            base = str(d.rows[0].get("title", ""))
             ys = [v for v in map(_float, d.y) if v is not None]
             xs = [v for v in map(_float, d.x) if v is not None]
             lines.append(
@@ -712,7 +726,7 @@ def markdown(report: dict[str, Any]) -> str:
                 f"{num(min(xs)) if xs else '—'} … {num(max(xs)) if xs else '—'} | "
                 f"{num(ys[0]) if ys else '—'} → {num(ys[-1]) if ys else '—'} "
                 f"({num(min(ys)) if ys else '—'}) | "
-                f"{_md_cell('; '.join(_verdict_line(r) for r in d.rows))} |"
+                f"{_md_cell('; '.join(_verdict_line(r, base) for r in d.rows))} |"
             )
     lines += [
         "",
@@ -752,7 +766,7 @@ td.n{text-align:right;font-variant-numeric:tabular-nums}td.fb{white-space:nowrap
 .box{border:1px solid #fecaca;background:#fef2f2;border-radius:6px;padding:8px 12px;margin:8px 0}
 .box.ok{border-color:#bbf7d0;background:#f0fdf4}
 code,pre{font-family:"DejaVu Sans Mono",monospace;font-size:12px}
-pre{white-space:pre-wrap;word-break:break-all;margin:3px 0;background:#f3f4f6;padding:4px 6px;
+pre{white-space:pre-wrap;overflow-wrap:anywhere;margin:3px 0;background:#f3f4f6;padding:4px 6px;
 border-radius:4px}
 .grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(380px,1fr));gap:14px}
 figure{margin:0;border:1px solid #e5e7eb;border-radius:6px;padding:6px;background:white}
@@ -809,7 +823,8 @@ def _caption(ds: Dataset) -> str:
             f"{e(figure_vs_bound(r))}{e(' — ' + extra) if extra else ''}</span>"
         )
     ids = ", ".join(ds.checks)
-    cases = list(dict.fromkeys(_case_link(r) for r in ds.rows if r.get("case_file")))
+    by_digest = {str(r["case_file"]).rsplit("-", 1)[-1]: r for r in ds.rows if r.get("case_file")}
+    cases = [_case_link(r) for r in by_digest.values()]  # one link per distinct case
     ref = next(
         (
             str(r["evidence"]["reference"])

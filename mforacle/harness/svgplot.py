@@ -138,15 +138,20 @@ def log_ticks(
                 return ts
             if len(ts) < 2:
                 break
+    fallback: list[Tick] = []
     for mantissas in ((1, 3), (1, 2, 5), (1, 2, 3, 4, 5, 6, 7, 8, 9)):
         ts = [
             (m * 10.0**k, fmt_tick(m * 10.0**k))
             for k in range(d0 - 1, d1 + 1)
             for m in mantissas
-            if lo * (1 - 1e-12) <= m * 10.0**k <= hi * (1 + 1e-12)
+            if lo <= m * 10.0**k <= hi
         ]
         if len(ts) >= 2 and fits(ts):
-            return ts
+            if len(ts) >= 3:  # three labels read a log axis better than two
+                return ts
+            fallback = fallback or ts
+    if fallback:
+        return fallback
     for ts in ([(lo, fmt_tick(lo)), (hi, fmt_tick(hi))], [(lo, fmt_tick(lo))]):
         if fits(ts):
             return ts
