@@ -209,7 +209,9 @@ def test_failing_check_keeps_its_reproduction_at_the_top():
     from mforacle.harness.report import html_page
 
     page = html_page(_report(rows))
-    top = page.split("<h2>Claims</h2>")[0]  # failures come before the summary tables
+    head, failures = page.split("<h2 id='failures'>")
+    assert "2 failing or errored checks" in head  # the summary points to them
+    top = failures.split("<h2")[0]  # the failures section
     for rid, case, cmd in (
         ("claim::C1#0", "cases/C1-abc.json", "mforacle claims --claim C1"),
         (

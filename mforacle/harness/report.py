@@ -107,6 +107,7 @@ YLABELS = {
     "C4": "loss E after training",
     "C4.ladder": "loss E after training",
 }
+SHOWN_FAILURES = 12  # failing checks listed openly in the HTML; the rest in a <details>
 BLUE, RED, ORANGE, GREY = "#2563eb", "#dc2626", "#d97706", "#6b7280"
 
 
@@ -788,6 +789,26 @@ def _case_link(r: dict[str, Any]) -> str:
     return f"<a href='{html.escape(cf)}'>{html.escape(cf)}</a>" if cf else ""
 
 
+def _failure_table(rows: list[dict[str, Any]]) -> str:
+    """Failing checks, one compact row each: what, figure vs bound and why, case + command."""
+    e = html.escape
+    out = [
+        "<table><tr><th>check</th><th>figure vs bound / reason</th>"
+        "<th>reproduce (case file, command)</th></tr>"
+    ]
+    for r in rows:
+        reason = f"<br><i>{e(r['reason'])}</i>" if r.get("reason") else ""
+        out.append(
+            f"<tr class='{r['status']}'><td>{_st(r['status'])} <code>{e(r['id'])}</code><br>"
+            f"<span class='em'>{e(r.get('title', ''))}</span></td>"
+            f"<td>{e(figure_vs_bound(r))}{reason}</td>"
+            f"<td>{_case_link(r)}<pre>{e(r.get('reproduce') or '(no reproduction command)')}"
+            "</pre></td></tr>"
+        )
+    out.append("</table>")
+    return "".join(out)
+
+
 def _caption(ds: Dataset) -> str:
     e = html.escape
     first = ds.rows[0]
@@ -878,16 +899,6 @@ def html_page(report: dict[str, Any]) -> str:
         f"<code>{e(report['command'])}</code></p>",
     ]
     failing = _failing(report)
-    if failing:
-        parts.append(f"<h2>Failures and errors ({len(failing)})</h2>")
-        for r in failing:
-            parts.append(
-                f"<div class='box'>{_st(r['status'])} <code>{e(r['id'])}</code> — "
-                f"{e(r.get('title', ''))}<br>{e(figure_vs_bound(r))}"
-                f"{'<br><i>' + e(r['reason']) + '</i>' if r.get('reason') else ''}"
-                f"{'<br>case: ' + _case_link(r) if r.get('case_file') else ''}"
-                f"<pre>{e(r.get('reproduce') or '(no reproduction command)')}</pre></div>"
-            )
     # summary tables
     parts.append(
         "<div class='top'><div><h2>Claims</h2><table><tr><th>claim</th><th>title</th>"
@@ -898,7 +909,13 @@ def html_page(report: dict[str, Any]) -> str:
         parts.append(
             f"<tr class='{cls}'><td><code>{e(c['claim'])}</code></td><td>{e(c['title'])}</td>"
             f"<td class='n'>{c['checks']}</td><td>{_st(c['status'])}</td>"
-            f"<td class='fb' title='{e(c['worst'])}'>{e(figure_vs_bound(c))}</td></tr>"
+            f"<td class='fb' title='{e(c['worst'])}'>{e(figure_vs_bound(c))}"
+            + (
+                f"<br><span class='em'>{e(c['reason'][:90])}</span>"
+                if c["figure"] is None and c.get("reason")
+                else ""
+            )
+            + "</td></tr>"
         )
     parts.append(
         "</table></div><div><h2>Check groups</h2><table><tr><th>group</th>"
@@ -915,7 +932,12 @@ def html_page(report: dict[str, Any]) -> str:
             + "</tr>"
         )
     parts.append("</table>")
-    if not failing:
+    if failing:
+        parts.append(
+            f"<div class='box'><b>{len(failing)} failing or errored checks</b> — each with its "
+            "case file and one command: <a href='#failures'>Failures and errors</a></div>"
+        )
+    else:
         parts.append("<div class='box ok'>No failing or errored checks.</div>")
     skipped = [r for r in rows if r["status"] == "not checked"]
     if skipped:
@@ -923,6 +945,14 @@ def html_page(report: dict[str, Any]) -> str:
         parts += [f"<li><code>{e(r['id'])}</code>: {e(r.get('reason', ''))}</li>" for r in skipped]
         parts.append("</ul>")
     parts.append("</div></div>")
+    if failing:
+        parts.append(f"<h2 id='failures'>Failures and errors ({len(failing)})</h2>")
+        parts.append(_failure_table(failing[:SHOWN_FAILURES]))
+        if len(failing) > SHOWN_FAILURES:
+            parts.append(
+                f"<details><summary>the other {len(failing) - SHOWN_FAILURES} failing or "
+                f"errored checks</summary>{_failure_table(failing[SHOWN_FAILURES:])}</details>"
+            )
     found = datasets(rows)
     rates = [d for d in found if d.kind == "rate"]
     hists = [d for d in found if d.kind == "history"]
