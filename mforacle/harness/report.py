@@ -760,6 +760,7 @@ color:white;margin-right:12px;vertical-align:middle}.badge.ok{background:#15803d
 table{border-collapse:collapse;width:100%}td,th{border:1px solid #e5e7eb;padding:3px 7px;
 font-size:12.5px;vertical-align:top;text-align:left}th{background:#f9fafb}
 td.n{text-align:right;font-variant-numeric:tabular-nums}td.fb{white-space:nowrap}
+.fb .em{white-space:normal;display:block;max-width:260px}
 .st{font-weight:bold;white-space:nowrap}.st.pass{color:#15803d}.st.fail,.st.error{color:#b91c1c}
 .st.not{color:#6b7280}tr.fail,tr.error{background:#fef2f2}tr.not{background:#f9fafb}
 .top{display:grid;grid-template-columns:minmax(0,1.9fr) minmax(0,1fr);gap:22px;align-items:start}
