@@ -109,8 +109,10 @@ class FirstNeuronOnly(FastPath):
         return super().loss_and_grad(model, th, x, y, weights)
 
 
-def test_b_claims_pass_on_the_builtin_limit():
+def test_b_claims_pass_on_the_builtin_limit(measured):
     out = run_claim("B", None, "ci")
+    for v in out:
+        measured(v.summary())
     want = {"B1", "B1.ratio", "B1.Z1", "B2", "B2.ratio", "B3.paths", "B3.independent",
             "B3.paths.power", "B4", "B4.quadrature", "B5"}
     assert {v.claim for v in out} >= want

@@ -115,15 +115,18 @@ def test_broken_flow_fails_c1_c2():
     assert check_c2_flow(FlowWrongSign(), case, halvings=2).status == "fail"
 
 
-def test_c3_depth_and_width_pass_and_broken_trainer_fails():
+def test_c3_depth_and_width_pass_and_broken_trainer_fails(measured):
     case = builtin_flow_case(0)
     v = check_c3_depth(fast_path(), case, ladder=[4, 8, 16], M=4, s=1.0)
+    measured(v.summary())
     v.assert_passed()
     ref = v.evidence["reference"]
     assert ref["error_estimate"] < 0.1 * min(v.evidence["errors"]), ref
     bad = check_c3_depth(MissingLM(), case, ladder=[4, 8, 16], M=4, s=1.0)
     assert bad.status == "fail", bad.summary()
     verdicts = check_c3_width(fast_path(), case, ladder=[4, 8, 16], L=4, seeds=24, s=0.5, ds=0.05)
+    for w in verdicts:
+        measured(w.summary())
     verdicts[0].assert_passed()
     # NB: C3.width fits the seed *variance*, which a missing L·M factor does not change
     # (the variance still scales like 1/M); that trainer is caught by C3.depth above and C2.

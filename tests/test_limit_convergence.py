@@ -11,7 +11,8 @@ Decision rules (stated, not tuned):
   last ratio: ``|r - 2| <= 2 K / L_last`` with ``K`` the larger of ``L |r(L) - 2|`` over the
   first two ratios (the factor 2 absorbs the O(L^-2) remainder once it is smaller than the
   leading term).
-Slopes and ratios are printed (``pytest -s``) and appear in every assertion message.
+Slopes and ratios appear in the run's summary (section "measured rates and figures") and in
+every assertion message.
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ def _load(name: str):
     return case, _floats(d.x), _floats(d.y), _floats(d.weights)
 
 
-def _rate_verdict(label: str, errs: list[float]) -> str:
+def _rate_verdict(label: str, errs: list[float], measured) -> str:
     L = np.array(LADDER, dtype=float)
     e = np.array(errs)
     slope = float(np.polyfit(np.log(L), np.log(e), 1)[0])
@@ -59,14 +60,14 @@ def _rate_verdict(label: str, errs: list[float]) -> str:
            f"fitted slope={slope:.4f} (bound [-1.15, -0.85]), "
            f"ratios err(L)/err(2L)={[f'{r:.4f}' for r in ratios]}, "
            f"last-ratio window 2 ± {window:.4f}")
-    print(msg)
+    measured(msg)
     assert -1.15 <= slope <= -0.85, msg
     assert abs(ratios[-1] - 2) <= window, msg
     return msg
 
 
 @pytest.mark.parametrize("name", ["measure_erf_d1.json", "measure_tanh_d2.json"])
-def test_B1_mean_field_network_converges_at_order_one(name: str) -> None:
+def test_B1_mean_field_network_converges_at_order_one(name: str, measured) -> None:
     case, x, y, w = _load(name)
     ref = solve(case.model, case.measure, x, y, w, steps=512)
     assert ref.error_bound["energy"] < 1e-9 and ref.error_bound["Z1"] < 1e-9
@@ -75,12 +76,12 @@ def test_B1_mean_field_network_converges_at_order_one(name: str) -> None:
         net = mean_field_network(case.model, case.measure, x, y, w, L=L)
         err_E.append(abs(net.energy - ref.energy))
         err_Z.append(float(np.max(np.abs(net.z_L - ref.Z1))))
-    _rate_verdict(f"B1 energy ({name})", err_E)
-    _rate_verdict(f"B1 Z(1) ({name})", err_Z)
+    _rate_verdict(f"B1 energy ({name})", err_E, measured)
+    _rate_verdict(f"B1 Z(1) ({name})", err_Z, measured)
 
 
 @pytest.mark.parametrize("name", ["measure_erf_d1.json", "measure_tanh_d2.json"])
-def test_B2_neuron_gradient_converges_to_velocity(name: str) -> None:
+def test_B2_neuron_gradient_converges_to_velocity(name: str, measured) -> None:
     """``L·M·dE/dtheta_{l,m}`` (M = ∞, layer l = t L) vs ``V(theta, t)`` at t = 1/4 and 1/2."""
     case, x, y, w = _load(name)
     k = case.model.k
@@ -95,7 +96,7 @@ def test_B2_neuron_gradient_converges_to_velocity(name: str) -> None:
         net = mean_field_network(case.model, case.measure, x, y, w, L=L)
         G = np.concatenate([neuron_gradient(case.model, net, int(t * L), thetas) for t in ts])
         errs.append(float(np.max(np.abs(G - ref.velocity))))
-    _rate_verdict(f"B2 velocity ({name})", errs)
+    _rate_verdict(f"B2 velocity ({name})", errs, measured)
 
 
 def _simpson(T: int) -> np.ndarray:
@@ -132,7 +133,7 @@ def _b5_gap(model, rho, nu, x, y, w, T: int, n: int):
 
 
 @pytest.mark.parametrize("name", ["measure_erf_d1.json", "measure_tanh_d2.json"])
-def test_B5_first_variation(name: str) -> None:
+def test_B5_first_variation(name: str, measured) -> None:
     """d/d(eps) E((1-eps) rho + eps nu) at 0 = int_0^1 int dE/drho d(nu - rho) dt.
 
     Both sides are computed for the particle (tensor Gauss–Hermite) versions of rho and nu, for
@@ -153,6 +154,6 @@ def test_B5_first_variation(name: str) -> None:
     bound = 2 * abs(gap1 - gap2) + t2 + 4 * U * abs(E) / 1e-3
     msg = (f"B5 ({name}): d/deps E = {lhs2:.12g} vs int int dE/drho d(nu - rho) = {rhs2:.12g}: "
            f"|gap| {abs(gap2):.3g} (T=17: {abs(gap1):.3g}), allowance {bound:.3g}")
-    print(msg)
+    measured(msg)
     assert abs(gap2) <= bound, msg
     assert abs(lhs2) > 100 * bound, f"B5 not informative: derivative {lhs2} vs bound {bound}"
