@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from mforacle.errors import InvalidArgument
 from mforacle.fast import activations as fast_act_module
-from mforacle.fast.activations import ERF_MAX_REL_ERROR, erf, get
+from mforacle.fast.activations import ERF_MAX_REL_ERROR, erf, erf_prime, get
 
 U = 2.0**-53
 LIB_ULPS = 8.0
@@ -171,6 +171,12 @@ def test_erf_special_values_and_shapes() -> None:
     np.testing.assert_array_equal(erf(grid.transpose(2, 0, 1)),
                                   flat.reshape(3, 4, 5).transpose(2, 0, 1))
     np.testing.assert_array_equal(erf(grid.ravel()[::7]), flat[::7])
+    # arrays longer than one block (evaluated block by block) equal the whole-array evaluation
+    n = 5 * (fast_act_module._BLOCK // 2 + 3)  # two full blocks and a partial one
+    xs = np.linspace(-7, 7, n)[np.random.default_rng(3).permutation(n)].reshape(5, -1)
+    np.testing.assert_array_equal(erf(xs), fast_act_module._erf_flat(xs.ravel()).reshape(5, -1))
+    np.testing.assert_array_equal(erf_prime(xs),
+                                  fast_act_module._erf_prime_flat(xs.ravel()).reshape(5, -1))
 
 
 # --- the Cephes coefficients ------------------------------------------------------------------

