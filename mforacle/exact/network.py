@@ -9,16 +9,15 @@ Plain loops, one line per formula of ``shared/spec/model.md``::
     ∂E/∂w = (1/(L·M)) Σ_n ω_n σ'(a) (u·q_{l+1}) z_l,   ∂E/∂u = (1/(L·M)) Σ_n ω_n σ(a) q_{l+1},
     ∂E/∂b = (1/(L·M)) Σ_n ω_n σ'(a) (u·q_{l+1}),       ∂ℓ/∂x = q_0 (unweighted)
 
-**Sums.** Every sum over neurons, data points or coordinates is ``mpmath.fsum`` and the factor
-``1/(L·M)`` is applied once, after the sum, as a division by the integer ``L·M``. ``fsum``
-(``mpmath.libmp.mpf_sum``) adds the terms' integer mantissas exactly and rounds once, so its
-result is the correctly rounded exact sum, whatever the order of the terms — provided the
-exponents of the terms of one sum span less than ``2·prec`` bits (beyond that ``mpf_sum``
-drops the far smaller terms, an order-dependent effect; at 40 digits that would need terms
-~10^80 apart, far outside what a case produces). Hence two invariances hold *bit for bit*
-(claim A5): permuting the neurons of a layer leaves every sum unchanged, and duplicating every
-neuron (``M → 2M``) doubles the exact sum (exactly representable) while ``L·M`` doubles, so
-``round(2S)/(2LM)`` and ``round(S)/(LM)`` are the same correctly rounded quotient.
+**Sums.** Every sum over neurons, data points or coordinates is
+:func:`~mforacle.exact.summation.exact_sum` (exact integer accumulation of the mantissas, one
+rounding) and the factor ``1/(L·M)`` is applied once, after the sum, as a division by the integer
+``L·M``. The sum is therefore the correctly rounded exact sum whatever the order of its terms and
+however different their magnitudes (``mpmath.fsum`` drops terms far below the largest, in an
+order-dependent way). Hence two invariances hold *bit for bit* (claim A5): permuting the neurons
+of a layer leaves every sum unchanged, and duplicating every neuron (``M → 2M``) doubles the
+exact sum while ``L·M`` doubles, so ``round(2S)/(2LM)`` and ``round(S)/(LM)`` are the same
+correctly rounded quotient.
 
 **Precision and the error bound (claim A4).** Inputs are validated (exact Fractions) and
 converted to ``mpf`` inside ``mpmath.workdps(...)``; the global ``mp.dps`` is never touched.
@@ -54,6 +53,7 @@ from ..errors import InvalidArgument
 from ..model import Data, Model, check_theta
 from ..numbers import exact_array
 from .activations import ExactActivation, exact_activation, mpf_of
+from .summation import exact_sum
 
 __all__ = [
     "GUARD_DIGITS",
@@ -126,7 +126,7 @@ def _check_model(model: Any) -> Model:
 
 
 def _dot(a: list[mpmath.mpf], b: list[mpmath.mpf]) -> mpmath.mpf:
-    return mpmath.fsum(ai * bi for ai, bi in zip(a, b, strict=True))
+    return exact_sum(ai * bi for ai, bi in zip(a, b, strict=True))
 
 
 def _neurons(theta: np.ndarray, d: int) -> list[list[tuple[list, list, mpmath.mpf]]]:
@@ -152,7 +152,7 @@ def _forward_point(
         a_l = [_dot(w, zl) + b for (w, _u, b) in layer]
         s_l = [sigma.sigma(a) for a in a_l]
         nxt = [
-            zl[i] + mpmath.fsum(u[i] * s for (_w, u, _b), s in zip(layer, s_l, strict=True)) / lm
+            zl[i] + exact_sum(u[i] * s for (_w, u, _b), s in zip(layer, s_l, strict=True)) / lm
             for i in range(len(zl))
         ]
         pre.append(a_l)
@@ -162,7 +162,7 @@ def _forward_point(
 
 def _readout(a: list[mpmath.mpf], kappa: mpmath.mpf, z: list[mpmath.mpf]) -> mpmath.mpf:
     """``g(z) = a·z + (κ/2)|z|²``."""
-    return _dot(a, z) + kappa * mpmath.fsum(zi * zi for zi in z) / 2
+    return _dot(a, z) + kappa * exact_sum(zi * zi for zi in z) / 2
 
 
 @dataclass
@@ -207,12 +207,12 @@ def _compute(model: Model, theta: np.ndarray, data: Data, wdps: int, backward: b
                 coef = [sigma.d1(a) * _dot(u, qn)
                         for (_w, u, _b), a in zip(layer, pre[l], strict=True)]
                 q[l] = [
-                    qn[i] + mpmath.fsum(w[i] * c
+                    qn[i] + exact_sum(w[i] * c
                                         for (w, _u, _b), c in zip(layer, coef, strict=True)) / lm
                     for i in range(d)
                 ]
             qs.append(q)
-        loss_value = mpmath.fsum(terms) / 2
+        loss_value = exact_sum(terms) / 2
         grad: list = []
         for l in range(L if backward else 0):
             g_l = []
@@ -222,12 +222,12 @@ def _compute(model: Model, theta: np.ndarray, data: Data, wdps: int, backward: b
                 # ω_n σ'(a) (u·q_{l+1}): shared factor of ∂E/∂w and ∂E/∂b
                 c = [omega[n] * sigma.d1(pres[n][l][m]) * _dot(u, qs[n][l + 1])
                      for n in range(data.n)]
-                gw = [mpmath.fsum(c[n] * zs[n][l][i] for n in range(data.n)) / lm for i in range(d)]
+                gw = [exact_sum(c[n] * zs[n][l][i] for n in range(data.n)) / lm for i in range(d)]
                 gu = [
-                    mpmath.fsum(omega[n] * s[n] * qs[n][l + 1][i] for n in range(data.n)) / lm
+                    exact_sum(omega[n] * s[n] * qs[n][l + 1][i] for n in range(data.n)) / lm
                     for i in range(d)
                 ]
-                gb = mpmath.fsum(c) / lm
+                gb = exact_sum(c) / lm
                 g_l.append([*gw, *gu, gb])
             grad.append(g_l)
         return _Raw(loss_value, zs, qs, grad)

@@ -1,0 +1,45 @@
+"""Exact summation: the correctly rounded exact sum, in any order, at any magnitude spread."""
+
+from fractions import Fraction
+
+import mpmath
+from hypothesis import given
+from hypothesis import strategies as st
+
+from mforacle.exact.network import evaluate
+from mforacle.exact.summation import exact_sum
+from mforacle.model import Model
+
+mantissas = st.integers(-(2**60), 2**60)
+exponents = st.integers(-3000, 3000)
+
+
+@given(st.lists(st.tuples(mantissas, exponents), max_size=8), st.randoms())
+def test_exact_sum_is_the_rounded_exact_sum_in_any_order(parts, rnd):
+    with mpmath.workdps(20):
+        terms = [mpmath.mpf((m, e)) for m, e in parts]
+        exact = sum((Fraction(m) * Fraction(2) ** e for m, e in parts), Fraction(0))
+        want = mpmath.mpf(exact.numerator) / exact.denominator  # one correct rounding
+        got = exact_sum(terms)
+        rnd.shuffle(terms)
+        assert exact_sum(terms) == got == want, (parts, got, want)
+
+
+def test_far_apart_terms_are_not_dropped():
+    # mpmath.fsum drops the 1 here (it lies > 2·prec bits below 1e200); exact_sum must not
+    with mpmath.workdps(15):
+        assert exact_sum([mpmath.mpf("1e200"), 1, mpmath.mpf("-1e200")]) == 1
+
+
+def test_network_with_huge_cancelling_neurons():
+    """Neurons u = ±1e200 with w = 0 cancel exactly: z_L = tanh(1)/3 for x = 0 (L = 1, M = 3),
+    in every neuron order, with an honest bound (was: loss 0 with bound 0)."""
+    model = Model.create(1, "tanh")
+    rows = [["0", "1e200", "1"], ["0", "1", "1"], ["0", "-1e200", "1"]]
+    with mpmath.workdps(40):
+        z_true = mpmath.tanh(1) / 3
+    for order in ([0, 1, 2], [1, 0, 2], [0, 2, 1]):
+        r = evaluate(model, [[rows[i] for i in order]], [["0"]], ["0"], dps=15)
+        err = abs(r.z_L[0][0] - z_true)
+        assert err <= r.error_bound["z_L"], (order, r.z_L[0][0], z_true, r.error_bound)
+        assert abs(r.loss - z_true**2 / 2) <= r.error_bound["loss"], (order, r.loss)
