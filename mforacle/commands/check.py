@@ -89,8 +89,10 @@ def run(args: argparse.Namespace) -> int:
     session = Session(profile)
 
     def progress(p, v) -> None:  # type: ignore[no-untyped-def]
+        # p is None in file mode (verdicts are graded, not planned): the id is in the evidence
         if not args.quiet and v.status != "pass":
-            print(v.evidence.get("check_id", p.id), v.summary()[:200], file=sys.stderr)
+            cid = v.evidence.get("check_id") or (p.id if p is not None else v.claim)
+            print(cid, v.summary()[:200], file=sys.stderr)
 
     if file_mode:
         manifest, suite = load_vectors(args.vectors)

@@ -1,0 +1,71 @@
+"""``mforacle check`` from the command line: file mode with the progress lines on (no
+``--quiet``), file-mode diagnostics for misspelled fields, and usage errors (``--timeout``,
+``--only``) that must exit 2 with one clear line instead of a traceback or a vacuous run.
+
+The "foreign" results here are the exported references themselves (exact values, written as
+decimals, read with correct rounding): a conforming result set by construction, so no
+subprocess implementation is needed; a failing set negates one gradient."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from mforacle.cli import main
+from mforacle.harness.vectors import export
+
+
+@pytest.fixture(scope="module")
+def vdir(tmp_path_factory):
+    d = tmp_path_factory.mktemp("vectors")
+    export(d, "dev")
+    return d
+
+
+def _results(vdir: Path, tmp_path: Path) -> Path:
+    rdir = tmp_path / "results"
+    shutil.copytree(vdir / "reference", rdir)
+    return rdir
+
+
+def _check(vdir: Path, rdir: Path, out: Path, *extra: str) -> int:
+    args = ["check", "--vectors", str(vdir), "--results", str(rdir), "--out", str(out)]
+    return main([*args, *extra])
+
+
+def _statuses(out: Path) -> dict[str, str]:
+    report = json.loads((out / "check.json").read_text())
+    return {r["id"]: r["status"] for r in report["verdicts"]}
+
+
+def test_file_mode_without_quiet_passes_and_writes_report(vdir, tmp_path, capsys):
+    rdir, out = _results(vdir, tmp_path), tmp_path / "rep"
+    code = _check(vdir, rdir, out)
+    cap = capsys.readouterr()
+    assert code == 0, (code, cap.out, cap.err[-2000:])
+    assert (out / "check.json").is_file() and (out / "check.html").is_file()
+    assert cap.out.startswith("PASS:"), cap.out
+    # the not-checked train_step verdicts are listed on stderr by their check ids
+    assert "small/tanh::train_step" in cap.err and "not checked" in cap.err, cap.err[-2000:]
+    status = _statuses(out)
+    assert status["small/tanh::grad_x"] == "pass", status
+
+
+def test_file_mode_without_quiet_fails_and_writes_report(vdir, tmp_path, capsys):
+    rdir, out = _results(vdir, tmp_path), tmp_path / "rep"
+    path = rdir / "small" / "tanh.json"
+    obj = json.loads(path.read_text())
+    flip = lambda v: v[1:] if v.startswith("-") else f"-{v}"  # noqa: E731
+    obj["grad_x"] = [[flip(v) for v in row] for row in obj["grad_x"]]
+    path.write_text(json.dumps(obj))
+    code = _check(vdir, rdir, out)
+    cap = capsys.readouterr()
+    assert code == 1, (code, cap.out, cap.err[-2000:])
+    assert (out / "check.json").is_file(), list(out.iterdir()) if out.exists() else "no out dir"
+    assert cap.out.startswith("FAIL:"), cap.out
+    assert "small/tanh::grad_x" in cap.err, cap.err[-2000:]
+    status = _statuses(out)
+    assert status["small/tanh::grad_x"] == "fail" and status["small/tanh::z_L"] == "pass", status
