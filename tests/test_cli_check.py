@@ -69,3 +69,37 @@ def test_file_mode_without_quiet_fails_and_writes_report(vdir, tmp_path, capsys)
     assert "small/tanh::grad_x" in cap.err, cap.err[-2000:]
     status = _statuses(out)
     assert status["small/tanh::grad_x"] == "fail" and status["small/tanh::z_L"] == "pass", status
+
+
+def test_misspelled_fields_are_named_and_the_summary_warns(vdir, tmp_path, capsys):
+    """Extra fields are allowed (case-format.md), so misspelled gradient fields leave those
+    checks *not checked* and the run may pass, but the reason and the summary line say why."""
+    rdir, out = _results(vdir, tmp_path), tmp_path / "rep"
+    for path in rdir.rglob("*.json"):
+        obj = json.loads(path.read_text())
+        if "grad_theta" in obj:
+            obj["gradTheta"], obj["gradX"] = obj.pop("grad_theta"), obj.pop("grad_x")
+        elif "Z1" in obj:
+            obj["Z_1"] = obj.pop("Z1")
+        obj["comment"] = "an allowed extra field"
+        path.write_text(json.dumps(obj))
+    # one file spelled right (with the same extra field): nothing to warn about there
+    good = json.loads((vdir / "reference" / "small" / "erf.json").read_text())
+    (rdir / "small" / "erf.json").write_text(json.dumps({**good, "comment": "extra"}))
+    code = _check(vdir, rdir, out, "--quiet")
+    cap = capsys.readouterr()
+    assert code == 0, (code, cap.out)  # extra fields are not a failure
+    assert "WARNING" in cap.out and "gradTheta, gradX" in cap.out, cap.out
+    report = json.loads((out / "check.json").read_text())
+    rows = {r["id"]: r for r in report["verdicts"]}
+    for q in ("grad_theta", "grad_x"):
+        row = rows[f"small/tanh::{q}"]
+        want = f"{q} absent; the file has unknown fields comment, gradTheta, gradX"
+        assert row["status"] == "not checked" and want in row["reason"], row
+        assert rows[f"small/erf::{q}"]["status"] == "pass", rows[f"small/erf::{q}"]
+    lim = rows["limit/erf-d1::Z1"]
+    assert "Z1 absent; the file has unknown fields Z_1, comment" in lim["reason"], lim
+    n_bad = sum(1 for p in rdir.rglob("*.json")) - 1
+    assert f"{n_bad} result file(s)" in cap.out, (n_bad, cap.out)
+    unknown = report["implementation"]["unknown_fields"]
+    assert unknown["small/tanh"] == ["comment", "gradTheta", "gradX"] and "small/erf" not in unknown

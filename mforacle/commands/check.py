@@ -61,6 +61,19 @@ def _filter(planned: list, only: str | None) -> list:
     return [p for p in planned if only is None or only in p.id]
 
 
+def _unknown_fields_warning(unknown: dict[str, list[str]] | None) -> str:
+    """Tail of the summary line when result files miss contract fields but carry unknown ones
+    (likely misspellings: their checks are only *not checked*, so the run can still pass)."""
+    if not unknown:
+        return ""
+    names = sorted({f for fields in unknown.values() for f in fields})
+    shown = ", ".join(names[:8]) + (", ..." if len(names) > 8 else "")
+    return (
+        f"; WARNING: {len(unknown)} result file(s) miss contract fields and have unknown "
+        f"fields {shown} (misspelled? see shared/spec/case-format.md)"
+    )
+
+
 def run(args: argparse.Namespace) -> int:
     from ..harness.calls import Caller
     from ..harness.checks import plan_checks
@@ -152,5 +165,6 @@ def run(args: argparse.Namespace) -> int:
     print(
         f"{'PASS' if s['ok'] else 'FAIL'}: {s['pass']} passed, {s['fail']} failed, "
         f"{s['error']} errors, {s['not checked']} not checked; report {paths['html']}"
+        + _unknown_fields_warning(info.get("unknown_fields") if file_mode else None)
     )
     return exit_code(verdicts)

@@ -13,6 +13,7 @@ graded against the references stored with the vectors.
 
 from __future__ import annotations
 
+import dataclasses
 import traceback
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -25,7 +26,7 @@ from properties.verdict import Verdict
 from ..caseio import read_result
 from ..errors import MforacleError
 from .calls import DEFAULT_TIMEOUT, Caller
-from .checks import PlannedCheck, SuiteCase, plan_checks
+from .checks import QUANTITIES, PlannedCheck, SuiteCase, plan_checks
 from .limit import LIMIT_QUANTITIES, LimitCase, plan_limit_checks
 from .protocol import Implementation, check_dtype
 
@@ -115,6 +116,38 @@ def plan_claims(
 
 # --- file mode -----------------------------------------------------------------------------
 
+#: Top-level fields of a ``mforacle-result/1`` file that mforacle knows: the contract's
+#: (shared/spec/case-format.md, "Result") and the extra ones its own writers add. Other fields
+#: are allowed; they are only *named* when a contract field is missing (a likely misspelling).
+KNOWN_RESULT_FIELDS = frozenset(
+    {
+        "format", "dtype", "implementation", "path", "precision", "error_bound",
+        "loss", "z_L", "grad_theta", "grad_x",
+        "energy", "Z1", "first_variation", "velocity",
+        "digits", "tolerance", "method", "dps", "working_dps", "confirm_dps", "unit_roundoff",
+    }
+)  # fmt: skip
+
+
+def _name_unknown_fields(
+    verdicts: list[Verdict], result: dict[str, Any], case_id: str, quantities: tuple[str, ...]
+) -> tuple[list[Verdict], list[str]]:
+    """When a contract field is absent and the file has fields mforacle does not know, say so
+    in that quantity's *not checked* reason (e.g. ``gradTheta`` for ``grad_theta``); returns
+    the verdicts and the unknown field names ([] when nothing is missing or nothing unknown)."""
+    unknown = sorted(k for k in result if k not in KNOWN_RESULT_FIELDS)
+    missing = [q for q in quantities if q not in result]
+    if not unknown or not missing:
+        return verdicts, []
+    out = []
+    for v in verdicts:
+        q = str(v.evidence.get("check_id", "")).removeprefix(f"{case_id}::")
+        if v.status == "not checked" and q in missing:
+            note = f"{q} absent; the file has unknown fields {', '.join(unknown)}"
+            v = dataclasses.replace(v, reason=note)
+        out.append(v)
+    return out, unknown
+
 
 def _file_implementation(result: dict[str, Any], path: Path) -> Implementation:
     """An :class:`Implementation` that answers from one result file."""
@@ -164,10 +197,15 @@ def _file_limit(result: dict[str, Any], path: Path) -> Implementation:
 
 
 def check_limit_files(
-    suite: list[LimitCase], results: str | Path
+    suite: list[LimitCase],
+    results: str | Path,
+    unknown_fields: dict[str, list[str]] | None = None,
 ) -> tuple[list[Verdict], set[str]]:
     """Grade ``RESULTS/<id>.json`` of the measure cases. The limit is optional: a missing file
-    is *not checked*; a malformed one is an ``error``; a missing field is *not checked*."""
+    is *not checked*; a malformed one is an ``error``; a missing field is *not checked* (its
+    reason names the file's unknown fields, which are also recorded in ``unknown_fields``)."""
+    if unknown_fields is None:
+        unknown_fields = {}
     root = Path(results)
     verdicts: list[Verdict] = []
     dtypes: set[str] = set()
@@ -180,14 +218,19 @@ def check_limit_files(
             verdicts.append(v)
             continue
         try:
-            impl = _file_limit(read_result(path, lc.case), path)
+            result = read_result(path, lc.case)
+            impl = _file_limit(result, path)
         except MforacleError as exc:
             verdicts.append(
                 Verdict.errored("H0.result-file", "the result file is valid", str(exc), ev)
             )
             continue
         dtypes.add(impl.dtype)
-        verdicts += run_planned(plan_limit_checks(impl, [lc], Caller(DEFAULT_TIMEOUT)))
+        got = run_planned(plan_limit_checks(impl, [lc], Caller(DEFAULT_TIMEOUT)))
+        got, unknown = _name_unknown_fields(got, result, lc.id, LIMIT_QUANTITIES)
+        if unknown:
+            unknown_fields[lc.id] = unknown
+        verdicts += got
     return verdicts, dtypes
 
 
@@ -200,10 +243,14 @@ def check_files(
 ) -> tuple[list[Verdict], dict[str, Any]]:
     """Grade ``RESULTS/<id>.json`` against the suite's stored references; one verdict per
     case and quantity. A missing or malformed result file is an ``error`` for that case
-    (for the optional measure cases of ``limit_suite``, see :func:`check_limit_files`)."""
+    (for the optional measure cases of ``limit_suite``, see :func:`check_limit_files`).
+    A missing field is *not checked*; when the file also has fields mforacle does not know
+    (a misspelling such as ``gradTheta``), the reason names them and ``info["unknown_fields"]``
+    maps the case id to them, so the run can warn."""
     root = Path(results)
     verdicts: list[Verdict] = []
     dtypes: set[str] = set()
+    unknown_fields: dict[str, list[str]] = {}
     for sc in suite:
         path = root / f"{sc.id}.json"
         if not path.is_file():
@@ -230,9 +277,13 @@ def check_files(
             )
             continue
         dtypes.add(impl.dtype)
-        verdicts += run_planned(plan_checks(impl, [sc], Caller(DEFAULT_TIMEOUT)))
+        got = run_planned(plan_checks(impl, [sc], Caller(DEFAULT_TIMEOUT)))
+        got, unknown = _name_unknown_fields(got, result, sc.id, QUANTITIES)
+        if unknown:
+            unknown_fields[sc.id] = unknown
+        verdicts += got
     if limit_suite:
-        more, more_dtypes = check_limit_files(limit_suite, root)
+        more, more_dtypes = check_limit_files(limit_suite, root, unknown_fields)
         verdicts += more
         dtypes |= more_dtypes
     info = {
@@ -242,6 +293,8 @@ def check_files(
         "source": str(root),
         "provides": ["result files"],
     }
+    if unknown_fields:  # case id -> unknown fields, for files missing a contract field
+        info["unknown_fields"] = unknown_fields
     return verdicts, info
 
 
