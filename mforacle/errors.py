@@ -13,6 +13,7 @@ __all__ = [
     "ImplementationError",
     "InvalidArgument",
     "MforacleError",
+    "NonFiniteResult",
     "UnsupportedFormatVersion",
 ]
 
@@ -56,3 +57,18 @@ class UnsupportedFormatVersion(CaseFormatError):
 
 class ImplementationError(MforacleError):
     """An implementation under test could not be loaded or does not follow the protocol."""
+
+
+class NonFiniteResult(MforacleError, ArithmeticError):
+    """A float computation overflowed (inf) or became undefined (NaN) on finite inputs.
+
+    Raised instead of returning a silently meaningless number; ``quantity`` names what
+    overflowed. The exact path has no such range limit.
+    """
+
+    def __init__(self, quantity: str, where: str = "fast path (float64)") -> None:
+        self.quantity = quantity
+        super().__init__(
+            f"{quantity}: the {where} overflowed (inf or NaN) on this case; its numbers are "
+            "outside float64's range — evaluate it with the exact path"
+        )

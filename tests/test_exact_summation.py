@@ -43,3 +43,28 @@ def test_network_with_huge_cancelling_neurons():
         err = abs(r.z_L[0][0] - z_true)
         assert err <= r.error_bound["z_L"], (order, r.z_L[0][0], z_true, r.error_bound)
         assert abs(r.loss - z_true**2 / 2) <= r.error_bound["loss"], (order, r.loss)
+
+
+def test_astronomically_small_terms_are_dropped_only_when_harmless():
+    from mforacle.exact.summation import SPAN_BITS, ExponentRangeError
+
+    with mpmath.workdps(30):
+        tiny = mpmath.mpf((1, -4 * SPAN_BITS))  # like tanh'(1e200): far below everything
+        assert exact_sum([mpmath.mpf(1), tiny, mpmath.mpf("0.5")]) == mpmath.mpf("1.5")
+        assert exact_sum([tiny, tiny]) == 2 * tiny  # nothing dropped when all are tiny
+        try:
+            exact_sum([mpmath.mpf(1), tiny, mpmath.mpf(-1)])  # large terms cancel exactly
+        except ExponentRangeError as exc:
+            assert "cancel" in str(exc)
+        else:
+            raise AssertionError("a cancelling sum with a dropped term must not return a value")
+
+
+def test_network_with_saturated_huge_preactivations():
+    """w·x ~ 1e200: σ'(a) underflows to e^(−1e200) scale; the exact path still answers, with
+    the bound confirmed by recomputation."""
+    model = Model.create(2, "tanh", ["1", "0.5"])
+    theta = [[["1e200", "-0.2", "0.3", "1e200", "0.5"]]]
+    r = evaluate(model, theta, [["0.5", "-1.0"], ["0.25", "0.75"]], ["0.1", "-0.3"], dps=20)
+    hi = evaluate(model, theta, [["0.5", "-1.0"], ["0.25", "0.75"]], ["0.1", "-0.3"], dps=60)
+    assert abs(r.loss - hi.loss) <= r.error_bound["loss"]

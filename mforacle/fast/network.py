@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from mforacle.errors import InvalidArgument
+from mforacle.errors import InvalidArgument, NonFiniteResult
 from mforacle.model import Model, float_data, float_theta
 from mforacle.numbers import float_array
 
@@ -118,6 +118,12 @@ def _backward(
     return grad, qn, q
 
 
+def _finite(quantity: str, value: Any) -> None:
+    """Raise :class:`NonFiniteResult` rather than return inf/NaN computed from finite inputs."""
+    if not np.all(np.isfinite(value)):
+        raise NonFiniteResult(quantity)
+
+
 def _validated(
     model: Model, theta: Any, x: Any, y: Any, weights: Any
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -132,14 +138,20 @@ def forward(model: Model, theta: Any, x: Any) -> np.ndarray:
     xs = float_array(x, "x", (None, model.d))
     if xs.shape[0] == 0:
         raise InvalidArgument("x", x, "need at least one data point")
-    return _forward(get(model.activation), th, xs, model.d)
+    with np.errstate(over="ignore", invalid="ignore"):
+        z = _forward(get(model.activation), th, xs, model.d)
+    _finite("z", z)
+    return z
 
 
 def loss(model: Model, theta: Any, x: Any, y: Any, weights: Any = None) -> float:
     """``E(Θ) = Σ_n ω_n ½ (g(z_L(x_n)) − y_n)²``."""
     th, xs, ys, ws = _validated(model, theta, x, y, weights)
-    z = _forward(get(model.activation), th, xs, model.d)
-    return _loss_and_terminal(model, z[-1], ys, ws)[0]
+    with np.errstate(over="ignore", invalid="ignore"):
+        z = _forward(get(model.activation), th, xs, model.d)
+        E = _loss_and_terminal(model, z[-1], ys, ws)[0]
+    _finite("loss", E)
+    return E
 
 
 def loss_and_grad(
@@ -157,9 +169,12 @@ def loss_and_grad(
         th, xs, ys = theta, x, y
         ws = weights if weights is not None else np.full(xs.shape[0], 1.0 / xs.shape[0])
     act = get(model.activation)
-    z = _forward(act, th, xs, model.d)
-    E, qL = _loss_and_terminal(model, z[-1], ys, ws)
-    grad, _, _ = _backward(act, th, z, qL, ws, model.d, keep_q=False)
+    with np.errstate(over="ignore", invalid="ignore"):
+        z = _forward(act, th, xs, model.d)
+        E, qL = _loss_and_terminal(model, z[-1], ys, ws)
+        grad, _, _ = _backward(act, th, z, qL, ws, model.d, keep_q=False)
+    _finite("loss", E)
+    _finite("grad_theta", grad)
     return E, grad
 
 
@@ -167,8 +182,11 @@ def evaluate(model: Model, theta: Any, x: Any, y: Any, weights: Any = None) -> F
     """Loss, trajectory, adjoint, ``grad_theta = ∂E/∂Θ`` and ``grad_x[n] = ∂ℓ_n/∂x_n``."""
     th, xs, ys, ws = _validated(model, theta, x, y, weights)
     act = get(model.activation)
-    z = _forward(act, th, xs, model.d)
-    E, qL = _loss_and_terminal(model, z[-1], ys, ws)
-    grad, q0, q = _backward(act, th, z, qL, ws, model.d, keep_q=True)
+    with np.errstate(over="ignore", invalid="ignore"):
+        z = _forward(act, th, xs, model.d)
+        E, qL = _loss_and_terminal(model, z[-1], ys, ws)
+        grad, q0, q = _backward(act, th, z, qL, ws, model.d, keep_q=True)
     assert q is not None
+    for name, value in (("z_L", z[-1]), ("loss", E), ("grad_theta", grad), ("grad_x", q0)):
+        _finite(name, value)
     return FastResult(loss=E, z=z, q=q, grad_theta=grad, grad_x=q0.copy())

@@ -1,0 +1,61 @@
+"""The fast path never returns inf/NaN computed from finite inputs: it raises NonFiniteResult."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from mforacle.errors import MforacleError, NonFiniteResult
+from mforacle.fast import network as fast
+from mforacle.model import Model
+
+MODEL = Model.create(2, "tanh", ["1", "0.5"])
+X, Y = np.array([[0.5, -1.0], [0.25, 0.75]]), np.array([0.1, -0.3])
+HUGE = np.array([[[1e200, -0.2, 0.3, 1e200, 0.5]]])  # w1·x and u1 near 1e200: E ~ 1e400
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: fast.loss(MODEL, HUGE, X, Y),
+        lambda: fast.loss_and_grad(MODEL, HUGE, X, Y),
+        lambda: fast.evaluate(MODEL, HUGE, X, Y),
+    ],
+)
+def test_overflow_raises_a_typed_error(call):
+    with pytest.raises(NonFiniteResult, match="exact path"):
+        call()
+
+
+def test_forward_overflow_raises():
+    theta = np.array([[[1.0, 0.0, 1e308, 0.0, 5.0]]])  # z_1 = x + 1e308·tanh(...) twice
+    with pytest.raises(NonFiniteResult):
+        fast.forward(MODEL, np.concatenate([theta, theta]), np.array([[1e308, 0.0]]))
+
+
+def test_large_but_representable_cases_still_work():
+    theta = np.array([[[1e3, -0.2, 0.3, 1e3, 0.5]]])
+    r = fast.evaluate(MODEL, theta, X, Y)
+    assert np.isfinite(r.loss) and np.all(np.isfinite(r.grad_theta))
+
+
+def test_non_finite_result_is_an_mforacle_error():
+    assert issubclass(NonFiniteResult, MforacleError)
+
+
+def test_cli_prints_one_line_and_exits_2(tmp_path):
+    case = {"format": "mforacle-case/1",
+            "model": {"d": 2, "activation": "tanh", "readout": {"a": ["1", "0.5"]}},
+            "theta": [[["1e200", "-0.2", "0.3", "1e200", "0.5"]]],
+            "x": [["0.5", "-1.0"], ["0.25", "0.75"]], "y": ["0.1", "-0.3"]}
+    p = tmp_path / "big.json"
+    p.write_text(json.dumps(case))
+    out = subprocess.run([sys.executable, "-m", "mforacle", "eval", str(p), "--path", "fast"],
+                         capture_output=True, text=True)
+    assert out.returncode == 2, out
+    assert out.stderr.count("\n") == 1 and "exact path" in out.stderr, out.stderr
+    exact = subprocess.run([sys.executable, "-m", "mforacle", "eval", str(p), "--path", "exact"],
+                           capture_output=True, text=True)
+    assert exact.returncode == 0, exact.stderr
