@@ -103,3 +103,23 @@ def test_misspelled_fields_are_named_and_the_summary_warns(vdir, tmp_path, capsy
     assert f"{n_bad} result file(s)" in cap.out, (n_bad, cap.out)
     unknown = report["implementation"]["unknown_fields"]
     assert unknown["small/tanh"] == ["comment", "gradTheta", "gradX"] and "small/erf" not in unknown
+
+
+@pytest.mark.parametrize("timeout", ["inf", "nan", "0", "-1"])
+def test_bad_timeout_is_a_usage_error(timeout, capsys):
+    code = main(["check", "examples.numpy_resnet:IMPL", "--timeout", timeout])
+    err = capsys.readouterr().err
+    assert code == 2, (timeout, code, err)
+    assert err.count("\n") == 1 and "--timeout" in err and "finite" in err, err
+
+
+def test_only_matching_nothing_is_a_usage_error(vdir, tmp_path, capsys):
+    out = tmp_path / "rep"
+    impl = ["check", "examples.numpy_resnet:IMPL", "--isolate", "thread", "--no-claims"]
+    code = main([*impl, "--only", "zzz", "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code == 2 and "--only" in err and "no check id contains it" in err, (code, err)
+    code = _check(vdir, _results(vdir, tmp_path), out, "--only", "zzz")
+    err = capsys.readouterr().err
+    assert code == 2 and "no case id contains it" in err, (code, err)
+    assert not (out / "check.json").exists()  # nothing was run, no vacuous report

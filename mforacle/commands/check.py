@@ -16,6 +16,7 @@ Exit status: 0 all checks passed, 1 something failed or errored, 2 usage error.
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 
 from ..errors import InvalidArgument
@@ -57,8 +58,15 @@ def _profile(name: str | None) -> str:
     return name
 
 
-def _filter(planned: list, only: str | None) -> list:
-    return [p for p in planned if only is None or only in p.id]
+def _filter(planned: list, only: str | None, what: str = "check id") -> list:
+    """The items whose id contains ``only``; none at all is a usage error (a filter that
+    matches nothing would otherwise make a vacuous run that reports FAIL: 0 passed)."""
+    kept = [p for p in planned if only is None or only in p.id]
+    if only is not None and planned and not kept:
+        raise InvalidArgument(
+            "--only", only, f"no {what} contains it ({len(planned)} to choose from)"
+        )
+    return kept
 
 
 def _unknown_fields_warning(unknown: dict[str, list[str]] | None) -> str:
@@ -97,8 +105,8 @@ def run(args: argparse.Namespace) -> int:
         raise InvalidArgument(
             "target", args.target, "give either module.path:object or --vectors VDIR --results RDIR"
         )
-    if not (args.timeout > 0):
-        raise InvalidArgument("--timeout", args.timeout, "must be positive")
+    if not (math.isfinite(args.timeout) and args.timeout > 0):
+        raise InvalidArgument("--timeout", args.timeout, "must be a finite number of seconds > 0")
     session = Session(profile)
 
     def progress(p, v) -> None:  # type: ignore[no-untyped-def]
@@ -111,8 +119,9 @@ def run(args: argparse.Namespace) -> int:
         manifest, suite = load_vectors(args.vectors)
         limit_suite = load_limit_vectors(args.vectors)
         if args.only:
-            suite = [sc for sc in suite if args.only in sc.id]
-            limit_suite = [lc for lc in limit_suite if args.only in lc.id]
+            keep = {c.id for c in _filter([*suite, *limit_suite], args.only, "case id")}
+            suite = [sc for sc in suite if sc.id in keep]
+            limit_suite = [lc for lc in limit_suite if lc.id in keep]
         verdicts, info = check_files(suite, args.results, limit_suite=limit_suite)
         for v in verdicts:
             progress(None, v)
