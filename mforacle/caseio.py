@@ -12,6 +12,7 @@ import json
 import os
 import tempfile
 from dataclasses import dataclass, field
+from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -83,7 +84,9 @@ def _text_array(arr: np.ndarray) -> Any:
     return np.vectorize(exact_text, otypes=[object])(arr).tolist() if arr.size else arr.tolist()
 
 
-def _require(obj: dict[str, Any], key: str, where: str = "") -> Any:
+def _require(obj: Any, key: str, where: str = "") -> Any:
+    if not isinstance(obj, dict):
+        raise CaseFormatError(where.rstrip(".") or "(top level)", obj, "expected a JSON object")
     if key not in obj:
         raise CaseFormatError(where + key, None, "missing required field")
     return obj[key]
@@ -159,12 +162,28 @@ def case_from_json(obj: Any) -> Case:
     except InvalidArgument as exc:
         raise CaseFormatError(exc.field, exc.value, exc.reason) from None
     known = {"format", "model", "theta", "measure", "x", "y", "weights"}
-    meta = {k: v for k, v in obj.items() if k not in known}
+    meta = {k: _plain(v) for k, v in obj.items() if k not in known}
     return Case(model, data, theta, measure, probes, meta)
 
 
-def load_json(path: str | os.PathLike[str]) -> Any:
-    """Parse a JSON file; a missing file or bad JSON raises :class:`CaseFormatError`."""
+def _plain(value: Any) -> Any:
+    """Extra (non-contract) fields, with exactly-read Decimals back as plain JSON floats."""
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def load_json(path: str | os.PathLike[str], *, exact_numbers: bool = False) -> Any:
+    """Parse a JSON file; a missing file or bad JSON raises :class:`CaseFormatError`.
+
+    ``exact_numbers=True`` reads JSON numbers with a fraction or exponent as
+    :class:`decimal.Decimal` (exact), not as the nearest double: case files promise that the
+    exact path sees exactly the numbers written.
+    """
     p = Path(path)
     try:
         text = p.read_text(encoding="utf-8")
@@ -173,7 +192,9 @@ def load_json(path: str | os.PathLike[str]) -> Any:
     except (OSError, UnicodeDecodeError) as exc:
         raise CaseFormatError("(file)", str(p), f"cannot read: {exc}") from None
     try:
-        return json.loads(text, parse_constant=_reject_constant)
+        return json.loads(
+            text, parse_constant=_reject_constant, parse_float=Decimal if exact_numbers else None
+        )
     except json.JSONDecodeError as exc:
         raise CaseFormatError(
             "(json)",
@@ -189,7 +210,7 @@ def _reject_constant(name: str) -> Any:
 
 def read_case(path: str | os.PathLike[str]) -> Case:
     """Read and validate a case file. Errors name the file and the field."""
-    obj = load_json(path)
+    obj = load_json(path, exact_numbers=True)
     try:
         return case_from_json(obj)
     except CaseFormatError as exc:
@@ -258,6 +279,14 @@ def numbers_to_text(value: Any, digits: int | None) -> Any:
     return format_exact(value, digits)
 
 
+def _writable_target(path: str | os.PathLike[str]) -> Path:
+    p = Path(path)
+    if p.is_dir():
+        raise InvalidArgument("output", str(p), "is a directory; give a file name")
+    p.parent.mkdir(parents=True, exist_ok=True)
+    return p
+
+
 def _publish(tmp: str, dest: Path) -> None:
     """Give the temp file the permissions a plain ``open`` would (mkstemp makes it 0600),
     then rename it over ``dest``."""
@@ -269,8 +298,7 @@ def _publish(tmp: str, dest: Path) -> None:
 
 def write_json_atomic(path: str | os.PathLike[str], obj: Any) -> None:
     """Write JSON to ``path`` atomically (temp file in the same folder, then rename)."""
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
+    p = _writable_target(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
@@ -284,8 +312,7 @@ def write_json_atomic(path: str | os.PathLike[str], obj: Any) -> None:
 
 def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
     """Write text to ``path`` atomically."""
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
+    p = _writable_target(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:

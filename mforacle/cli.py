@@ -1,14 +1,16 @@
 """The ``mforacle`` command line.
 
 Each subcommand lives in ``mforacle/commands/<name>.py`` and provides ``configure(parser)``
-and ``run(args) -> int``. User errors (:class:`~mforacle.errors.MforacleError`) print one line,
-``mforacle: error: ...``, and exit with status 2; a traceback means a bug in mforacle.
+and ``run(args) -> int``. User errors (:class:`~mforacle.errors.MforacleError`, and paths
+that cannot be read or written) print one line, ``mforacle: error: ...``, and exit with
+status 2 (``MFORACLE_DEBUG=1`` shows an I/O error's traceback); any other traceback is a bug.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -69,6 +71,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args._run(args) or 0)
     except MforacleError as exc:
         print(f"mforacle: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as exc:  # a path the user gave cannot be read or written
+        if os.environ.get("MFORACLE_DEBUG"):
+            raise
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"mforacle: error: {where}{exc.strerror or exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("mforacle: interrupted", file=sys.stderr)

@@ -173,3 +173,20 @@ def exact_text(value: Fraction, digits: int = 40) -> str:
     if "." in text:
         text = text.rstrip("0").rstrip(".")
     return text
+
+
+def fractions_to_float64(values: Any, field: str = "case") -> np.ndarray:
+    """Exact numbers (Fractions) to the nearest float64, elementwise; a magnitude beyond
+    float64's range raises :class:`InvalidArgument` instead of ``OverflowError``."""
+    arr = np.asarray(values, dtype=object)
+    out = np.empty(arr.shape, dtype=np.float64)
+    for idx in np.ndindex(*arr.shape):
+        try:
+            out[idx] = float(Fraction(arr[idx]))  # correctly rounded
+        except OverflowError:
+            where = field + "".join(f"[{i}]" for i in idx)
+            raise InvalidArgument(
+                where, exact_text(Fraction(arr[idx]), 6),
+                "exceeds float64's range (|x| > 1.8e308); evaluate with the exact path",
+            ) from None
+    return out

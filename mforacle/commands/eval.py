@@ -32,6 +32,7 @@ from ..caseio import (
     read_case,
 )
 from ..errors import InvalidArgument
+from ..numbers import fractions_to_float64
 
 DEFAULT_DPS = 30
 MIN_DPS = 15
@@ -96,8 +97,8 @@ def exact_result(case: Case, dps: int) -> dict[str, Any]:
 
 
 def _floats(arr: np.ndarray) -> np.ndarray:
-    """Exact Fractions to the nearest float64 (``float(Fraction)`` is correctly rounded)."""
-    return np.vectorize(lambda v: float(Fraction(v)), otypes=[np.float64])(arr)
+    """Exact Fractions to the nearest float64 (correctly rounded; out of range raises)."""
+    return fractions_to_float64(arr)
 
 
 def fast_result(case: Case) -> dict[str, Any]:

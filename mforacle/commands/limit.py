@@ -19,7 +19,6 @@ A ``theta`` case is refused with a pointer to ``mforacle eval``.
 from __future__ import annotations
 
 import argparse
-from fractions import Fraction
 from typing import Any
 
 import numpy as np
@@ -33,6 +32,7 @@ from ..caseio import (
     read_case,
 )
 from ..errors import InvalidArgument
+from ..numbers import fractions_to_float64
 
 DEFAULT_DPS = 30
 MIN_DPS, MAX_DPS = 15, 1000
@@ -120,8 +120,7 @@ def exact_result(case: Case, dps: int, tol: Any, segments: int) -> dict[str, Any
 
 
 def _floats(arr: Any) -> np.ndarray:
-    to_float = np.vectorize(lambda v: float(Fraction(v)), otypes=[np.float64])
-    return to_float(np.asarray(arr, dtype=object))
+    return fractions_to_float64(arr)
 
 
 def fast_result(case: Case, steps: int) -> dict[str, Any]:
