@@ -66,7 +66,7 @@ def test_numbers_beyond_float64_are_refused_by_the_fast_path_only(tmp_path):
     p.write_text(json.dumps(obj))
     rc, _, err = _run("eval", str(p), "--path", "fast")
     assert rc == 2 and err.count("\n") == 1 and "float64" in err, err
-    rc, out, err = _run("eval", str(p), "--path", "exact")
+    rc, _out, err = _run("eval", str(p), "--path", "exact")
     assert rc == 0, err
 
 
