@@ -54,7 +54,7 @@ def _mp_refs(name: str, eta: float | None = None):
         return 1 if x > e else (0 if x < -e else (x + e) / (2 * e))
 
     def f2(x):
-        return 1 / (2 * e) if abs(x) < e else 0
+        return 1 / (2 * e) if abs(x) <= e else 0  # the convention at the kinks (README)
 
     return f0, f1, f2
 

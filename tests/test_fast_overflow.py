@@ -59,3 +59,18 @@ def test_cli_prints_one_line_and_exits_2(tmp_path):
     exact = subprocess.run([sys.executable, "-m", "mforacle", "eval", str(p), "--path", "exact"],
                            capture_output=True, text=True)
     assert exact.returncode == 0, exact.stderr
+
+
+def test_regrelu_second_derivative_at_the_kinks_follows_the_convention():
+    """README: σ''(±η) = 1/(2η) (the middle piece on the closed interval), in both paths."""
+    import mpmath
+
+    from mforacle.exact.activations import exact_activation
+    from mforacle.fast.activations import get
+    from mforacle.model import Activation
+
+    act = Activation.parse("regrelu:0.5")
+    fast_d2 = get(act).d2sigma(np.array([-0.5, 0.5, 0.75, -0.75]))
+    exact = exact_activation(act)
+    exact_d2 = [float(exact.d2(mpmath.mpf(v))) for v in (-0.5, 0.5)]
+    assert fast_d2.tolist() == [1.0, 1.0, 0.0, 0.0] and exact_d2 == [1.0, 1.0]

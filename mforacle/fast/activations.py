@@ -12,8 +12,9 @@ Numerical choices (each keeps a small *relative* error for every finite input):
   ``sigma' = e/(1+e)^2``; ``sigma'' = -tanh(x/2) sigma'``.
 - ``softplus``: ``max(x, 0) + log1p(exp(-|x|))``; derivatives are the sigmoid's.
 - ``sin``: ``sin, cos, -sin``.
-- ``regrelu:ETA``: the three pieces by ``np.where``; ``sigma''`` is ``1/(2 eta)`` on the open
-  interval ``(-eta, eta)`` and 0 elsewhere (it jumps at ``±eta``; C^1 only).
+- ``regrelu:ETA``: the three pieces by ``np.where``; ``sigma''`` is ``1/(2 eta)`` on the closed
+  interval ``[-eta, eta]`` and 0 elsewhere (it jumps at ``±eta``; C^1 only). The value at the
+  kinks is the project's convention (README), shared with the exact path.
 - ``erf``: written here (see :func:`erf`): Cody's rational approximations as in Cephes, a fixed
   number of operations per element. Relative error below ``ERF_MAX_REL_ERROR = 6.5 u``
   (``u = 2**-53``): a first-order worst-case rounding analysis plus the approximations' own
@@ -305,7 +306,7 @@ def _regrelu(eta: float) -> FastActivation:
         return np.clip((x + eta) / two_eta, 0.0, 1.0)
 
     def d2sigma(x: Array) -> Array:
-        return np.where(np.abs(x) < eta, 1.0 / two_eta, 0.0)
+        return np.where(np.abs(x) <= eta, 1.0 / two_eta, 0.0)  # closed interval: as the exact path
 
     def both(x: Array) -> tuple[Array, Array]:
         return sigma(x), dsigma(x)
