@@ -231,3 +231,65 @@ def test_registry_runs_the_split_modules():
     assert CLAIMS["C3"].function is theorem6.run_c3
     assert CLAIMS["C4"].function is zero_loss.run_c4 and CLAIMS["C5"].function is zero_loss.run_c5
     assert training.check_c3_width is theorem6.check_c3_width
+
+
+# --- C4: the zero-loss ladder must not pass on NaN losses or a rise from 0 -----------------
+
+_C4_LADDER = [[2, 2, 0.5], [2, 3, 0.5], [2, 4, 0.5]]
+
+
+@dataclass(frozen=True)
+class NaNOnFirstRung(FastPath):
+    """Trains like the built-in path, but diverges to NaN states on the first rung (M = 2); its
+    loss propagates NaN (as plain NumPy code would) instead of raising."""
+
+    name: str = "broken: NaN on the first rung"
+
+    def train(self, model, theta0, x, y, weights=None, *, ds, steps):
+        out = FastPath.train(self, model, theta0, x, y, weights, ds=ds, steps=steps)
+        return np.full_like(out, np.nan) if np.shape(theta0)[1] == 2 else out
+
+    def loss_and_grad(self, model, theta, x, y, weights=None):
+        if np.isnan(theta).any():
+            return math.nan, np.full_like(theta, np.nan)
+        return FastPath.loss_and_grad(self, model, theta, x, y, weights)
+
+
+def _c4_with_losses(monkeypatch, losses):
+    """C4 on the built-in reachable case with the trained losses stubbed to ``losses``."""
+    from properties.claims import zero_loss
+
+    it = iter(losses)
+    monkeypatch.setattr(zero_loss, "train_final_loss", lambda *a, **k: next(it))
+    return zero_loss.check_c4(
+        fast_path(), zero_loss.builtin_reachable_case(), ladder=_C4_LADDER, eps=[1e-2, 1e-3]
+    )
+
+
+def test_c4_nan_loss_on_a_rung_fails():
+    from properties.claims.zero_loss import builtin_reachable_case, check_c4
+
+    vs = check_c4(NaNOnFirstRung(), builtin_reachable_case(), ladder=_C4_LADDER, eps=[1e9])
+    assert [v.status for v in vs] == ["fail", "fail"], [v.summary() for v in vs]
+    assert all("loss nan at rung 0 (L=2,M=2" in v.reason for v in vs), [v.reason for v in vs]
+
+
+def test_c4_stubbed_losses(monkeypatch):
+    ok = _c4_with_losses(monkeypatch, [0.5, 0.05, 1e-3])
+    assert [v.status for v in ok] == ["pass", "pass"], [v.summary() for v in ok]
+    assert ok[1].figure == 0.1, ok[1].summary()
+    for bad, why in (
+        ([0.5, math.nan, 1e-4], "loss nan at rung 1"),
+        ([math.nan, 0.5, 1e-4], "loss nan at rung 0"),
+        ([0.5, 0.05, math.inf], "loss inf at rung 2"),
+    ):
+        vs = _c4_with_losses(monkeypatch, bad)
+        assert [v.status for v in vs] == ["fail", "fail"], (bad, [v.summary() for v in vs])
+        assert why in vs[0].reason and why in vs[1].reason, (bad, vs[1].reason)
+    # a rise from exactly 0 is growth (ratio inf), though the last rung meets ε
+    c4, ladder = _c4_with_losses(monkeypatch, [0.0, 0.1, 1e-4])
+    assert c4.status == "pass" and ladder.status == "fail", ladder.summary()
+    assert ladder.figure == math.inf, ladder.summary()
+    # staying at 0 is not growth
+    _, flat = _c4_with_losses(monkeypatch, [0.0, 0.0, 0.0])
+    assert flat.status == "pass" and flat.figure == 1.0, flat.summary()

@@ -37,7 +37,9 @@ def check_c4(
     ``ρ_ini`` trained to ``s`` (``Δs = fraction · stable_step(Θ_0)``) reaches smaller losses.
 
     Verdicts: ``C4`` — the last rung's loss is ``<= min(eps)``; ``C4.ladder`` — losses along the
-    ladder never grow (figure: the largest ratio ``E_{k+1}/E_k``, ``<= 1``). The evidence lists,
+    ladder never grow (figure: the largest ratio ``E_{k+1}/E_k``, ``<= 1``; a rise from
+    ``E_k = 0`` is ``inf``). A non-finite (or negative) loss on any rung fails both, naming the
+    rung: NaN must never become a ratio of 0 or slip past ``max``. The evidence lists,
     for each ``ε``, the first rung that reached it next to the paper's shape ``M ~ 1/ε²``,
     ``L ~ 1/ε`` (reported, not asserted).
     """
@@ -73,7 +75,25 @@ def check_c4(
         "reached": reached,
         "history": {"s": [r["s"] for r in rungs], "loss": losses},
     }
-    ratios = [losses[i + 1] / losses[i] if losses[i] > 0 else 0.0 for i in range(len(losses) - 1)]
+    where = [f"(L={r['L']},M={r['M']},s={r['s']:g})" for r in rungs]
+    invalid = [
+        f"loss {v!r} at rung {i} {where[i]}"
+        for i, v in enumerate(losses)
+        if not (math.isfinite(v) and v >= 0)
+    ]
+    if invalid:  # a NaN/inf (or negative) loss is a failure, never a ratio of 0 or a skipped max
+        why = "not a finite nonnegative loss: " + "; ".join(invalid)
+        return [
+            Verdict("C4", title, "fail", reason=why, evidence=evidence),
+            Verdict(
+                "C4.ladder",
+                "larger L, M and longer s reach smaller loss",
+                "fail",
+                reason=why,
+                evidence={"ladder": rungs, "errors": losses, "seeds": [seed]},
+            ),
+        ]
+    ratios = [_ladder_ratio(losses[i], losses[i + 1]) for i in range(len(losses) - 1)]
     return [
         Verdict.measured(
             "C4",
@@ -85,20 +105,28 @@ def check_c4(
             reason="losses "
             + ", ".join(f"{v:.3g}" for v in losses)
             + " along rungs "
-            + ", ".join(f"(L={r['L']},M={r['M']},s={r['s']:g})" for r in rungs),
+            + ", ".join(where),
             evidence=evidence,
         ),
         Verdict.measured(
             "C4.ladder",
             "larger L, M and longer s reach smaller loss",
-            max(ratios),
+            max(ratios, default=1.0),
             "<=",
             1.0,
-            error_model="monotone along the ladder",
+            error_model="monotone along the ladder (a rise from 0 is ratio inf; 0 → 0 is 1)",
             reason="ratios " + ", ".join(f"{r:.3g}" for r in ratios),
             evidence={"ladder": rungs, "errors": losses, "seeds": [seed]},
         ),
     ]
+
+
+def _ladder_ratio(before: float, after: float) -> float:
+    """``E_{k+1}/E_k`` for finite nonnegative losses; from ``E_k = 0`` a rise is ``inf`` (a
+    fail) and staying at 0 is ``1`` (no growth)."""
+    if before > 0:
+        return after / before
+    return 1.0 if after == 0 else math.inf
 
 
 def check_c5(
