@@ -293,3 +293,41 @@ def test_c4_stubbed_losses(monkeypatch):
     # staying at 0 is not growth
     _, flat = _c4_with_losses(monkeypatch, [0.0, 0.0, 0.0])
     assert flat.status == "pass" and flat.figure == 1.0, flat.summary()
+
+
+# --- C2: every discrepancy finite > 0 and shrinking at each halving, not just the last -----
+
+
+def _c2_with_discrepancies(monkeypatch, errors, discrete=False):
+    """C2 (or C2.flow) on a built-in case with the measured discrepancies stubbed."""
+    from properties.claims import decay
+
+    it = iter(errors)
+    monkeypatch.setattr(decay, "dissipation_discrepancy", lambda *a, **k: next(it))
+    h = len(errors) - 1
+    if discrete:
+        return decay.check_c2_discrete(fast_path(), builtin_case(0)[0], halvings=h)
+    return decay.check_c2_flow(fast_path(), builtin_flow_case(0), T=3, n=2, halvings=h)
+
+
+def test_c2_stubbed_discrepancy_sequences(monkeypatch):
+    ok = _c2_with_discrepancies(monkeypatch, [0.08, 0.04, 0.02, 0.01])
+    assert ok.status == "pass" and ok.figure == 2.0, ok.summary()
+    assert "ratios 2, 2, 2" in ok.reason, ok.reason
+    for bad, why in (
+        ([math.nan, 0.04, 0.02, 0.01], "discrepancy nan at Δs 0.2"),
+        ([0.08, math.inf, 0.02, 0.01], "discrepancy inf at Δs 0.1"),
+        ([0.08, -0.04, 0.02, 0.01], "discrepancy -0.04"),
+        ([0.08, 0.04, 0.02, 0.0], "discrepancy 0.0 at Δs 0.025"),
+        # the discrepancy GROWS at the first halving; the last ratio alone is in the window
+        ([0.01, 0.04, 0.02, 0.01], "does not shrink: ratio 0.25 at Δs 0.2 → 0.1"),
+        ([0.04, 0.04, 0.02, 0.01], "does not shrink: ratio 1 at Δs 0.2 → 0.1"),
+    ):
+        v = _c2_with_discrepancies(monkeypatch, bad)
+        assert v.status == "fail" and why in v.reason, (bad, v.summary())
+        assert "ratios " in v.reason and len(v.evidence["ratios"]) == 3, v.evidence
+    # the discrete check too, including a run whose every discrepancy is NaN (no crash)
+    v = _c2_with_discrepancies(monkeypatch, [math.nan] * 3, discrete=True)
+    assert v.status == "fail" and "discrepancy nan" in v.reason, v.summary()
+    v = _c2_with_discrepancies(monkeypatch, [0.01, 0.02, 0.01], discrete=True)
+    assert v.status == "fail" and "does not shrink: ratio 0.5" in v.reason, v.summary()

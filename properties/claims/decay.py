@@ -14,6 +14,7 @@ identity, for the discrete network (GD in the time ``s``) and for the particle f
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import Any
 
@@ -189,10 +190,24 @@ def _order_verdict(
     evidence: dict[str, Any],
     what: str,
 ) -> Verdict:
+    """Order 1 in ``Δs`` from discrepancies along a halving ladder. Passes only when every
+    discrepancy is finite and positive, every ratio ``e_i/e_{i+1}`` is ``> 1`` (the discrepancy
+    shrinks at each halving, not just at the last one) and the last ratio is in
+    :data:`ORDER_WINDOW`. Figure: the last ratio; the reason lists all ratios."""
     ratios = [
         errors[i] / errors[i + 1] if errors[i + 1] > 0 else math.inf for i in range(len(errors) - 1)
     ]
-    fit = fit_slope(ladder, errors) if all(e > 0 for e in errors) else None
+    bad_errors = [
+        f"discrepancy {e!r} at Δs {d:.3g}"
+        for d, e in zip(ladder, errors, strict=True)
+        if not (math.isfinite(e) and e > 0)
+    ]
+    not_shrinking = [
+        f"ratio {r:.3g} at Δs {ladder[i]:.3g} → {ladder[i + 1]:.3g}"
+        for i, r in enumerate(ratios)
+        if not r > 1  # NaN is not > 1
+    ]
+    fit = fit_slope(ladder, errors) if not bad_errors else None
     evidence.update(
         {
             "ladder_name": "ds",
@@ -202,18 +217,24 @@ def _order_verdict(
             "fit": fit.to_json() if fit else None,
         }
     )
-    return Verdict.measured(
+    v = Verdict.measured(
         claim,
         title,
         float(ratios[-1]),
         "in",
         [ORDER_WINDOW[0], ORDER_WINDOW[1]],
         error_model="explicit Euler in s: the discrepancy is O(Δs), so halving Δs halves it; "
-        "window 2^(1±0.15) (fitted order 1 ± 0.15, as claims.md B1)",
+        "every discrepancy finite > 0, every ratio > 1, the last in the window 2^(1±0.15) "
+        "(fitted order 1 ± 0.15, as claims.md B1)",
         reason=f"{what}; discrepancies {', '.join(f'{e:.3g}' for e in errors)} "
-        f"for Δs {', '.join(f'{d:.3g}' for d in ladder)}",
+        f"for Δs {', '.join(f'{d:.3g}' for d in ladder)}; "
+        f"ratios {', '.join(f'{r:.3g}' for r in ratios)}",
         evidence=evidence,
     )
+    problems = bad_errors + [f"the discrepancy does not shrink: {t}" for t in not_shrinking]
+    if problems:
+        v = dataclasses.replace(v, status="fail", reason="; ".join(problems) + "; " + v.reason)
+    return v
 
 
 def dissipation_discrepancy(
@@ -272,7 +293,8 @@ def check_c2_discrete(
         "note": "roundoff_share: the loss roundoff's contribution to each discrepancy; "
         "it must stay far below the discrepancies for the ratio to mean anything",
     }
-    if max(r / e for r, e in zip(roundoff, errors, strict=True) if e > 0) > 0.1:
+    usable = all(math.isfinite(e) and e > 0 for e in errors)  # else _order_verdict fails it
+    if usable and max(r / e for r, e in zip(roundoff, errors, strict=True)) > 0.1:
         return Verdict.not_checked(
             "C2",
             title,
