@@ -123,3 +123,18 @@ def test_only_matching_nothing_is_a_usage_error(vdir, tmp_path, capsys):
     err = capsys.readouterr().err
     assert code == 2 and "no case id contains it" in err, (code, err)
     assert not (out / "check.json").exists()  # nothing was run, no vacuous report
+
+
+def test_a_result_with_one_gradient_component_checks_that_one(vdir, tmp_path, capsys):
+    """case-format.md: an omitted field is *not checked*; the field that is there is checked."""
+    rdir, out = _results(vdir, tmp_path), tmp_path / "rep"
+    path = rdir / "small" / "tanh.json"
+    obj = json.loads(path.read_text())
+    del obj["grad_theta"]
+    path.write_text(json.dumps(obj))
+    code = _check(vdir, rdir, out, "--quiet")
+    capsys.readouterr()
+    assert code == 0
+    status = _statuses(out)
+    assert status["small/tanh::grad_theta"] == "not checked", status
+    assert status["small/tanh::grad_x"] == "pass", status

@@ -161,10 +161,8 @@ def _file_implementation(result: dict[str, Any], path: Path) -> Implementation:
     grads = ("grad_theta" in result) or ("grad_x" in result)
 
     def gradient(*args: Any) -> Any:
-        missing = [q for q in ("grad_theta", "grad_x") if q not in result]
-        if missing:
-            raise MforacleError(f"{path} has no {', '.join(missing)}")
-        return result["grad_theta"], result["grad_x"]
+        # a component the file omits is None: its check is "not checked" (case-format.md)
+        return result.get("grad_theta"), result.get("grad_x")
 
     impl = Implementation(
         name=str(result.get("implementation", path.parent.name)),
