@@ -74,3 +74,13 @@ def test_regrelu_second_derivative_at_the_kinks_follows_the_convention():
     exact = exact_activation(act)
     exact_d2 = [float(exact.d2(mpmath.mpf(v))) for v in (-0.5, 0.5)]
     assert fast_d2.tolist() == [1.0, 1.0, 0.0, 0.0] and exact_d2 == [1.0, 1.0]
+
+
+def test_trusted_lane_uses_the_same_default_weights():
+    """loss_and_grad(validate=False) with weights=None means uniform 1/N, as the checked lane."""
+    rng = np.random.default_rng(0)
+    theta = rng.standard_normal((2, 3, 5)) / 2
+    x, y = rng.standard_normal((4, 2)), rng.standard_normal(4)
+    e1, g1 = fast.loss_and_grad(MODEL, theta, x, y)
+    e2, g2 = fast.loss_and_grad(MODEL, theta, x, y, validate=False)
+    assert e1 == e2 and np.array_equal(g1, g2)
