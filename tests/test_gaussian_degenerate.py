@@ -45,3 +45,20 @@ def test_moments_are_continuous_as_v_goes_to_0(spec):
             b = exact_moments(act, mm, mpmath.mpf("1e-12"), tol=mpmath.mpf(10) ** -30)
             for j in range(3):
                 assert abs(a[j] - b[j]) <= 10 * mpmath.mpf("1e-12"), (spec, m, j, a[j], b[j])
+
+
+def test_particle_grid_times_are_the_depths_of_the_nodes():
+    """ParticleMeasure.times[i] is the depth t_i at which nodes[i] sit (t from 0 to 1)."""
+    from mforacle.fast.limit import ParticleMeasure
+    from mforacle.measures import GaussianPath
+    from mforacle.model import Model
+
+    model = Model.create(1, "tanh")
+    # c(t) = (t, 2t, -t): the nodes' mean at depth t reveals t; A = 0.1 (constant)
+    measure = GaussianPath.create(model, 1, [["0", "1"], ["0", "2"], ["0", "-1"]],
+                                  [[["0.1"]], [["0.1"]], [["0.1"]]])
+    pm = ParticleMeasure.from_gaussian(model, measure, 9, 4)
+    t = pm.times
+    assert t[0] == 0 and t[-1] == 1 and len(t) == 9
+    mean = pm.nodes.mean(axis=1)  # symmetric Gauss–Hermite nodes: the mean is c(t)
+    np.testing.assert_allclose(mean[:, 0], t, atol=1e-15)
