@@ -76,3 +76,65 @@ def test_forward_bound_holds_under_directed_rounding(L, M, d, seed, measured):
     # (mutation testing) fails here.
     assert bound <= 20 * err, f"bound {bound:.3e} is > 20x the worst-case-like error {err:.3e}"
     assert math.isfinite(bound)
+
+
+def emulated_grad_x(theta, x, y, a_vec, sigma, dsigma):
+    """q_0 = ∂ℓ/∂x per point, forward and adjoint with every operation rounded up (κ = 0)."""
+    L, M, k = theta.shape
+    d = (k - 1) // 2
+    h = up(1.0 / (L * M))
+    zs, pres = [up(x.copy())], []
+    for l in range(L):
+        z = zs[-1]
+        acc, pre_l = np.zeros_like(z), []
+        for m in range(M):
+            w, u, b = theta[l, m, :d], theta[l, m, d:2 * d], theta[l, m, 2 * d]
+            a = np.zeros(z.shape[0])
+            for j in range(d):
+                a = up(a + up(w[j] * z[:, j]))
+            a = up(a + b)
+            pre_l.append(a)
+            acc = up(acc + up(u[None, :] * up(sigma(a))[:, None]))
+        pres.append(pre_l)
+        zs.append(up(z + up(h * acc)))
+    g = np.zeros(x.shape[0])
+    for i in range(d):
+        g = up(g + up(a_vec[i] * zs[-1][:, i]))
+    r = up(g - y)
+    q = up(r[:, None] * a_vec[None, :])
+    for l in range(L - 1, -1, -1):
+        acc = np.zeros_like(q)
+        for m in range(M):
+            w, u = theta[l, m, :d], theta[l, m, d:2 * d]
+            p = np.zeros(q.shape[0])
+            for i in range(d):
+                p = up(p + up(u[i] * q[:, i]))
+            G = up(up(dsigma(pres[l][m])) * p)
+            acc = up(acc + up(G[:, None] * w[None, :]))
+        q = up(q + up(h * acc))
+    return q
+
+
+@pytest.mark.parametrize(("L", "M", "d", "seed"), CASES)
+def test_adjoint_bound_holds_under_directed_rounding(L, M, d, seed, measured):
+    from mforacle.exact.network import evaluate
+
+    rng = np.random.default_rng(seed)
+    theta = np.round(rng.standard_normal((L, M, 2 * d + 1)) * 64) / 64
+    theta[:, :, d:2 * d] = np.abs(theta[:, :, d:2 * d]) + 0.5
+    theta[:, :, :d] = np.abs(theta[:, :, :d]) + 0.25  # w > 0 too: adjoint terms add up
+    x = np.round(rng.standard_normal((3, d)) * 64) / 64
+    y = np.full(3, -4.0)  # residual r = g − y > 0 keeps q one-signed
+    a_vec = np.array([1.0] + [0.5] * (d - 1))
+    model = Model.create(d, "sigmoid", a_vec.tolist())
+    sig = lambda a: 1.0 / (1.0 + np.exp(-a))  # noqa: E731
+    dsig = lambda a: sig(a) * sig(-a)  # noqa: E731
+    q_emul = emulated_grad_x(theta, x, y, a_vec, sig, dsig)
+    ex = evaluate(model, theta, x, y, dps=30)
+    err = max(abs(float(q_emul[i, j]) - float(ex.grad_x[i][j])) for i in range(3) for j in range(d))
+    bound = bounds(model, theta, x, y, unit_roundoff=2.0**-P, activation_rel_error=2.0,
+                   inputs_rounded=False)["grad_x"]
+    measured(f"tolerance grad_x bound vs directed-rounding error (L={L}, M={M}, d={d}): "
+             f"bound/err = {bound / err:.2f}")
+    assert err <= bound, f"directed-rounding error {err:.3e} exceeds the bound {bound:.3e}"
+    assert bound <= 50 * err, f"bound {bound:.3e} is > 50x the worst-case-like error {err:.3e}"
