@@ -96,10 +96,6 @@ def exact_result(case: Case, dps: int) -> dict[str, Any]:
     }
 
 
-def _floats(arr: np.ndarray) -> np.ndarray:
-    """Exact Fractions to the nearest float64 (correctly rounded; out of range raises)."""
-    return fractions_to_float64(arr)
-
 
 def fast_result(case: Case) -> dict[str, Any]:
     """The ``mforacle-result/1`` object of the fast (float64) path for a ``theta`` case."""
@@ -109,7 +105,8 @@ def fast_result(case: Case) -> dict[str, Any]:
         raise InvalidArgument("--path", "fast", f"the fast path is not available ({exc})") from None
     d = case.data
     assert case.theta is not None
-    r = evaluate(case.model, _floats(case.theta), _floats(d.x), _floats(d.y), _floats(d.weights))
+    theta, x, y, w = (fractions_to_float64(v) for v in (case.theta, d.x, d.y, d.weights))
+    r = evaluate(case.model, theta, x, y, w)
     out: dict[str, Any] = {
         "format": RESULT_FORMAT,
         "path": "fast",

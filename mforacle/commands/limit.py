@@ -21,8 +21,6 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-import numpy as np
-
 from ..caseio import (
     RESULT_FORMAT,
     Case,
@@ -119,9 +117,6 @@ def exact_result(case: Case, dps: int, tol: Any, segments: int) -> dict[str, Any
     return out
 
 
-def _floats(arr: Any) -> np.ndarray:
-    return fractions_to_float64(arr)
-
 
 def fast_result(case: Case, steps: int) -> dict[str, Any]:
     """The ``mforacle-result/1`` object of the fast (float64) path for a ``measure`` case."""
@@ -129,8 +124,8 @@ def fast_result(case: Case, steps: int) -> dict[str, Any]:
 
     d = case.data
     assert case.measure is not None
-    r = solve(case.model, case.measure, _floats(d.x), _floats(d.y), _floats(d.weights),
-              case.probes, steps=steps, estimate_error=True)
+    x, y, w = (fractions_to_float64(v) for v in (d.x, d.y, d.weights))
+    r = solve(case.model, case.measure, x, y, w, case.probes, steps=steps, estimate_error=True)
     return {
         "format": RESULT_FORMAT,
         "path": "fast",
