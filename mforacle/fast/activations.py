@@ -231,18 +231,58 @@ def _erf_prime_flat(x: Array) -> Array:
 
 @dataclass(frozen=True)
 class FastActivation:
-    """``sigma``, ``sigma'``, ``sigma''`` and a combined ``(sigma, sigma')`` for one activation."""
+    """``sigma``, ``sigma'``, ``sigma''`` and a combined ``(sigma, sigma')`` for one activation.
+
+    For the network kernel (:mod:`mforacle.fast.network`), which evaluates each activation once:
+    ``activate(a)`` overwrites the float64 array ``a`` with ``σ(a)`` and returns what
+    ``derivative(σ(a), aux)`` needs to give ``σ'(a)`` later (``None`` when ``σ'`` is formed from
+    ``σ`` alone: ``derivative_from_sigma``). ``derivative`` returns an array the caller may not
+    modify.
+    """
 
     name: str
     sigma: Callable[[Array], Array]
     dsigma: Callable[[Array], Array]
     d2sigma: Callable[[Array], Array]
     both: Callable[[Array], tuple[Array, Array]]
+    activate: Callable[[Array], Array | None] = None  # type: ignore[assignment]
+    derivative: Callable[[Array, Array | None], Array] = None  # type: ignore[assignment]
+    derivative_from_sigma: bool = False
+
+    def __post_init__(self) -> None:
+        if self.activate is None:  # generic: keep σ'(a) from the forward pass
+            both = self.both
+
+            def activate(a: Array) -> Array:
+                s, ds = both(a)
+                a[...] = s
+                return ds
+
+            object.__setattr__(self, "activate", activate)
+            object.__setattr__(self, "derivative", _kept_derivative)
+
+
+def _kept_derivative(s: Array, aux: Array | None) -> Array:
+    assert aux is not None
+    return aux
 
 
 def _tanh_both(x: Array) -> tuple[Array, Array]:
     e = np.exp(-2.0 * np.abs(x))
     return np.tanh(x), 4.0 * e / (1.0 + e) ** 2
+
+
+def _tanh_activate(a: Array) -> None:
+    np.tanh(a, out=a)
+
+
+def _tanh_derivative(t: Array, aux: Array | None) -> Array:
+    """``1 − t²`` from ``t = tanh(a)``: absolute error at most ``(3 t² + |σ'|) u`` beyond
+    tanh's own ``2 t² c_tanh u`` (the error model's ``D = tanh²`` allowance,
+    :mod:`mforacle.tolerance`); unlike ``sech²`` it is 0, not tiny, for ``|a| > 19``."""
+    d = t * t
+    np.subtract(1.0, d, out=d)
+    return d
 
 
 def _tanh_d2(x: Array) -> Array:
@@ -315,7 +355,16 @@ def _regrelu(eta: float) -> FastActivation:
 
 
 _TABLE: dict[str, FastActivation] = {
-    "tanh": FastActivation("tanh", np.tanh, lambda x: _tanh_both(x)[1], _tanh_d2, _tanh_both),
+    "tanh": FastActivation(
+        "tanh",
+        np.tanh,
+        lambda x: _tanh_both(x)[1],
+        _tanh_d2,
+        _tanh_both,
+        _tanh_activate,
+        _tanh_derivative,
+        True,
+    ),
     "sigmoid": FastActivation("sigmoid", _sigmoid, _sigmoid_d1, _sigmoid_d2, _sigmoid_both),
     "softplus": FastActivation("softplus", _softplus, _sigmoid, _sigmoid_d1, _softplus_both),
     "sin": FastActivation(
