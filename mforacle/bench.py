@@ -1,38 +1,59 @@
-"""Benchmark: fast-path forward+gradient time over a size ladder; exact-path cost per case.
+"""Benchmark, side by side in one run: the fast path against its floor, PyTorch and JAX; the
+exact path against a straightforward scalar mpmath implementation of the same formulas.
 
-Run ``python -m mforacle.bench`` (full ladder, up to d = 16, L = 128, M = 512, N = 256) or
-``python -m mforacle.bench --quick``. Times are medians over repeats of ``time.perf_counter``
-around one call; inputs are fixed-seed Gaussian. Not a test: numbers depend on the machine (the
-header prints it). Results of a run are recorded in docs/bench.md.
+Run ``python -m mforacle.bench`` (``--quick`` for a smaller size and fewer repeats). Not a test:
+the numbers depend on the machine and its load (the header prints both). Figures of a run are
+recorded in docs/bench.md.
+
+**Fast path** at ``(d, L, M, N) = (16, 128, 512, 256)``, float64, forward + full gradient
+``∂E/∂Θ`` (fixed-seed Gaussian ``Θ, x, y``; ``κ = 1/4``), for ``tanh`` and ``erf``, with 1 and 2
+BLAS/OpenMP threads; each thread count runs in its own fresh worker process (environment from
+:func:`mforacle.threads.worker_env`, pools capped by :func:`mforacle.threads.configure_worker`,
+``torch.set_num_threads``, XLA's ``intra_op_parallelism_threads``), so the rows compare the
+same machine at the same moment. Rows:
+
+- ``floor``: the least any implementation of model.md §1–2 does: per layer the six matmuls
+  (``z Wᵀ``, ``σ U``, ``q Uᵀ``, ``G W``, ``Gᵀ z``, ``σᵀ q``), one ``np.tanh`` and ``1 − t²`` per
+  activation — nothing else (no bias, no scaling, no ``σ' ⊙`` product). Same for both
+  activations (it is a tanh floor).
+- ``mforacle``: :func:`mforacle.fast.network.loss_and_grad`.
+- ``torch eager``: PyTorch autograd on the same formulas (when ``torch`` is installed).
+- ``jax jit``: ``jax.jit(jax.value_and_grad(E))`` with ``lax.scan`` over layers, x64 enabled,
+  compiled before timing (when ``jax`` is installed).
+
+Times are medians over repeats of ``time.perf_counter`` around one call, after a warm-up call.
+
+**Exact path** at ``(d, L, M, N) = (4, 32, 32, 8)``, ``tanh``: :func:`mforacle.exact.network.
+evaluate` with ``confirm=False`` (one pass at ``dps + GUARD_DIGITS`` digits: loss, trajectory,
+adjoint, all gradients) against :func:`naive_exact_evaluate` at the same precision — nested
+Python loops over ``mpf`` scalars, plain ``+`` accumulation, one activation call per use — and
+``confirm=True`` (two passes, the reported error bound) against twice the naive time.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import statistics
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from datetime import date
+from typing import Any
 
 import numpy as np
 
-from mforacle.fast import network as fast_network
-from mforacle.model import Model
+__all__ = ["floor_loss_and_grad", "main", "median_time", "naive_exact_evaluate"]
 
-__all__ = ["main", "median_time"]
-
-FAST_LADDER = [  # (d, L, M, N)
-    (2, 4, 8, 16),
-    (4, 16, 32, 32),
-    (8, 32, 128, 64),
-    (16, 64, 256, 128),
-    (16, 128, 512, 256),
-]
-QUICK_FAST_LADDER = FAST_LADDER[:3]
-EXACT_LADDER = [(1, 2, 2, 2), (2, 4, 4, 4), (2, 8, 8, 4)]
-QUICK_EXACT_LADDER = EXACT_LADDER[:2]
+FAST_SIZE = (16, 128, 512, 256)  # (d, L, M, N)
+QUICK_FAST_SIZE = (16, 32, 256, 128)
+EXACT_SIZE = (4, 32, 32, 8)
+QUICK_EXACT_SIZE = (2, 8, 8, 4)
+ACTIVATIONS = ("tanh", "erf")
+THREADS = (1, 2)
 
 
 def median_time(fn: Callable[[], object], repeats: int) -> float:
@@ -46,12 +67,11 @@ def median_time(fn: Callable[[], object], repeats: int) -> float:
     return statistics.median(times)
 
 
-def _case(d: int, L: int, M: int, N: int, activation: str, seed: int = 0):
+def _case(d: int, L: int, M: int, N: int, seed: int = 0):
     rng = np.random.default_rng(seed)
-    model = Model.create(d, activation, None, 0.25)
     theta = rng.normal(size=(L, M, 2 * d + 1))
     x, y = rng.normal(size=(N, d)), rng.normal(size=N)
-    return model, theta, x, y
+    return theta, x, y
 
 
 def machine_info() -> str:
@@ -61,72 +81,318 @@ def machine_info() -> str:
         blas = cfg["Build Dependencies"]["blas"].get("name", "unknown")
     except Exception:  # informational only
         pass
+    load = ", ".join(f"{v:.2f}" for v in os.getloadavg()) if hasattr(os, "getloadavg") else "-"
     return (
         f"{date.today().isoformat()}; {platform.processor() or platform.machine()}; "
-        f"{os.cpu_count()} cpus; Python {platform.python_version()}; NumPy {np.__version__} "
-        f"(BLAS {blas}); OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '-')}"
+        f"{os.cpu_count()} cpus; load average {load}; Python {platform.python_version()}; "
+        f"NumPy {np.__version__} (BLAS {blas})"
     )
 
 
-def run_fast(ladder, activations, repeats: int) -> list[str]:
-    rows = [
-        "| d | L | M | N | activation | loss_and_grad (s) | evaluate (s) | neuron-evals/s |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
-    print("\n".join(rows))
-    for d, L, M, N in ladder:
-        for act in activations:
-            model, theta, x, y = _case(d, L, M, N, act)
-            w = np.full(N, 1.0 / N)
-            t_lg = median_time(lambda: fast_network.loss_and_grad(model, theta, x, y, w), repeats)  # noqa: B023
-            t_ev = median_time(lambda: fast_network.evaluate(model, theta, x, y, w), repeats)  # noqa: B023
-            rate = L * M * N / t_lg
-            rows.append(f"| {d} | {L} | {M} | {N} | {act} | {t_lg:.4g} | {t_ev:.4g} | {rate:.3g} |")
-            print(rows[-1], flush=True)
-    return rows
+# --------------------------------------------------------------------------- fast path
 
 
-def run_exact(ladder, dps_list, repeats: int) -> list[str]:
+def floor_loss_and_grad(theta: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The floor: six matmuls per layer, one ``np.tanh`` and ``1 − t²`` per activation.
+
+    Not a correct gradient (no bias, scaling, readout or ``σ'`` product): a lower bound on the
+    work of any implementation of model.md §1–2 that stores ``tanh`` from the forward pass.
+    ``theta`` ``(L, M, 2d+1)``, ``x`` ``(N, d)``; returns the final ``q`` and the last
+    layer's gradient block so that nothing is optimized away.
+    """
+    L, _M, k = theta.shape
+    d = (k - 1) // 2
+    z = [x]
+    ts = []
+    for l in range(L):
+        t = np.tanh(z[-1] @ theta[l, :, :d].T)
+        ts.append(t)
+        z.append(t @ theta[l, :, d : 2 * d])
+    q = z[-1]
+    gW = gU = q
+    for l in range(L - 1, -1, -1):
+        W, U, t = theta[l, :, :d], theta[l, :, d : 2 * d], ts[l]
+        G = q @ U.T
+        dt = t * t
+        np.subtract(1.0, dt, out=dt)
+        gU = t.T @ q
+        gW = G.T @ z[l]
+        q = G @ W
+    return q, gW + gU
+
+
+def _torch_runner(d: int, L: int, M: int, act: str, theta, x, y, threads: int):
+    import torch
+
+    torch.set_num_threads(threads)
+    a = torch.ones(d, dtype=torch.float64)
+    kappa = 0.25
+    h = 1.0 / (L * M)
+    sigma = torch.tanh if act == "tanh" else torch.erf
+    th0 = torch.from_numpy(theta)
+    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
+    wt = torch.full((x.shape[0],), 1.0 / x.shape[0], dtype=torch.float64)
+
+    def run():
+        th = th0.clone().requires_grad_(True)
+        z = xt
+        for l in range(L):
+            W, U, b = th[l, :, :d], th[l, :, d : 2 * d], th[l, :, 2 * d]
+            z = z + h * (sigma(z @ W.T + b) @ U)
+        g = z @ a + 0.5 * kappa * (z * z).sum(dim=1)
+        E = 0.5 * (wt * (g - yt) ** 2).sum()
+        E.backward()
+        return float(E), th.grad
+
+    return run
+
+
+def _jax_runner(d: int, L: int, M: int, act: str, theta, x, y):
+    import jax
+
+    jax.config.update("jax_enable_x64", True)
+    import jax.numpy as jnp
+
+    h = 1.0 / (L * M)
+    kappa = 0.25
+    sigma = jnp.tanh if act == "tanh" else jax.scipy.special.erf
+    w = jnp.full((x.shape[0],), 1.0 / x.shape[0])
+
+    def energy(th, xs, ys):
+        def layer(z, t):
+            W, U, b = t[:, :d], t[:, d : 2 * d], t[:, 2 * d]
+            return z + h * (sigma(z @ W.T + b) @ U), None
+
+        z, _ = jax.lax.scan(layer, xs, th)
+        g = z.sum(axis=1) + 0.5 * kappa * (z * z).sum(axis=1)
+        return 0.5 * jnp.sum(w * (g - ys) ** 2)
+
+    fn = jax.jit(jax.value_and_grad(energy))
+    th, xs, ys = jnp.asarray(theta), jnp.asarray(x), jnp.asarray(y)
+    jax.block_until_ready(fn(th, xs, ys))  # compile
+
+    def run():
+        return jax.block_until_ready(fn(th, xs, ys))
+
+    return run
+
+
+def _fast_worker(size: tuple[int, int, int, int], threads: int, repeats: int) -> dict[str, Any]:
+    """Run in a fresh process: every row of one thread count."""
+    from mforacle import threads as thr
+    from mforacle.fast import network as fast_network
+    from mforacle.model import Model
+
+    thr.configure_worker(threads=threads)
+    d, L, M, N = size
+    theta, x, y = _case(d, L, M, N)
+    w = np.full(N, 1.0 / N)
+    out: dict[str, Any] = {"threads": threads, "pools": thr.current(), "rows": {}}
+    rows = out["rows"]
+    rows["floor"] = median_time(lambda: floor_loss_and_grad(theta, x), repeats)
+    for act in ACTIVATIONS:
+        model = Model.create(d, act, None, 0.25)
+        rows[f"mforacle {act}"] = median_time(
+            lambda m=model: fast_network.loss_and_grad(m, theta, x, y, w), repeats
+        )
     try:
-        from mforacle.exact import network as exact_network
+        for act in ACTIVATIONS:
+            run = _torch_runner(d, L, M, act, theta, x, y, threads)
+            rows[f"torch eager {act}"] = median_time(run, repeats)
     except ImportError:
-        note = "exact path (mforacle.exact.network) not available: skipped"
-        print(note)
-        return [note]
-    rows = [
-        "| d | L | M | N | dps | evaluate, confirmed (s) | loss only (s) |",
-        "|---|---|---|---|---|---|---|",
+        out["torch"] = "not installed"
+    try:
+        for act in ACTIVATIONS:
+            run = _jax_runner(d, L, M, act, theta, x, y)
+            rows[f"jax jit {act}"] = median_time(run, repeats)
+    except ImportError:
+        out["jax"] = "not installed"
+    return out
+
+
+def _jax_env(threads: int) -> dict[str, str]:
+    from mforacle import threads as thr
+
+    env = thr.worker_env(threads)
+    flags = env.get("XLA_FLAGS", "")
+    multi = "true" if threads > 1 else "false"
+    env["XLA_FLAGS"] = (
+        f"{flags} --xla_cpu_multi_thread_eigen={multi} intra_op_parallelism_threads={threads}"
+    ).strip()
+    return env
+
+
+def run_fast(size: tuple[int, int, int, int], repeats: int) -> list[str]:
+    """The fast-path table: one worker process per thread count."""
+    results = []
+    for n in THREADS:
+        cmd = [sys.executable, "-m", "mforacle.bench", "--fast-worker", str(n),
+               "--size", ",".join(map(str, size)), "--repeats", str(repeats)]
+        proc = subprocess.run(cmd, env=_jax_env(n), capture_output=True, text=True, check=False)
+        if proc.returncode != 0:
+            raise RuntimeError(f"bench worker ({n} threads) failed:\n{proc.stderr[-2000:]}")
+        results.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+    names = ["floor"] + [f"{impl} {act}" for act in ACTIVATIONS
+                         for impl in ("mforacle", "torch eager", "jax jit")]
+    head = "| implementation | " + " | ".join(
+        f"{r['threads']} thread{'s' if r['threads'] > 1 else ''} (s) | ×floor" for r in results
+    ) + " |"
+    lines = [head, "|---|" + "---|---|" * len(results)]
+    for name in names:
+        if not any(name in r["rows"] for r in results):
+            continue
+        cells = []
+        for r in results:
+            t = r["rows"].get(name)
+            cells += ["-", "-"] if t is None else [f"{t:.3f}", f"{t / r['rows']['floor']:.2f}"]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    for r in results:
+        for lib in ("torch", "jax"):
+            if lib in r:
+                lines.append(f"\n{lib}: {r[lib]} (row skipped)")
+                break
+    pools = "; ".join(f"{r['threads']}: {r['pools']}" for r in results)
+    lines.append(f"\nthread pools in the workers: {pools}")
+    return lines
+
+
+# --------------------------------------------------------------------------- exact path
+
+
+def naive_exact_evaluate(theta, x, y, weights, a, kappa, dps: int) -> dict[str, Any]:
+    """A straightforward scalar mpmath implementation of model.md §1–2 (``tanh``), the baseline.
+
+    Nested Python loops over ``mpf`` scalars at ``dps`` digits; sums by plain ``+`` in index
+    order (so *not* order-independent, unlike mforacle's exact path); ``σ`` and ``σ'`` are
+    computed where they are used (``σ'(a) = sech² a``). Inputs are float64 arrays, read exactly.
+    Returns the loss, ``z_L``, ``grad_theta`` and ``grad_x`` as nested lists of ``mpf``.
+    """
+    import mpmath
+
+    with mpmath.workdps(dps):
+        mpf = mpmath.mpf
+        L, M, k = theta.shape
+        d = (k - 1) // 2
+        N = x.shape[0]
+        th = [[[mpf(float(v)) for v in theta[l, m]] for m in range(M)] for l in range(L)]
+        av = [mpf(float(v)) for v in a]
+        kap = mpf(float(kappa))
+        h = mpf(1) / (L * M)
+        loss = mpf(0)
+        grad = [[[mpf(0)] * k for _m in range(M)] for _l in range(L)]
+        gx, zL = [], []
+        for n in range(N):
+            om = mpf(float(weights[n]))
+            z = [[mpf(float(v)) for v in x[n]]]
+            pre = []
+            for l in range(L):
+                zl = z[-1]
+                pl = []
+                nxt = list(zl)
+                for m in range(M):
+                    p = th[l][m][2 * d]
+                    for i in range(d):
+                        p += th[l][m][i] * zl[i]
+                    pl.append(p)
+                    s = mpmath.tanh(p)
+                    for i in range(d):
+                        nxt[i] += h * th[l][m][d + i] * s
+                pre.append(pl)
+                z.append(nxt)
+            g = kap / 2 * sum((v * v for v in z[L]), mpf(0))
+            for i in range(d):
+                g += av[i] * z[L][i]
+            r = g - mpf(float(y[n]))
+            loss += om * r * r / 2
+            q = [r * (av[i] + kap * z[L][i]) for i in range(d)]
+            for l in range(L - 1, -1, -1):
+                nq = list(q)
+                for m in range(M):
+                    p = pre[l][m]
+                    s = mpmath.tanh(p)
+                    ds = mpmath.sech(p) ** 2
+                    uq = mpf(0)
+                    for i in range(d):
+                        uq += th[l][m][d + i] * q[i]
+                    c = ds * uq
+                    gr = grad[l][m]
+                    for i in range(d):
+                        gr[i] += h * om * c * z[l][i]
+                        gr[d + i] += h * om * s * q[i]
+                        nq[i] += h * c * th[l][m][i]
+                    gr[2 * d] += h * om * c
+                q = nq
+            gx.append(q)
+            zL.append(z[L])
+        return {"loss": loss, "z_L": zL, "grad_theta": grad, "grad_x": gx}
+
+
+def run_exact(size: tuple[int, int, int, int], repeats: int) -> list[str]:
+    from mforacle.exact import network as exact_network
+    from mforacle.model import Model
+
+    backend = f"mpmath {__import__('mpmath').__version__}, backend {_mp_backend()}"
+    d, L, M, N = size
+    theta, x, y = _case(d, L, M, N)
+    w = np.full(N, 1.0 / N)
+    model = Model.create(d, "tanh", None, 0.25)
+    dps = 30
+    wdps = dps + exact_network.GUARD_DIGITS
+    t_naive = median_time(
+        lambda: naive_exact_evaluate(theta, x, y, w, np.ones(d), 0.25, wdps), repeats
+    )
+    t_one = median_time(
+        lambda: exact_network.evaluate(model, theta, x, y, w, dps=dps, confirm=False), repeats
+    )
+    t_two = median_time(lambda: exact_network.evaluate(model, theta, x, y, w, dps=dps), repeats)
+    return [
+        f"{backend}; (d, L, M, N) = {size}, tanh, dps = {dps} (working {wdps} digits)",
+        "",
+        "| computation | time (s) | × naive |",
+        "|---|---|---|",
+        f"| naive scalar mpmath, one pass ({wdps} digits) | {t_naive:.3f} | 1.00 |",
+        f"| mforacle exact, confirm=False (one pass) | {t_one:.3f} | {t_one / t_naive:.2f} |",
+        f"| mforacle exact, confirmed (two passes + bound) | {t_two:.3f} | "
+        f"{t_two / (2 * t_naive):.2f} (vs 2 naive passes) |",
     ]
-    print("\n".join(rows))
-    for d, L, M, N in ladder:
-        model, theta, x, y = _case(d, L, M, N, "tanh")
-        for dps in dps_list:
-            t_ev = median_time(lambda: exact_network.evaluate(model, theta, x, y, dps=dps), repeats)  # noqa: B023
-            t_l = median_time(lambda: exact_network.loss(model, theta, x, y, dps=dps), repeats)  # noqa: B023
-            rows.append(f"| {d} | {L} | {M} | {N} | {dps} | {t_ev:.4g} | {t_l:.4g} |")
-            print(rows[-1], flush=True)
-    return rows
+
+
+def _mp_backend() -> str:
+    from mpmath.libmp import BACKEND
+
+    return str(BACKEND)
+
+
+# --------------------------------------------------------------------------- CLI
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m mforacle.bench", description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="small ladders, fewer repeats")
-    parser.add_argument("--repeats", type=int, default=None, help="timed repeats per size")
-    parser.add_argument(
-        "--activations",
-        default="tanh,erf",
-        help="comma-separated activations for the fast ladder (default tanh,erf)",
-    )
+    parser.add_argument("--quick", action="store_true", help="smaller sizes, fewer repeats")
+    parser.add_argument("--repeats", type=int, default=None, help="timed repeats per row")
+    parser.add_argument("--skip-exact", action="store_true", help="only the fast-path table")
+    parser.add_argument("--skip-fast", action="store_true", help="only the exact-path table")
+    parser.add_argument("--fast-worker", type=int, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--size", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     repeats = args.repeats or (3 if args.quick else 5)
-    acts = [a.strip() for a in args.activations.split(",") if a.strip()]
-    for a in acts:
-        Model.create(1, a)  # validates the names before any timing
+    if repeats < 1:
+        print("mforacle: error: --repeats must be >= 1", file=sys.stderr)
+        return 2
+    if args.fast_worker is not None:
+        size = tuple(int(v) for v in args.size.split(","))
+        print(json.dumps(_fast_worker(size, args.fast_worker, repeats)))  # type: ignore[arg-type]
+        return 0
     print(f"# mforacle bench — {machine_info()}\n")
-    print("## Fast path (NumPy float64), median of", repeats, "repeats\n")
-    run_fast(QUICK_FAST_LADDER if args.quick else FAST_LADDER, acts, repeats)
-    print("\n## Exact path (mpmath), one case, median of", max(1, repeats // 2), "repeats\n")
-    run_exact(QUICK_EXACT_LADDER if args.quick else EXACT_LADDER, (30, 60), max(1, repeats // 2))
+    if not args.skip_fast:
+        size = QUICK_FAST_SIZE if args.quick else FAST_SIZE
+        print(f"## Fast path, (d, L, M, N) = {size}, forward + ∂E/∂Θ, float64, "
+              f"median of {repeats}\n", flush=True)
+        print("\n".join(run_fast(size, repeats)), flush=True)
+    if not args.skip_exact:
+        size = QUICK_EXACT_SIZE if args.quick else EXACT_SIZE
+        print(f"\n## Exact path (mpmath), median of {max(1, repeats // 2)}\n", flush=True)
+        print("\n".join(run_exact(size, max(1, repeats // 2))), flush=True)
     return 0
 
 
