@@ -9,15 +9,24 @@ Plain loops, one line per formula of ``shared/spec/model.md``::
     ∂E/∂w = (1/(L·M)) Σ_n ω_n σ'(a) (u·q_{l+1}) z_l,   ∂E/∂u = (1/(L·M)) Σ_n ω_n σ(a) q_{l+1},
     ∂E/∂b = (1/(L·M)) Σ_n ω_n σ'(a) (u·q_{l+1}),       ∂ℓ/∂x = q_0 (unweighted)
 
-**Sums.** Every sum over neurons, data points or coordinates is
-:func:`~mforacle.exact.summation.exact_sum` (exact integer accumulation of the mantissas, one
-rounding) and the factor ``1/(L·M)`` is applied once, after the sum, as a division by the integer
-``L·M``. The sum is therefore the correctly rounded exact sum whatever the order of its terms and
-however different their magnitudes (``mpmath.fsum`` drops terms far below the largest, in an
-order-dependent way). Hence two invariances hold *bit for bit* (claim A5): permuting the neurons
-of a layer leaves every sum unchanged, and duplicating every neuron (``M → 2M``) doubles the
-exact sum while ``L·M`` doubles, so ``round(2S)/(2LM)`` and ``round(S)/(LM)`` are the same
-correctly rounded quotient.
+**Sums.** Every sum over neurons, data points or coordinates is one exact integer accumulation
+of the mantissas, rounded once (:func:`~mforacle.exact.summation.exact_dot_raw` /
+``exact_sum_raw``): the products of a dot product are formed *exactly* (integer mantissa
+products, no rounding) and the bias of a pre-activation joins the same sum, ``a = round(w·z +
+b)``. The factor ``1/(L·M)`` is applied once, after the sum, as a division by the integer
+``L·M``. Each sum is therefore the correctly rounded exact value whatever the order of its
+terms and however different their magnitudes (``mpmath.fsum`` drops terms far below the
+largest, in an order-dependent way). Hence two invariances hold *bit for bit* (claim A5):
+permuting the neurons of a layer leaves every sum unchanged, and duplicating every neuron
+(``M → 2M``) doubles the exact sum while ``L·M`` doubles, so ``round(2S)/(2LM)`` and
+``round(S)/(LM)`` are the same correctly rounded quotient.
+
+**Cost** (issue 13). Values are mpmath's raw ``(sign, man, exp, bc)`` tuples and operations
+are ``mpmath.libmp`` functions at the working precision (what the ``mpf`` operators call,
+without their object layer); ``σ(a)`` and ``σ'(a)`` are evaluated once per neuron and data
+point per precision pass (:meth:`ExactActivation.sigma_and_d1`) and ``σ'(a)(u·q)`` is kept from
+the adjoint for the gradients. ``python -m mforacle.bench`` compares it with a straightforward
+scalar mpmath implementation of the same formulas (docs/bench.md).
 
 **Precision and the error bound (claim A4).** Inputs are validated (exact Fractions) and
 converted to ``mpf`` inside ``mpmath.workdps(...)``; the global ``mp.dps`` is never touched.
@@ -160,9 +169,9 @@ def _activation_pairs(sigma: ExactActivation, pre: list, prec: int) -> tuple[lis
     make = mpmath.mp.make_mpf
     s, ds = [], []
     for a in pre:
-        x = make(a)
-        s.append(sigma.sigma(x)._mpf_)
-        ds.append(sigma.d1(x)._mpf_)
+        v, dv = sigma.sigma_and_d1(make(a))
+        s.append(v._mpf_)
+        ds.append(dv._mpf_)
     return s, ds
 
 
