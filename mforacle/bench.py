@@ -27,7 +27,9 @@ Times are medians over repeats of ``time.perf_counter`` around one call, after a
 evaluate` with ``confirm=False`` (one pass at ``dps + GUARD_DIGITS`` digits: loss, trajectory,
 adjoint, all gradients) against :func:`naive_exact_evaluate` at the same precision — nested
 Python loops over ``mpf`` scalars, plain ``+`` accumulation, one activation call per use — and
-``confirm=True`` (two passes, the reported error bound) against twice the naive time.
+``confirm=True`` (two passes, the reported error bound) against twice the naive time. These
+rows are single-threaded pure Python, timed by ``time.process_time`` (CPU time of this process),
+which other load on the machine does not inflate.
 """
 
 from __future__ import annotations
@@ -56,14 +58,17 @@ ACTIVATIONS = ("tanh", "erf")
 THREADS = (1, 2)
 
 
-def median_time(fn: Callable[[], object], repeats: int) -> float:
-    """Median wall time of ``fn()`` over ``repeats`` calls, after one warm-up call."""
+def median_time(
+    fn: Callable[[], object], repeats: int, clock: Callable[[], float] = time.perf_counter
+) -> float:
+    """Median time of ``fn()`` over ``repeats`` calls by ``clock`` (seconds), after one warm-up
+    call."""
     fn()
     times = []
     for _ in range(repeats):
-        t0 = time.perf_counter()
+        t0 = clock()
         fn()
-        times.append(time.perf_counter() - t0)
+        times.append(clock() - t0)
     return statistics.median(times)
 
 
@@ -72,6 +77,13 @@ def _case(d: int, L: int, M: int, N: int, seed: int = 0):
     theta = rng.normal(size=(L, M, 2 * d + 1))
     x, y = rng.normal(size=(N, d)), rng.normal(size=N)
     return theta, x, y
+
+
+def _model(d: int, activation: str):
+    """The benchmark's model: readout ``a = (1, …, 1)``, ``κ = 1/4`` (as the torch/JAX rows)."""
+    from mforacle.model import Model
+
+    return Model.create(d, activation, [1] * d, "0.25")
 
 
 def machine_info() -> str:
@@ -181,7 +193,6 @@ def _fast_worker(size: tuple[int, int, int, int], threads: int, repeats: int) ->
     """Run in a fresh process: every row of one thread count."""
     from mforacle import threads as thr
     from mforacle.fast import network as fast_network
-    from mforacle.model import Model
 
     thr.configure_worker(threads=threads)
     d, L, M, N = size
@@ -190,23 +201,28 @@ def _fast_worker(size: tuple[int, int, int, int], threads: int, repeats: int) ->
     out: dict[str, Any] = {"threads": threads, "pools": thr.current(), "rows": {}}
     rows = out["rows"]
     rows["floor"] = median_time(lambda: floor_loss_and_grad(theta, x), repeats)
+    ref = {}
+    agree = out["agree"] = {}  # max |∂E/∂Θ − mforacle's| / max |mforacle's|: same computation?
     for act in ACTIVATIONS:
-        model = Model.create(d, act, None, 0.25)
+        model = _model(d, act)
         rows[f"mforacle {act}"] = median_time(
             lambda m=model: fast_network.loss_and_grad(m, theta, x, y, w), repeats
         )
-    try:
-        for act in ACTIVATIONS:
-            run = _torch_runner(d, L, M, act, theta, x, y, threads)
-            rows[f"torch eager {act}"] = median_time(run, repeats)
-    except ImportError:
-        out["torch"] = "not installed"
-    try:
-        for act in ACTIVATIONS:
-            run = _jax_runner(d, L, M, act, theta, x, y)
-            rows[f"jax jit {act}"] = median_time(run, repeats)
-    except ImportError:
-        out["jax"] = "not installed"
+        ref[act] = fast_network.loss_and_grad(model, theta, x, y, w)[1]
+    for lib, name in (("torch", "torch eager"), ("jax", "jax jit")):
+        try:
+            for act in ACTIVATIONS:
+                if lib == "torch":
+                    run = _torch_runner(d, L, M, act, theta, x, y, threads)
+                    grad = np.asarray(run()[1])
+                else:
+                    run = _jax_runner(d, L, M, act, theta, x, y)
+                    grad = np.asarray(run()[1])
+                rows[f"{name} {act}"] = median_time(run, repeats)
+                scale = float(np.max(np.abs(ref[act])))
+                agree[f"{name} {act}"] = float(np.max(np.abs(grad - ref[act]))) / scale
+        except ImportError:
+            out[lib] = "not installed"
     return out
 
 
@@ -251,6 +267,11 @@ def run_fast(size: tuple[int, int, int, int], repeats: int) -> list[str]:
             if lib in r:
                 lines.append(f"\n{lib}: {r[lib]} (row skipped)")
                 break
+    worst = {k: max(r.get("agree", {}).get(k, 0.0) for r in results)
+             for k in results[0].get("agree", {})}
+    if worst:
+        lines.append("\nrelative difference of ∂E/∂Θ from mforacle's (same computation?): "
+                     + ", ".join(f"{k} {v:.1e}" for k, v in worst.items()))
     pools = "; ".join(f"{r['threads']}: {r['pools']}" for r in results)
     lines.append(f"\nthread pools in the workers: {pools}")
     return lines
@@ -329,26 +350,29 @@ def naive_exact_evaluate(theta, x, y, weights, a, kappa, dps: int) -> dict[str, 
 
 def run_exact(size: tuple[int, int, int, int], repeats: int) -> list[str]:
     from mforacle.exact import network as exact_network
-    from mforacle.model import Model
 
     backend = f"mpmath {__import__('mpmath').__version__}, backend {_mp_backend()}"
     d, L, M, N = size
     theta, x, y = _case(d, L, M, N)
     w = np.full(N, 1.0 / N)
-    model = Model.create(d, "tanh", None, 0.25)
+    model = _model(d, "tanh")
     dps = 30
     wdps = dps + exact_network.GUARD_DIGITS
+    cpu = time.process_time  # one thread of pure Python: CPU time is robust to other load
     t_naive = median_time(
-        lambda: naive_exact_evaluate(theta, x, y, w, np.ones(d), 0.25, wdps), repeats
+        lambda: naive_exact_evaluate(theta, x, y, w, np.ones(d), 0.25, wdps), repeats, cpu
     )
     t_one = median_time(
-        lambda: exact_network.evaluate(model, theta, x, y, w, dps=dps, confirm=False), repeats
+        lambda: exact_network.evaluate(model, theta, x, y, w, dps=dps, confirm=False), repeats,
+        cpu,
     )
-    t_two = median_time(lambda: exact_network.evaluate(model, theta, x, y, w, dps=dps), repeats)
+    t_two = median_time(
+        lambda: exact_network.evaluate(model, theta, x, y, w, dps=dps), repeats, cpu
+    )
     return [
         f"{backend}; (d, L, M, N) = {size}, tanh, dps = {dps} (working {wdps} digits)",
         "",
-        "| computation | time (s) | × naive |",
+        "| computation | CPU time (s) | × naive |",
         "|---|---|---|",
         f"| naive scalar mpmath, one pass ({wdps} digits) | {t_naive:.3f} | 1.00 |",
         f"| mforacle exact, confirm=False (one pass) | {t_one:.3f} | {t_one / t_naive:.2f} |",
