@@ -234,3 +234,72 @@ def test_gradient_descent_ensemble_names_a_diverging_member() -> None:
         gradient_descent_ensemble(case.model, thetas[:1], case.x, case.y, case.weights, ds=-1.0,
                                   steps=3)
     assert info.value.field == "ds"
+
+
+# --------------------------------------------------------------------------- particle flow
+
+
+def _particle_sets(case: _MeasureCase, S: int, T: int = 5, n: int = 3):
+    """S particle measures: the Gauss–Hermite one and perturbations of its nodes."""
+    from mforacle.fast.limit import ParticleMeasure
+
+    base = ParticleMeasure.from_gaussian(case.model, case.measure, T, n)
+    rng = np.random.default_rng(21)
+    return [base] + [ParticleMeasure(base.nodes + 0.3 * rng.normal(size=base.nodes.shape),
+                                     base.weights) for _ in range(S - 1)]
+
+
+@pytest.mark.parametrize("act", ["tanh", "erf"])
+def test_particle_solver_and_velocity_ensemble_equal_one_at_a_time(act: str) -> None:
+    from mforacle.fast.limit import (
+        solve_particle_ensemble,
+        solve_particles,
+        velocity_on_particle_ensemble,
+        velocity_on_particles,
+    )
+
+    case = _measure_case()
+    if act != "tanh":
+        case.model = Model.create(case.model.d, act, list(case.model.a), case.model.kappa)
+    sets = _particle_sets(case, 3)
+    nodes = np.stack([p.nodes for p in sets])
+    om = np.stack([p.weights for p in sets])
+    sol = solve_particle_ensemble(case.model, nodes, om, case.x, case.y, case.weights)
+    V = velocity_on_particle_ensemble(case.model, nodes, sol)
+    for s, pm in enumerate(sets):
+        one = solve_particles(case.model, pm, case.x, case.y, case.weights)
+        assert sol.energy[s] == one.energy
+        assert np.array_equal(sol.Z[s], one.Z) and np.array_equal(sol.p[s], one.p)
+        assert np.array_equal(V[s], velocity_on_particles(case.model, pm, one))
+
+
+@pytest.mark.parametrize("lam", [None, 0.25])
+def test_particle_flow_ensemble_equals_one_at_a_time(lam) -> None:
+    from mforacle.training import particle_flow, particle_flow_ensemble
+
+    case = _measure_case()
+    sets = _particle_sets(case, 3)
+    ens = particle_flow_ensemble(case.model, sets, case.x, case.y, case.weights, ds=0.1,
+                                 steps=3, lam=lam)
+    assert ens.loss.shape == ens.dissipation.shape == (4, 3)
+    for s, pm in enumerate(sets):
+        one = particle_flow(case.model, pm, case.x, case.y, case.weights, ds=0.1, steps=3,
+                            lam=lam)
+        mem = ens.member(s)
+        assert np.array_equal(mem.loss, one.loss)
+        assert np.array_equal(mem.dissipation, one.dissipation)
+        assert np.array_equal(mem.particles.nodes, one.particles.nodes)
+
+
+def test_particle_flow_ensemble_bad_input() -> None:
+    from mforacle.training import particle_flow_ensemble
+
+    case = _measure_case()
+    sets = _particle_sets(case, 2)
+    small = _particle_sets(case, 1, T=3)[0]
+    for bad, field in (([], "particles"), (sets[0], "particles"), ([sets[0], "x"], "particles[1]"),
+                       ([sets[0], small], "particles[1].nodes")):
+        with pytest.raises(InvalidArgument) as info:
+            particle_flow_ensemble(case.model, bad, case.x, case.y, case.weights, ds=0.1,
+                                   steps=1)
+        assert info.value.field == field
