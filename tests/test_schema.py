@@ -62,7 +62,9 @@ RESULT_V = jsonschema.Draft202012Validator(RESULT_SCHEMA)
 
 
 def _errors(validator: jsonschema.Validator, obj: Any) -> list[str]:
-    return [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(obj)]
+    return [
+        f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(obj)
+    ]
 
 
 def _valid_case(obj: Any) -> bool:
@@ -390,8 +392,10 @@ def test_a_validator_that_accepts_everything_fails_here():
 
 #: Reasons the reader refuses a file that the schema cannot express (docs/case-format.md,
 #: "Validating with the schemas"): lengths tied to d, N, L, M, r, k; the weights' sum; t <= 1
-#: in a string; r <= k; regrelu's eta checked as a positive number after exact parsing.
+#: in a string; r <= k; and an integer written as 2.0 or 1e300 (JSON Schema's "integer" is any
+#: number without a fractional part; the reader wants an integer literal for d and r).
 SEMANTIC_REASONS = (
+    "expected a positive integer",
     "expected shape",
     "ragged array",
     "weights must sum to 1",
@@ -462,7 +466,8 @@ def _reader_verdict_case(obj: Any) -> str | None:
 def _check_case_agreement(obj: Any) -> None:
     refused = _reader_verdict_case(obj)
     if refused is None:
-        assert _valid_case(obj), ("the reader accepts, the schema refuses", obj, _errors(CASE_V, obj))
+        why = _errors(CASE_V, obj)
+        assert _valid_case(obj), ("the reader accepts, the schema refuses", obj, why)
     elif _valid_case(obj):
         assert any(r in refused for r in SEMANTIC_REASONS), ("schema-valid, refused", refused, obj)
 
@@ -541,3 +546,21 @@ def test_decimal_json_numbers_read_exactly_are_schema_numbers(tmp_path):
     case = read_case(path)
     assert case.theta[0, 0, 0] == Decimal("0.1000000000000000000000000000001")
     assert _valid_case(json.loads(text))
+
+
+def test_measure_case_without_probes_round_trips(tmp_path):
+    """P = 0: ``mforacle limit`` writes ``"velocity": []`` (JSON cannot say (0, k)); the schema
+    and the reader both take it back (the reader used to refuse it as shape (0,))."""
+    obj = json.loads(MEASURE_EXAMPLE.read_text())
+    del obj["measure"]["probes"]
+    case_path = tmp_path / "case.json"
+    case_path.write_text(json.dumps(obj))
+    out = tmp_path / "result.json"
+    assert main(["limit", str(case_path), "--path", "fast", "-o", str(out)]) == 0
+    res = json.loads(out.read_text())
+    assert res["velocity"] == [] and res["first_variation"] == []
+    assert _errors(RESULT_V, res) == []
+    got = read_result(out, read_case(case_path))
+    assert got["velocity"].shape == (0, 3) and got["first_variation"].shape == (0,)
+    res["velocity"] = []  # with a probe in the case, [] is the wrong shape
+    assert _grader_verdict_result(res, MEASURE_EXAMPLE) is not None
