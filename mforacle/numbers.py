@@ -35,7 +35,7 @@ __all__ = [
 #: only: no ``_`` digit groups, no other scripts' digits. The JSON Schemas in ``mforacle/schema/``
 #: use the same pattern (``tests/test_schema.py`` checks that they agree).
 NUMBER_TEXT = re.compile(
-    r"[ \t\n\r]*[+-]?(?:(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"
+    r"[ \t\n\r]*[+-]?(([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?"
     r"|[0-9]+/[0-9]*[1-9][0-9]*)[ \t\n\r]*"
 )
 _NON_FINITE_WORDS = frozenset({"inf", "infinity", "nan"})
