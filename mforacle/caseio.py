@@ -1,4 +1,4 @@
-"""Case and result files: the language-neutral JSON contract (``shared/spec/case-format.md``).
+"""Case and result files: the language-neutral JSON contract (``docs/case-format.md``).
 
 ``mforacle-case/1`` describes a problem (a ``theta`` network or a ``measure`` limit, with data);
 ``mforacle-result/1`` holds what an implementation computed for it. Numbers may be JSON numbers
