@@ -31,11 +31,11 @@ import numpy as np
 import sympy as sp
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
+from mforacle.properties.strategies import discrete_cases, dyadic, models
 
 from mforacle.exact.activations import mpf_of
 from mforacle.exact.network import evaluate, loss
 from mforacle.model import Model
-from properties.strategies import discrete_cases, dyadic, models
 
 DPS = 30
 FD_DPS = 100
@@ -141,7 +141,7 @@ def _rat(v) -> sp.Rational:
 
 
 def _sympy_gradient(case) -> tuple[list, list]:
-    """E(θ) built from model.md §1 with sympy, and its derivative in every θ entry."""
+    """E(θ) built from docs/model.md §1 with sympy, and its derivative in every θ entry."""
     m = case.model
     d = m.d
     L, M, k = case.theta.shape

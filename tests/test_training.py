@@ -8,12 +8,12 @@ import math
 import numpy as np
 import pytest
 from hypothesis import given, note
+from mforacle.properties.strategies.training import step_fractions, training_cases
 
 from mforacle.errors import InvalidArgument
 from mforacle.fast.network import loss_and_grad
 from mforacle.model import Model
 from mforacle.training import gradient_descent, stable_step
-from properties.strategies.training import step_fractions, training_cases
 
 U = 2.0**-53
 
@@ -98,9 +98,10 @@ def test_time_dependent_weight_decay_shrinks_a_critical_point():
 
 
 def test_rescaled_time_is_width_invariant():
-    """Duplicating every neuron (M -> 2M) leaves the network function unchanged (model.md §6) and
-    halves each neuron's gradient while L·M doubles, so the GD trajectory in s is the same.
-    A trainer missing the L·M factor would move the duplicated network half as fast."""
+    """Duplicating every neuron (M -> 2M) leaves the network function unchanged
+    (docs/model.md §6.2) and halves each neuron's gradient while L·M doubles, so the GD
+    trajectory in s is the same. A trainer missing the L·M factor would move the duplicated
+    network half as fast."""
     model, th, x, y = _case()
     h1 = gradient_descent(model, th, x, y, ds=0.1, steps=20)
     h2 = gradient_descent(model, np.concatenate([th, th], axis=1), x, y, ds=0.1, steps=20)
@@ -155,7 +156,7 @@ def test_stable_step_needs_the_curvature_along_the_step():
 @given(case=training_cases(), fraction=step_fractions())
 def test_a_step_below_stable_step_decreases_the_loss(case, fraction):
     """One GD step at Δs = f·stable_step lowers E (or leaves it within roundoff)."""
-    from properties.claims.training import loss_roundoff
+    from mforacle.claims.training import loss_roundoff
 
     ds = fraction * stable_step(case.model, case.theta0, case.x, case.y, case.weights)
     note(f"ds = {ds}")
@@ -203,7 +204,7 @@ def test_stable_step_is_below_full_hessian_bound(case):
 
 
 def _flow_case():
-    from properties.claims.training import builtin_flow_case
+    from mforacle.claims.training import builtin_flow_case
 
     return builtin_flow_case(0)
 

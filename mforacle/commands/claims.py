@@ -1,6 +1,6 @@
 """``mforacle claims [--claim ID] [--profile dev|ci|thorough] [--json FILE]``.
 
-Runs the paper's claims (``shared/spec/claims.md``: A1–A5, B1–B5, C1–C5) against the built-in
+Runs the paper's claims (``docs/claims.md``: A1–A5, B1–B5, C1–C5) against the built-in
 fast path and prints one row per verdict: id, status, figure, relation, bound, short evidence.
 ``--claim`` takes an id (``C3``) or a group (``C``); ``--profile`` picks the experiment sizes
 (default: ``MFORACLE_PROFILE``, else ``ci`` under CI, else ``dev``); ``--json`` also writes every
@@ -78,9 +78,9 @@ def table(verdicts: list[Any]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from properties.claims import check_profile, select
-    from properties.claims.impl import fast_path
-    from properties.profiles import current_profile
+    from mforacle.claims import check_profile, select
+    from mforacle.claims.impl import fast_path
+    from mforacle.profiles import current_profile
 
     profile = check_profile(args.profile) if args.profile is not None else current_profile()
     specs = select(args.claim)

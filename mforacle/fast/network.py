@@ -1,6 +1,6 @@
 """The discrete ResNet in NumPy float64: forward pass, loss, adjoint, gradients (the fast path).
 
-Mirrors ``shared/spec/model.md`` sections 1–2, vectorized over an **ensemble** of ``S``
+Mirrors ``docs/model.md`` sections 1–2, vectorized over an **ensemble** of ``S``
 networks (a leading seed axis), data points and neurons: the only Python loop is over layers.
 Every entry point is the ensemble computation; the single-network functions (:func:`forward`,
 :func:`loss`, :func:`loss_and_grad`, :func:`evaluate`) are its ``S = 1`` case, so a member of an

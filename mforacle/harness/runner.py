@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from properties.verdict import Verdict
+from mforacle.verdict import Verdict
 
 from ..caseio import read_result
 from ..errors import MforacleError
@@ -108,7 +108,7 @@ def check_implementation(
 def plan_claims(
     impl: Implementation, caller: Caller, profile: str = "dev", *, include_builtin: bool = False
 ) -> list[PlannedCheck]:
-    """The claims of ``properties/claims`` this implementation can be held to."""
+    """The claims of ``mforacle/claims`` this implementation can be held to."""
     from .claims import plan_claim_checks
 
     return plan_claim_checks(impl, caller, profile, include_builtin=include_builtin)
@@ -117,7 +117,7 @@ def plan_claims(
 # --- file mode -----------------------------------------------------------------------------
 
 #: Top-level fields of a ``mforacle-result/1`` file that mforacle knows: the contract's
-#: (shared/spec/case-format.md, "Result") and the extra ones its own writers add. Other fields
+#: (docs/case-format.md, "Result") and the extra ones its own writers add. Other fields
 #: are allowed; they are only *named* when a contract field is missing (a likely misspelling).
 KNOWN_RESULT_FIELDS = frozenset(
     {
@@ -161,7 +161,7 @@ def _file_implementation(result: dict[str, Any], path: Path) -> Implementation:
     grads = ("grad_theta" in result) or ("grad_x" in result)
 
     def gradient(*args: Any) -> Any:
-        # a component the file omits is None: its check is "not checked" (case-format.md)
+        # a component the file omits is None: its check is "not checked" (docs/case-format.md)
         return result.get("grad_theta"), result.get("grad_x")
 
     impl = Implementation(

@@ -1,0 +1,1 @@
+"""Ball arithmetic (Arb, python-flint): certified enclosures."""
