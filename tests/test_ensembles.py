@@ -24,7 +24,7 @@ from mforacle.fast import network as fn
 from mforacle.model import Model
 from mforacle.sampling import sample_network, sample_networks
 from mforacle.training import gradient_descent, gradient_descent_ensemble
-from properties.strategies import DiscreteCase, discrete_cases
+from mforacle.properties.strategies import DiscreteCase, discrete_cases
 
 ACTIVATIONS = ["tanh", "erf", "sigmoid", "softplus", "sin", "regrelu:0.5"]
 
