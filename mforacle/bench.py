@@ -348,10 +348,10 @@ def naive_exact_evaluate(theta, x, y, weights, a, kappa, dps: int) -> dict[str, 
         return {"loss": loss, "z_L": zL, "grad_theta": grad, "grad_x": gx}
 
 
-def run_exact(size: tuple[int, int, int, int], repeats: int) -> list[str]:
+def _exact_times(size: tuple[int, int, int, int], repeats: int) -> dict[str, Any]:
+    """CPU times of the three exact-path rows (run in this process's mpmath backend)."""
     from mforacle.exact import network as exact_network
 
-    backend = f"mpmath {__import__('mpmath').__version__}, backend {_mp_backend()}"
     d, L, M, N = size
     theta, x, y = _case(d, L, M, N)
     w = np.full(N, 1.0 / N)
@@ -359,26 +359,86 @@ def run_exact(size: tuple[int, int, int, int], repeats: int) -> list[str]:
     dps = 30
     wdps = dps + exact_network.GUARD_DIGITS
     cpu = time.process_time  # one thread of pure Python: CPU time is robust to other load
-    t_naive = median_time(
-        lambda: naive_exact_evaluate(theta, x, y, w, np.ones(d), 0.25, wdps), repeats, cpu
-    )
-    t_one = median_time(
-        lambda: exact_network.evaluate(model, theta, x, y, w, dps=dps, confirm=False), repeats,
-        cpu,
-    )
-    t_two = median_time(
-        lambda: exact_network.evaluate(model, theta, x, y, w, dps=dps), repeats, cpu
-    )
-    return [
-        f"{backend}; (d, L, M, N) = {size}, tanh, dps = {dps} (working {wdps} digits)",
+    return {
+        "backend": _mp_backend(),
+        "dps": dps,
+        "wdps": wdps,
+        "naive": median_time(
+            lambda: naive_exact_evaluate(theta, x, y, w, np.ones(d), 0.25, wdps), repeats, cpu
+        ),
+        "one": median_time(
+            lambda: exact_network.evaluate(model, theta, x, y, w, dps=dps, confirm=False),
+            repeats, cpu,
+        ),
+        "two": median_time(
+            lambda: exact_network.evaluate(model, theta, x, y, w, dps=dps), repeats, cpu
+        ),
+    }
+
+
+def run_exact(size: tuple[int, int, int, int], repeats: int) -> list[str]:
+    """The exact-path table; a second column with mpmath's pure-Python backend
+    (``MPMATH_NOGMPY=1``, a fresh process) when this process uses gmpy2."""
+    cols = [_exact_times(size, repeats)]
+    if cols[0]["backend"] != "python":
+        env = dict(os.environ, MPMATH_NOGMPY="1")
+        cmd = [sys.executable, "-m", "mforacle.bench", "--exact-worker",
+               "--size", ",".join(map(str, size)), "--repeats", str(repeats)]
+        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+        if proc.returncode == 0:
+            cols.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+    wdps = cols[0]["wdps"]
+    head = "| computation | " + " | ".join(
+        f"CPU s, mpmath backend {c['backend']} | × naive" for c in cols) + " |"
+    lines = [
+        f"mpmath {__import__('mpmath').__version__}; (d, L, M, N) = {size}, tanh, "
+        f"dps = {cols[0]['dps']} (working {wdps} digits)",
         "",
-        "| computation | CPU time (s) | × naive |",
-        "|---|---|---|",
-        f"| naive scalar mpmath, one pass ({wdps} digits) | {t_naive:.3f} | 1.00 |",
-        f"| mforacle exact, confirm=False (one pass) | {t_one:.3f} | {t_one / t_naive:.2f} |",
-        f"| mforacle exact, confirmed (two passes + bound) | {t_two:.3f} | "
-        f"{t_two / (2 * t_naive):.2f} (vs 2 naive passes) |",
+        head,
+        "|---|" + "---|---|" * len(cols),
     ]
+    rows = [
+        (f"naive scalar mpmath, one pass ({wdps} digits)", "naive", 1),
+        ("mforacle exact, confirm=False (one pass)", "one", 1),
+        ("mforacle exact, confirmed (two passes + bound; × 2 naive)", "two", 2),
+    ]
+    for label, key, k in rows:
+        cells = []
+        for c in cols:
+            cells += [f"{c[key]:.3f}", f"{c[key] / (k * c['naive']):.2f}"]
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def run_activations(repeats: int) -> list[str]:
+    """ns per element of the activation kernels on a (256, 512) array ~ N(0, 17), 1 thread."""
+    from mforacle import threads as thr
+    from mforacle.fast import activations as fa
+
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(256, 512)) * 17**0.5
+    tanh = fa.get("tanh")
+    erf = fa.get("erf")
+    kernels: list[tuple[str, Callable[[], object]]] = [
+        ("np.tanh (the floor's)", lambda: np.tanh(a)),
+        ("tanh forward + 1 − t² (network)", lambda: tanh.derivative(np.tanh(a), None)),
+        ("mforacle erf", lambda: fa.erf(a)),
+        ("mforacle erf' (split square)", lambda: fa.erf_prime(a)),
+        ("erf forward: erf + erf' (network)", lambda: erf.activate(a.copy())),
+    ]
+    try:
+        from scipy import special
+
+        kernels.append(("scipy.special.erf", lambda: special.erf(a)))
+    except ImportError:
+        pass
+    cpu = time.process_time
+    lines = ["| kernel | ns per element (CPU) |", "|---|---|"]
+    with thr.limit(1):
+        for name, fn in kernels:
+            t = median_time(fn, repeats, cpu)
+            lines.append(f"| {name} | {t / a.size * 1e9:.1f} |")
+    return lines
 
 
 def _mp_backend() -> str:
@@ -397,12 +457,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-exact", action="store_true", help="only the fast-path table")
     parser.add_argument("--skip-fast", action="store_true", help="only the exact-path table")
     parser.add_argument("--fast-worker", type=int, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--exact-worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--size", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     repeats = args.repeats or (3 if args.quick else 5)
     if repeats < 1:
         print("mforacle: error: --repeats must be >= 1", file=sys.stderr)
         return 2
+    if args.exact_worker:
+        size = tuple(int(v) for v in args.size.split(","))
+        print(json.dumps(_exact_times(size, repeats)))  # type: ignore[arg-type]
+        return 0
     if args.fast_worker is not None:
         size = tuple(int(v) for v in args.size.split(","))
         print(json.dumps(_fast_worker(size, args.fast_worker, repeats)))  # type: ignore[arg-type]
@@ -413,6 +478,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"## Fast path, (d, L, M, N) = {size}, forward + ∂E/∂Θ, float64, "
               f"median of {repeats}\n", flush=True)
         print("\n".join(run_fast(size, repeats)), flush=True)
+    if not args.skip_fast:
+        print(f"\n## Activation kernels, median of {repeats}\n", flush=True)
+        print("\n".join(run_activations(repeats)), flush=True)
     if not args.skip_exact:
         size = QUICK_EXACT_SIZE if args.quick else EXACT_SIZE
         print(f"\n## Exact path (mpmath), median of {max(1, repeats // 2)}\n", flush=True)
