@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from mforacle.properties.strategies import DiscreteCase, discrete_cases
 
 from mforacle import threads
 from mforacle.caseio import read_case
@@ -24,7 +25,6 @@ from mforacle.fast import network as fn
 from mforacle.model import Model
 from mforacle.sampling import sample_network, sample_networks
 from mforacle.training import gradient_descent, gradient_descent_ensemble
-from mforacle.properties.strategies import DiscreteCase, discrete_cases
 
 ACTIVATIONS = ["tanh", "erf", "sigmoid", "softplus", "sin", "regrelu:0.5"]
 

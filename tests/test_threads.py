@@ -108,3 +108,35 @@ def test_isolated_worker_configures_threads() -> None:
 
     src = inspect.getsource(isolate._worker)
     assert src.index("configure_worker") < src.index("load_implementation(")
+
+
+def test_cli_runs_under_the_policy(monkeypatch, capsys, tmp_path) -> None:
+    """The CLI wraps every command in threads.limit(): a bad MFORACLE_THREADS is a one-line
+    user error (exit 2), and a command sees the BLAS pool capped at the policy's count."""
+    from importlib.resources import files
+
+    from mforacle import cli
+
+    example = files("mforacle") / "examples" / "tiny.json"
+    monkeypatch.setenv("MFORACLE_THREADS", "many")
+    assert cli.main(["eval", str(example), "--path", "fast"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("mforacle: error: MFORACLE_THREADS") and err.count("\n") == 1
+    monkeypatch.delenv("MFORACLE_THREADS")
+    seen = {}
+    real = cli.build_parser
+
+    def spy_parser():
+        parser = real()
+        sub = parser._subparsers._group_actions[0].choices["eval"]  # type: ignore[union-attr]
+        run = sub.get_default("_run")
+        def spy_run(args):
+            seen["pools"] = threads.current()
+            return run(args)
+
+        sub.set_defaults(_run=spy_run)
+        return parser
+
+    monkeypatch.setattr(cli, "build_parser", spy_parser)
+    assert cli.main(["eval", str(example), "--path", "fast"]) == 0
+    assert seen["pools"]["blas"] == threads.default_threads() == 1
