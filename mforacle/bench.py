@@ -72,6 +72,9 @@ def median_time(
     return statistics.median(times)
 
 
+_median = median_time
+
+
 def _case(d: int, L: int, M: int, N: int, seed: int = 0):
     rng = np.random.default_rng(seed)
     theta = rng.normal(size=(L, M, 2 * d + 1))
@@ -195,10 +198,18 @@ def _fast_worker(size: tuple[int, int, int, int], threads: int, repeats: int) ->
     from mforacle.fast import network as fast_network
 
     thr.configure_worker(threads=threads)
+    # one thread: CPU time of this process (robust to other load on the machine); more threads:
+    # wall time (the point of threads). Every row of a worker uses the same clock.
+    clock = time.process_time if threads == 1 else time.perf_counter
+
+    def median_time(fn: Callable[[], object], repeats: int) -> float:
+        return _median(fn, repeats, clock)
+
     d, L, M, N = size
     theta, x, y = _case(d, L, M, N)
     w = np.full(N, 1.0 / N)
-    out: dict[str, Any] = {"threads": threads, "pools": thr.current(), "rows": {}}
+    out: dict[str, Any] = {"threads": threads, "pools": thr.current(), "rows": {},
+                           "clock": "CPU" if threads == 1 else "wall"}
     rows = out["rows"]
     rows["floor"] = median_time(lambda: floor_loss_and_grad(theta, x), repeats)
     ref = {}
@@ -238,10 +249,12 @@ def _jax_env(threads: int) -> dict[str, str]:
     return env
 
 
-def run_fast(size: tuple[int, int, int, int], repeats: int) -> list[str]:
+def run_fast(
+    size: tuple[int, int, int, int], repeats: int, thread_counts: tuple[int, ...] = THREADS
+) -> list[str]:
     """The fast-path table: one worker process per thread count."""
     results = []
-    for n in THREADS:
+    for n in thread_counts:
         cmd = [sys.executable, "-m", "mforacle.bench", "--fast-worker", str(n),
                "--size", ",".join(map(str, size)), "--repeats", str(repeats)]
         proc = subprocess.run(cmd, env=_jax_env(n), capture_output=True, text=True, check=False)
@@ -251,7 +264,8 @@ def run_fast(size: tuple[int, int, int, int], repeats: int) -> list[str]:
     names = ["floor"] + [f"{impl} {act}" for act in ACTIVATIONS
                          for impl in ("mforacle", "torch eager", "jax jit")]
     head = "| implementation | " + " | ".join(
-        f"{r['threads']} thread{'s' if r['threads'] > 1 else ''} (s) | ×floor" for r in results
+        f"{r['threads']} thread{'s' if r['threads'] > 1 else ''}, {r['clock']} s | ×floor"
+        for r in results
     ) + " |"
     lines = [head, "|---|" + "---|---|" * len(results)]
     for name in names:
@@ -455,6 +469,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="smaller sizes, fewer repeats")
     parser.add_argument("--repeats", type=int, default=None, help="timed repeats per row")
     parser.add_argument("--skip-exact", action="store_true", help="only the fast-path table")
+    parser.add_argument("--threads", default="1,2",
+                        help="comma-separated BLAS thread counts for the fast-path table")
     parser.add_argument("--skip-fast", action="store_true", help="only the exact-path table")
     parser.add_argument("--fast-worker", type=int, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--exact-worker", action="store_true", help=argparse.SUPPRESS)
@@ -463,6 +479,14 @@ def main(argv: list[str] | None = None) -> int:
     repeats = args.repeats or (3 if args.quick else 5)
     if repeats < 1:
         print("mforacle: error: --repeats must be >= 1", file=sys.stderr)
+        return 2
+    try:
+        counts = tuple(int(v) for v in args.threads.split(","))
+        if not counts or min(counts) < 1:
+            raise ValueError
+    except ValueError:
+        print(f"mforacle: error: --threads: expected counts like 1,2 (got {args.threads!r})",
+              file=sys.stderr)
         return 2
     if args.exact_worker:
         size = tuple(int(v) for v in args.size.split(","))
@@ -477,7 +501,7 @@ def main(argv: list[str] | None = None) -> int:
         size = QUICK_FAST_SIZE if args.quick else FAST_SIZE
         print(f"## Fast path, (d, L, M, N) = {size}, forward + ∂E/∂Θ, float64, "
               f"median of {repeats}\n", flush=True)
-        print("\n".join(run_fast(size, repeats)), flush=True)
+        print("\n".join(run_fast(size, repeats, counts)), flush=True)
     if not args.skip_fast:
         print(f"\n## Activation kernels, median of {repeats}\n", flush=True)
         print("\n".join(run_activations(repeats)), flush=True)
