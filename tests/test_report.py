@@ -190,7 +190,8 @@ def test_one_plot_per_distinct_dataset_lists_every_verdict():
         ),
     ]
     assert [(d.kind, d.claims) for d in datasets(c4_rows)] == [("rate", ["C4", "C4.ladder"])]
-    assert "L=2,M=4,s=20" in html_page(_report(c4_rows))
+    page = html_page(_report(c4_rows))
+    assert all(f">{t}<" in page for t in ("L=2", "M=4", "s=20")), "rung labels on the x axis"
 
 
 def test_failing_check_keeps_its_reproduction_at_the_top():
@@ -296,7 +297,13 @@ def test_rung_labels_never_overlap():
     ds = _rate_ds(rungs, [10.0**-k for k in range(1, 9)], ladder_name="rung", claim="C4")
     with _style():
         fig = dataset_figure(ds)
-        assert not tick_labels_overlap(fig, fig.axes[0])
+        ax = fig.axes[0]
+        assert not tick_labels_overlap(fig, ax)
+        labels = drawn_tick_labels(fig, ax.xaxis)
+        assert labels[-1][0] == "L=256\nM=512\ns=1.311e+06", labels  # anchored at the last rung
+        width, height = fig.canvas.get_width_height()
+        for text, box in labels + drawn_tick_labels(fig, ax.yaxis):
+            assert box.x0 >= 0 and box.y0 >= 0 and box.x1 <= width and box.y1 <= height, text
 
 
 def test_svg_is_deterministic_with_unique_ids():

@@ -79,7 +79,8 @@ RC: dict[str, Any] = {
 # legend line per labelled artist, then the axes with room for tick labels and axis labels.
 WIDTH_IN, HEIGHT_IN = 5.0, 3.2  # without the legend
 LEGEND_LINE_IN, TITLE_IN = 0.15, 0.3
-LEFT_IN, RIGHT_IN, BOTTOM_IN, TOP_GAP_IN = 0.9, 0.15, 0.5, 0.1
+LEFT_IN, RIGHT_IN, BOTTOM_IN, TOP_GAP_IN = 0.9, 0.3, 0.5, 0.1
+TICK_LINE_IN = 0.15  # one more line of an x tick label
 MOST_CURVE_POINTS = 60  # a history with more points is drawn as a line without markers
 _SUP = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
 
@@ -127,17 +128,19 @@ def dataset_figure(ds: Dataset) -> Figure | None:
     return _category_figure(ds)
 
 
-def _new_figure(ds: Dataset, n_legend: int) -> tuple[Figure, Axes]:
-    h = HEIGHT_IN + LEGEND_LINE_IN * n_legend
+def _new_figure(ds: Dataset, n_legend: int, x_label_lines: int = 1) -> tuple[Figure, Axes]:
+    extra = TICK_LINE_IN * (x_label_lines - 1)  # room for multi-line x tick labels
+    h = HEIGHT_IN + LEGEND_LINE_IN * n_legend + extra
     fig = Figure(figsize=(WIDTH_IN, h))
     FigureCanvasAgg(fig)  # measures the tick labels (the SVG is written by savefig)
     top = TITLE_IN + LEGEND_LINE_IN * n_legend + TOP_GAP_IN
+    bottom = BOTTOM_IN + extra
     ax = fig.add_axes(
         (
             LEFT_IN / WIDTH_IN,
-            BOTTOM_IN / h,
+            bottom / h,
             1 - (LEFT_IN + RIGHT_IN) / WIDTH_IN,
-            1 - (BOTTOM_IN + top) / h,
+            1 - (bottom + top) / h,
         )
     )
     fig.suptitle(", ".join(ds.claims) + f" — {ds.status}", y=1 - 0.06 / h, va="top")
@@ -213,27 +216,29 @@ def _category_figure(ds: Dataset) -> Figure | None:
     if not pts:
         return None
     ys = [y for _, y in pts]
-    fig, ax = _new_figure(ds, _n_bound_lines(ds, ys))
+    labels = [rung_label(r).replace(",", "\n") for r in ds.x]  # L=2 / M=4 / s=20, stacked
+    lines = max(label.count("\n") + 1 for label in labels)
+    fig, ax = _new_figure(ds, _n_bound_lines(ds, ys), lines)
     ax.plot([x for x, _ in pts], ys, color=BLUE, marker="o")
     ax.set_xlabel(f"{ds.x_name} ({', '.join(rung_keys(ds.x))})")
     ax.set_xlim(-0.5, len(ds.x) - 0.5)
     ax.xaxis.set_minor_locator(NullLocator())
     _bound_lines(ax, ds, ys)
     _finish(fig, ax)
-    _thin_ticks(fig, ax, [float(i) for i in range(len(ds.x))], [rung_label(r) for r in ds.x])
+    _thin_ticks(fig, ax, [float(i) for i in range(len(ds.x))], labels)
     return fig
 
 
 def _ladder_labels(values: list[float]) -> list[str] | None:
-    """Tick labels for a ladder: integers as themselves, powers of two below 1 as ``2⁻⁸``, a
+    """Tick labels for a ladder: integers below 1e5 as themselves, powers of two as ``2⁻⁸``, a
     short ladder (at most 8) of other values to 2 digits; ``None``: let matplotlib choose."""
-    if all(v == int(v) for v in values):
+    if all(v == int(v) and v < 1e5 for v in values):
         return [str(int(v)) for v in values]
     ks = [math.log2(v) for v in values]
     if all(abs(k - round(k)) < 1e-9 for k in ks):
         return ["2" + str(round(k)).translate(_SUP) for k in ks]
     if len(values) <= 8:
-        return [f"{v:.2g}" for v in values]
+        return [sci_text(float(f"{v:.2g}")) for v in values]
     return None
 
 
@@ -370,17 +375,27 @@ def tick_labels_overlap(fig: Figure, ax: Axes, pad: float = 2.0) -> bool:
     return False
 
 
+def _labels_fit(fig: Figure, ax: Axes) -> bool:
+    """No two tick labels overlap, and every x tick label lies inside the figure."""
+    if tick_labels_overlap(fig, ax):
+        return False
+    width = fig.get_figwidth() * fig.dpi
+    return all(0 <= box.x0 and box.x1 <= width for _, box in drawn_tick_labels(fig, ax.xaxis))
+
+
 def _thin_ticks(fig: Figure, ax: Axes, values: list[float], labels: list[str]) -> None:
     """Label every ``k``-th of ``values`` (counted from the largest), the least ``k`` whose labels
-    do not overlap; rotate the labels when even two overlap."""
+    fit (:func:`_labels_fit`); if none does, the largest alone, rotated."""
     n = len(values)
     for step in range(1, n + 1):
         keep = list(range(n - 1, -1, -step))[::-1]
         ax.xaxis.set_major_locator(FixedLocator([values[i] for i in keep]))
         ax.set_xticklabels([labels[i] for i in keep])
-        if not tick_labels_overlap(fig, ax):
+        if _labels_fit(fig, ax):
             return
     ax.tick_params(axis="x", labelrotation=30)
+    for label in ax.get_xticklabels():
+        label.set_horizontalalignment("right")
 
 
 # --- SVG -----------------------------------------------------------------------------------
