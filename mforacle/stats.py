@@ -65,7 +65,14 @@ def t_quantile(p: float, dof: float) -> float:
     """The ``p``-quantile of Student's t with ``dof`` degrees of freedom (``dof = inf``: normal).
 
     Uses ``P(T <= t) = 1 - I_{dof/(dof+t²)}(dof/2, 1/2) / 2`` for ``t >= 0`` (mpmath's
-    regularized incomplete beta) and bisection; accurate to about 1e-12 absolute.
+    regularized incomplete beta at 30 digits) and bisection to 1e-14 relative; the lower tail by
+    symmetry, with ``1 - p`` formed at 30 digits (in float64 it would cost up to
+    ``1e-16/p`` relative accuracy in the far tail). Agrees with ``scipy.stats.t.ppf`` to 1e-11
+    relative (tests/test_stats_scipy.py). Source: the t distribution's CDF, e.g. Abramowitz &
+    Stegun 26.7.1 with 26.5.27.
+
+    Raises:
+        InvalidArgument: ``p`` is not strictly between 0 and 1, or ``dof`` is not positive.
     """
     import mpmath
 
@@ -73,13 +80,13 @@ def t_quantile(p: float, dof: float) -> float:
         raise InvalidArgument("p", p, "expected a probability strictly between 0 and 1")
     if isinstance(dof, bool) or not isinstance(dof, int | float) or not dof > 0:
         raise InvalidArgument("dof", dof, "expected positive degrees of freedom")
-    if p < 0.5:
-        return -t_quantile(1.0 - p, dof)
     if p == 0.5:
         return 0.0
-    if math.isinf(dof):
-        return float(mpmath.sqrt(2) * mpmath.erfinv(2 * mpmath.mpf(p) - 1))
+    sign = -1.0 if p < 0.5 else 1.0
     with mpmath.workdps(30):
+        upper = 1 - mpmath.mpf(p) if p < 0.5 else mpmath.mpf(p)  # in (1/2, 1), exact
+        if math.isinf(dof):
+            return sign * float(mpmath.sqrt(2) * mpmath.erfinv(2 * upper - 1))
         nu = mpmath.mpf(dof)
 
         def cdf(t: Any) -> Any:
@@ -90,17 +97,17 @@ def t_quantile(p: float, dof: float) -> float:
             )
 
         lo, hi = mpmath.mpf(0), mpmath.mpf(1)
-        while cdf(hi) < p:
+        while cdf(hi) < upper:
             lo, hi = hi, hi * 2
         for _ in range(200):
             mid = (lo + hi) / 2
-            if cdf(mid) < p:
+            if cdf(mid) < upper:
                 lo = mid
             else:
                 hi = mid
             if hi - lo < mpmath.mpf(10) ** -14 * max(1, hi):
                 break
-        return float((lo + hi) / 2)
+        return sign * float((lo + hi) / 2)
 
 
 @dataclass(frozen=True)

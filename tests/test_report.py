@@ -9,7 +9,7 @@ import math
 import re
 from html.parser import HTMLParser
 
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from mforacle.cli import main
@@ -270,7 +270,6 @@ def test_the_overlap_check_catches_crowded_labels():
         assert tick_labels_overlap(fig, ax)
 
 
-@settings(max_examples=15, deadline=None)
 @given(data=st.data())
 def test_ladder_and_log_ticks_never_overlap(data):
     k_max = data.draw(st.integers(-12, 12), label="largest exponent")
