@@ -135,6 +135,7 @@ class Fit:
         }
 
     def contains(self, value: float) -> bool:
+        """Whether ``value`` lies in the slope's interval ``ci`` (ends included)."""
         return self.ci[0] <= value <= self.ci[1]
 
 
@@ -159,7 +160,18 @@ def _positive_ladder(ladder: Any, errors: Any) -> tuple[np.ndarray, np.ndarray]:
 
 
 def fit_slope(ladder: Any, errors: Any, confidence: float = 0.95) -> Fit:
-    """OLS slope of ``log(errors)`` vs ``log(ladder)`` with a t interval from the residuals."""
+    """OLS slope of ``log(errors)`` vs ``log(ladder)`` with a t interval from the residuals.
+
+    ``ladder`` and ``errors``: 1-d, equal lengths ``n >= 2``, positive and finite (any units:
+    the slope is dimensionless). The interval is ``slope ± t_{(1+c)/2, n-2} · SE`` with ``SE²``
+    the residual variance over ``Σ(x - x̄)²`` (textbook OLS, e.g. Weisberg, *Applied Linear
+    Regression*, §2.8); with two points it is ``(-inf, inf)``. Matches
+    ``scipy.stats.linregress`` (tests/test_stats_scipy.py).
+
+    Raises:
+        InvalidArgument: fewer than two (distinct) rungs, shapes that differ, a rung or error
+            that is not positive and finite, or ``confidence`` outside ``(0, 1)``.
+    """
     conf = _check_confidence(confidence)
     x, y = _positive_ladder(ladder, errors)
     n = x.size
@@ -196,7 +208,16 @@ def fit_slope_weighted(
     ladder: Any, errors: Any, log_se: Any, *, dof: float, confidence: float = 0.95
 ) -> Fit:
     """Weighted LSQ of ``log(errors)`` on ``log(ladder)``; ``log_se`` are the per-point SEs of
-    ``log(errors)`` (e.g. from seeds). The slope interval is ``± t_{(1+c)/2, dof} · SE``."""
+    ``log(errors)`` (e.g. from seeds). The slope interval is ``± t_{(1+c)/2, dof} · SE``.
+
+    Shapes: ``ladder``, ``errors``, ``log_se`` 1-d of one length. Weights ``w = 1/log_se²``;
+    ``SE(slope) = 1/sqrt(Σ w (x - x̄_w)²)`` (known per-point variances: the weighted normal
+    equations, as ``scipy.optimize.curve_fit(..., absolute_sigma=True)``).
+
+    Raises:
+        InvalidArgument: the ladder or errors as in :func:`fit_slope`, or ``log_se`` not one
+            positive finite SE per rung.
+    """
     conf = _check_confidence(confidence)
     x, y = _positive_ladder(ladder, errors)
     se_pts = np.asarray(log_se, dtype=np.float64)
@@ -222,7 +243,13 @@ def fit_slope_weighted(
 
 
 def mean_interval(values: Any, confidence: float = 0.95) -> tuple[float, tuple[float, float]]:
-    """Mean of ``values`` (one per seed) and its two-sided t interval."""
+    """Mean of ``values`` (one per seed, 1-d) and its two-sided t interval
+    ``mean ± t_{(1+c)/2, n-1} · sd/sqrt(n)`` (as ``scipy.stats.t.interval`` with the SEM).
+
+    Raises:
+        InvalidArgument: fewer than two values, a non-finite value, or ``confidence`` outside
+            ``(0, 1)``.
+    """
     conf = _check_confidence(confidence)
     v = np.asarray(values, dtype=np.float64)
     if v.ndim != 1 or v.size < 2 or not np.all(np.isfinite(v)):
@@ -235,8 +262,12 @@ def mean_interval(values: Any, confidence: float = 0.95) -> tuple[float, tuple[f
 
 
 def mean_square_log_se(errors: Any) -> tuple[float, float]:
-    """``(MSE, SE of log MSE)`` for per-seed errors ``e_i``: ``MSE = mean(e_i²)``, and by the
-    delta method ``SE(log MSE) ≈ sd(e_i²) / (sqrt(n) · MSE)``."""
+    """``(MSE, SE of log MSE)`` for per-seed errors ``e_i`` (1-d): ``MSE = mean(e_i²)``, and by
+    the delta method ``SE(log MSE) ≈ sd(e_i²) / (sqrt(n) · MSE)``.
+
+    Raises:
+        InvalidArgument: fewer than two errors, a non-finite one, or all of them zero.
+    """
     e = np.asarray(errors, dtype=np.float64)
     if e.ndim != 1 or e.size < 2 or not np.all(np.isfinite(e)):
         raise InvalidArgument("errors", e.tolist()[:8], "need at least two finite per-seed errors")
@@ -251,7 +282,13 @@ def isotonic_regression(y: Any, weights: Any = None, *, increasing: bool = True)
     """Weighted least-squares monotone fit of ``y`` in the given order (pool adjacent violators).
 
     Minimizes ``Σ w_i (y_i - f_i)²`` over ``f_1 <= f_2 <= ...`` (``increasing``) or
-    ``f_1 >= f_2 >= ...``. Zero-weight points take their block's value.
+    ``f_1 >= f_2 >= ...``. Zero-weight points take their block's value. Shapes: ``y`` and
+    ``weights`` 1-d of one length; returns the fit, same shape. Matches
+    ``scipy.optimize.isotonic_regression`` (tests/test_stats_scipy.py).
+
+    Raises:
+        InvalidArgument: ``y`` empty, not 1-d or not finite; ``weights`` not one finite
+            non-negative weight per label.
     """
     ys = np.asarray(y, dtype=np.float64)
     if ys.ndim != 1 or ys.size == 0 or not np.all(np.isfinite(ys)):
@@ -291,7 +328,12 @@ def monotone_floor(x: Any, y: Any, weights: Any = None, *, increasing: bool = Tr
 
     Equal inputs must share one output, so tied ``x`` are pooled first (their weighted mean
     label, the within-tie residual added to the floor), then PAVA runs on the pooled labels
-    sorted by ``x``.
+    sorted by ``x``. Shapes: ``x``, ``y``, ``weights`` (default uniform ``1/N``) of ``N``
+    entries. Used by claim C5 (docs/claims.md: the zero-loss negative control).
+
+    Raises:
+        InvalidArgument: ``y`` or ``weights`` not one per input, a negative or non-finite
+            weight, or a non-finite input or label.
     """
     xs = np.asarray(x, dtype=np.float64).reshape(-1)
     ys = np.asarray(y, dtype=np.float64)

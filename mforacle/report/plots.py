@@ -29,7 +29,7 @@ from typing import Any
 import matplotlib as mpl
 import matplotlib.style
 from matplotlib.axes import Axes
-from matplotlib.axis import Axis
+from matplotlib.axis import Axis, XAxis
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import (
@@ -255,10 +255,10 @@ def _rate_figure(ds: Dataset) -> Figure | None:
     lo, hi = min(xs), max(xs)
     xc = math.exp(sum(math.log(x) for x in xs) / len(xs))  # the fits' centre (log-mean)
     fits: list[tuple[float, float, float | None, dict[str, Any]]] = []
-    for f in ds.fits:
-        slope, intercept = finite(f.get("slope")), finite(f.get("intercept"))
+    for fit in ds.fits:
+        slope, intercept = finite(fit.get("slope")), finite(fit.get("intercept"))
         if slope is not None and intercept is not None:
-            fits.append((slope, intercept, finite(f.get("correction_D")), f))
+            fits.append((slope, intercept, finite(fit.get("correction_D")), fit))
     # the verdicts on each fitted slope: a wedge of accepted slopes, or a one-sided guide
     wedge: tuple[float, float, float, str] | None = None
     guides: list[tuple[float, float, str]] = []
@@ -266,10 +266,11 @@ def _rate_figure(ds: Dataset) -> Figure | None:
         if D is not None:
             continue
         for r in ds.rows:
-            f = finite(r.get("figure"))
-            if f is None or abs(f - s) > 1e-9 * max(1.0, abs(s)):
+            figure = finite(r.get("figure"))
+            if figure is None or abs(figure - s) > 1e-9 * max(1.0, abs(s)):
                 continue
-            b, rel = r.get("bound"), r.get("relation")
+            b: Any = r.get("bound")
+            rel = r.get("relation")
             yc = math.exp(c + s * math.log(xc))
             if rel == "in" and isinstance(b, list) and len(b) == 2 and wedge is None:
                 label = f"accepted slopes {relation_text('in', b)} ({r['claim']})"
@@ -346,13 +347,14 @@ def drawn_tick_labels(fig: Figure, axis: Axis) -> list[tuple[str, Bbox]]:
     fig.draw_without_rendering()
     renderer = canvas.get_renderer()
     frame = axis.axes.get_window_extent(renderer)
-    lo, hi = (frame.x0, frame.x1) if axis.axis_name == "x" else (frame.y0, frame.y1)
+    horizontal = isinstance(axis, XAxis)
+    lo, hi = (frame.x0, frame.x1) if horizontal else (frame.y0, frame.y1)
     out = []
     for t in axis.get_ticklabels(which="both"):
         if not (t.get_visible() and t.get_text()):
             continue
         box = t.get_window_extent(renderer)
-        centre = (box.x0 + box.x1) / 2 if axis.axis_name == "x" else (box.y0 + box.y1) / 2
+        centre = (box.x0 + box.x1) / 2 if horizontal else (box.y0 + box.y1) / 2
         if lo - 1 <= centre <= hi + 1:
             out.append((t.get_text(), box))
     return out
@@ -407,8 +409,7 @@ class _style:
     def __enter__(self) -> None:
         self._ctx = mpl.rc_context()
         self._ctx.__enter__()
-        matplotlib.style.use("default")
-        mpl.rcParams.update(RC)
+        matplotlib.style.use(["default", RC])
 
     def __exit__(self, *exc: object) -> None:
         self._ctx.__exit__(None, None, None)

@@ -120,7 +120,8 @@ def slack(row: dict[str, Any]) -> float:
     width for ``in``; ``-inf`` when nothing (or nothing comparable) was measured. Used to pick a
     claim's worst check.
     """
-    fig, rel, bound = finite(row.get("figure")), row.get("relation"), row.get("bound")
+    fig, rel = finite(row.get("figure")), row.get("relation")
+    bound: Any = row.get("bound")
     if fig is None:
         return -math.inf
     try:
