@@ -22,6 +22,7 @@ Everything here is plain NumPy plus mpmath (for Student-t quantiles); no scipy.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -74,12 +75,20 @@ def t_quantile(p: float, dof: float) -> float:
     Raises:
         InvalidArgument: ``p`` is not strictly between 0 and 1, or ``dof`` is not positive.
     """
-    import mpmath
 
     if isinstance(p, bool) or not isinstance(p, int | float) or not 0 < p < 1:
         raise InvalidArgument("p", p, "expected a probability strictly between 0 and 1")
     if isinstance(dof, bool) or not isinstance(dof, int | float) or not dof > 0:
         raise InvalidArgument("dof", dof, "expected positive degrees of freedom")
+    return _t_quantile(float(p), float(dof))
+
+
+@functools.lru_cache(maxsize=256)
+def _t_quantile(p: float, dof: float) -> float:
+    """:func:`t_quantile` after validation, memoized: fits over many seeds ask for the same few
+    levels and degrees of freedom (each costs a few dozen incomplete-beta evaluations)."""
+    import mpmath
+
     if p == 0.5:
         return 0.0
     sign = -1.0 if p < 0.5 else 1.0
