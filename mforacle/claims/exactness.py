@@ -44,7 +44,7 @@ from typing import Any
 import mpmath
 import numpy as np
 
-from mforacle.cases import DiscreteCase
+from mforacle.cases import DiscreteCase, Magnitudes, rescaled
 from mforacle.errors import ImplementationError, InvalidArgument
 from mforacle.model import Model
 from mforacle.stats import fit_slope
@@ -63,6 +63,8 @@ __all__ = [
     "check_a5",
     "check_a5_exact",
     "duplicate_neurons",
+    "extreme_cases",
+    "extreme_magnitudes",
     "permute_neurons",
 ]
 
@@ -640,6 +642,45 @@ def builtin_case(i: int) -> tuple[DiscreteCase, int]:
     return DiscreteCase(model, theta, x, y, weights), seed
 
 
+def extreme_magnitudes(dtype: str = "float64") -> dict[str, Magnitudes]:
+    """The extreme-magnitude regimes of claim A1's built-in runs, scaled to ``dtype``'s range.
+
+    With ``p, emin`` of :data:`mforacle.tolerance.ARITHMETICS`, ``emax = 1 − emin``: ``S =
+    max(0, emax − 33)`` (float64: ``2^990`` ≈ 1e298; growth and the gradients' products stay
+    in range) and ``T = emin − p + 8`` (float64: ``2^-1067``: times the built-in cases' 1/64
+    still a multiple of the smallest subnormal ``2^(emin−p+1)``, and subnormal):
+
+    - ``tiny-states``: states ``2^-S``, inputs subnormal ``2^T``, ``w ~ 2^S``, readout ``2^S``;
+    - ``subnormal-states``: states and ``u`` subnormal ``2^T``, ``w ~ 2^S``; the loss underflows;
+    - ``huge-states``: states and ``u`` ``2^(S/2)``, ``w ~ 2^(-S/2)``, readout ``2^(-S/2)``
+      (``κ`` dropped): only half of ``S``, so that ``|z|²`` — which an implementation may form
+      even for ``κ = 0`` — does not overflow either.
+    """
+    from mforacle.tolerance import ARITHMETICS
+
+    if dtype not in ARITHMETICS:
+        raise InvalidArgument("dtype", dtype, f"expected one of {sorted(ARITHMETICS)}")
+    p, emin = ARITHMETICS[dtype]
+    big, sub = max(0, (1 - emin) - 33), emin - p + 8
+    return {
+        "tiny-states": Magnitudes(z=-big, x=sub, w=big, u=-big, a=big),
+        "subnormal-states": Magnitudes(z=sub, x=sub, w=big, u=sub, a=0),
+        "huge-states": Magnitudes(z=big // 2, x=big // 2, w=-(big // 2), u=big // 2,
+                                  a=-(big // 2)),
+    }
+
+
+def extreme_cases(dtype: str = "float64") -> list[tuple[DiscreteCase, int]]:
+    """Built-in cases 0, 1, 2 rescaled into the regimes of :func:`extreme_magnitudes` (one
+    each), with their seeds: claim A1 runs them besides the ordinary cases, so the float
+    error model's gradual-underflow terms and huge magnitudes are checked in every run."""
+    out = []
+    for i, mag in enumerate(extreme_magnitudes(dtype).values()):
+        case, seed = builtin_case(i)
+        out.append((rescaled(case, mag), seed))
+    return out
+
+
 def _cases(sizes: dict[str, Any]) -> list[tuple[DiscreteCase, int]]:
     return [builtin_case(i) for i in range(int(sizes.get("cases", 3)))]
 
@@ -650,7 +691,8 @@ def _seeded(v: Verdict, seed: int) -> Verdict:
 
 
 def run_a1(impl: Any, sizes: dict[str, Any]) -> list[Verdict]:
-    return [_seeded(check_a1(impl, c), s) for c, s in _cases(sizes)]
+    cases = _cases(sizes) + extreme_cases(_dtype(impl)[0])
+    return [_seeded(check_a1(impl, c), s) for c, s in cases]
 
 
 def run_a2(impl: Any, sizes: dict[str, Any]) -> list[Verdict]:
