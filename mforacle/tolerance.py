@@ -521,7 +521,8 @@ def bounds(
 ) -> dict[str, float]:
     """Absolute error bounds, max over entries: keys ``loss``, ``z_L``, ``grad_theta``, ``grad_x``.
 
-    ``unit_roundoff``: ``DTYPES["float32"]`` etc. See :func:`entrywise_bounds`.
+    ``unit_roundoff``: ``DTYPES["float32"]`` etc.; ``underflow``: that arithmetic's ``η``
+    (default from :func:`underflow_unit`). See :func:`entrywise_bounds` (and its ``Raises``).
     """
     eb = entrywise_bounds(
         model,

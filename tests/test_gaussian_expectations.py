@@ -458,3 +458,21 @@ def test_tail_bound_covers_the_tail() -> None:
         tail = mpmath.quad(lambda x: phi(x) * act.sigma(mpmath.mpf(-17) / 16 - x / 64),
                            [-mpmath.inf, -132, -4.5]) / 8
     assert 0 < float(tail) <= tF[1]
+
+
+def test_second_rare_case_found_by_the_thorough_profile() -> None:
+    """Found by the old test under ``MFORACLE_PROFILE=thorough`` (4 of 4 runs failed): regrelu:1/8,
+    J = -2.36e-11 whose support the plain sample never reached (its mean 0, its bound 1e-12)."""
+    model = Model.create(1, "regrelu:0.125", [1])
+    meas = GaussianPath.create(model, 1, [["0.125", "0"], ["0", "0.125"], ["-0.125", "0"]],
+                               [[["0", "-0.125"]], [["0", "0"]], [["0", "0"]]])
+    z = np.array([-0.0625])
+    rho = fg.GaussianPathArrays.of(meas).at(0.25)
+    _F, J = fg.drift_and_jacobian(model, rho, z[None])
+    with mpmath.workdps(30):
+        _Fe, Je = eg.drift_and_jacobian(model, eg.marginal(meas, Fraction(1, 4)),
+                                        [mpmath.mpf(-0.0625)], tol=mpmath.mpf(10) ** -28)
+    assert abs(J[0, 0, 0] - float(Je[0, 0])) <= 1e-12 * abs(float(Je[0, 0]))
+    _mF, _sF, mJ, sJ = _mc_F_J(model, rho.c, rho.A, z, MC_SEED, defensive=False)
+    assert mJ[0, 0] == 0 and abs(J[0, 0, 0] - mJ[0, 0]) > Z_CONF * sJ[0, 0] + 1e-12
+    _check_stein_against_monte_carlo(model, meas, 0.25, z)
