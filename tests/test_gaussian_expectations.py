@@ -13,8 +13,11 @@ References, each independent of the Stein algebra under test:
   (Hesterberg 1995): ``t`` from ``q = ½ φ + ½ Uniform[−T, T]``, ``T = 10``, weights ``φ/q <=
   2``; every interval of ``t`` of width δ in ``[−T, T]`` gets ``~ n δ / 4T`` samples, so the
   sample standard error is that of a well-covered integrand (a false alarm has probability
-  ~6.8e-6 per component, < 1e-3 over a whole run). The rest, ``|t| > T`` (probability 1.5e-23),
-  is bounded analytically (:func:`_unseen_tail_bound`) and added to the allowance;
+  ~6.8e-6 per component, < 1e-3 over a whole run). With the control variate ``φ/q − 1`` the
+  price in power is small: on 150 random measures like the strategy's, the standard error was
+  1.14× the plain sample's (median; at most 1.34×, and down to 0.17× in tail-heavy cases). The
+  rest, ``|t| > T`` (probability 1.5e-23), is bounded analytically (:func:`_unseen_tail_bound`)
+  and added to the allowance;
 - tensor Gauss–Hermite quadrature in xi (r <= 2) in mpmath, whose own error is estimated by
   comparing two node counts;
 - mpmath.quad (tanh-sinh, split at the regrelu kinks) for the one-dimensional moments.
