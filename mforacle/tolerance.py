@@ -66,6 +66,8 @@ from typing import Any
 
 import numpy as np
 
+from .dtypes import UNIT_ROUNDOFF
+from .dtypes import unit_roundoff as dtype_unit_roundoff
 from .errors import InvalidArgument
 from .model import Model, float_data, float_theta
 
@@ -78,13 +80,8 @@ __all__ = [
     "unit_roundoff",
 ]
 
-#: unit roundoff of common arithmetics (round to nearest)
-DTYPES: dict[str, float] = {
-    "float64": 2.0**-53,
-    "float32": 2.0**-24,
-    "bfloat16": 2.0**-8,
-    "float16": 2.0**-11,
-}
+#: unit roundoff by arithmetic name: the table of :mod:`mforacle.dtypes`, under its old name
+DTYPES: dict[str, float] = UNIT_ROUNDOFF
 
 #: default relative accuracy of ``σ`` and ``σ'``, in units of ``u``: library functions are within
 #: a few ulp; mforacle's own float64 ``erf`` is within 6.5 u (mforacle/fast/activations.py).
@@ -96,11 +93,7 @@ Array = np.ndarray
 def unit_roundoff(dtype: str | float) -> float:
     """``u`` for a dtype name in :data:`DTYPES`, or a given positive number passed through."""
     if isinstance(dtype, str):
-        if dtype not in DTYPES:
-            raise InvalidArgument(
-                "dtype", dtype, f"unknown dtype; expected one of {sorted(DTYPES)}"
-            )
-        return DTYPES[dtype]
+        return dtype_unit_roundoff(dtype)
     u = float(dtype)
     if not (0.0 < u < 0.5):
         raise InvalidArgument("unit_roundoff", dtype, "must be in (0, 1/2)")

@@ -95,7 +95,7 @@ def _check_case(case: Any) -> DiscreteCase:
 
 def _inputs_rounded(case: DiscreteCase, dtype: str) -> bool:
     """Whether the case's numbers change when rounded to ``dtype`` (or to float64 at all)."""
-    from mforacle.harness.adapters import round_to_dtype
+    from mforacle.dtypes import round_to_dtype
 
     c = case.to_case()
     pairs = [(case.theta, c.theta), (case.x, c.data.x), (case.y, c.data.y)]

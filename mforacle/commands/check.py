@@ -3,7 +3,7 @@
     mforacle check module.path:object [--dtype float32] [--framework torch] [--case FILE]
     mforacle check --vectors VDIR --results RDIR
 
-The first form loads a Python implementation (see ``mforacle.harness.protocol``) and runs the
+The first form loads a Python implementation (see ``mforacle.protocol``) and runs the
 conformance suite (every case × forward, loss, gradients, a training step) plus the claims it
 can feed; the second grades result files written by any program for an exported suite
 (``mforacle vectors export VDIR``). By default (``--isolate process``) the implementation runs

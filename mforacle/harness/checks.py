@@ -37,11 +37,11 @@ import numpy as np
 from mforacle.verdict import Verdict
 
 from ..caseio import Case
+from ..dtypes import round_to_dtype
 from ..errors import InvalidArgument
 from ..model import Model
-from .adapters import round_to_dtype
+from ..protocol import Implementation, ModelSpec
 from .calls import Caller, Outcome
-from .protocol import Implementation, ModelSpec
 
 __all__ = [
     "COMPARE_DPS",

@@ -31,11 +31,11 @@ import numpy as np
 
 from mforacle.verdict import Verdict
 
+from ..dtypes import round_to_dtype
 from ..errors import ImplementationError
-from .adapters import round_to_dtype
+from ..protocol import Implementation, ModelSpec
 from .calls import Caller
 from .checks import PlannedCheck
-from .protocol import Implementation, ModelSpec
 
 __all__ = ["FLOAT64_ONLY", "ClaimsView", "float64_only_reason", "plan_claim_checks"]
 

@@ -1,6 +1,6 @@
 """Limit quantities: an implementation's mean-field limit against an independent reference.
 
-Optional protocol member (see :mod:`mforacle.harness.protocol`)::
+Optional protocol member (see :mod:`mforacle.protocol`)::
 
     limit(spec, measure, x, y, weights, probes) -> {"energy", "Z1", "first_variation",
                                                     "velocity", "error_bound": {...}}
@@ -40,11 +40,11 @@ import numpy as np
 from mforacle.verdict import Verdict
 
 from ..caseio import Case, read_case
+from ..dtypes import round_to_dtype
 from ..errors import InvalidArgument
-from .adapters import round_to_dtype
+from ..protocol import Implementation, ModelSpec
 from .calls import Caller, Outcome
 from .checks import COMPARE_DPS, PlannedCheck, _diff, _nonfinite, _validate, unit_roundoff
-from .protocol import Implementation, ModelSpec
 
 __all__ = [
     "CLOSED_FORM",

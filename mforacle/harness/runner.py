@@ -25,10 +25,10 @@ from mforacle.verdict import Verdict
 
 from ..caseio import read_result
 from ..errors import MforacleError
+from ..protocol import Implementation, check_dtype
 from .calls import DEFAULT_TIMEOUT, Caller
 from .checks import QUANTITIES, PlannedCheck, SuiteCase, plan_checks
 from .limit import LIMIT_QUANTITIES, LimitCase, plan_limit_checks
-from .protocol import Implementation, check_dtype
 
 __all__ = [
     "EXIT_FAIL",
