@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from .dtypes import UNIT_ROUNDOFF
 from .errors import InvalidArgument
 from .numbers import exact_array, exact_scalar, exact_text, float_array
 
@@ -165,7 +166,7 @@ def _check_weights(ws: list[Any], n: int) -> None:
         if w < 0:
             raise InvalidArgument(f"weights[{i}]", w, "weights must be non-negative")
     total = sum(ws)
-    tol = Fraction(n * WEIGHT_SUM_ULPS, 2**53)
+    tol = n * WEIGHT_SUM_ULPS * Fraction(UNIT_ROUNDOFF["float64"])
     if abs(total - 1) > tol:
         raise InvalidArgument(
             "weights", float(total), f"weights must sum to 1 (within {float(tol):.1e})"
@@ -204,7 +205,7 @@ def float_data(
         if (ws < 0).any():
             i = int(np.argmax(ws < 0))
             raise InvalidArgument(f"weights[{i}]", ws[i], "weights must be non-negative")
-        tol = n * WEIGHT_SUM_ULPS * 2.0**-53
+        tol = n * WEIGHT_SUM_ULPS * UNIT_ROUNDOFF["float64"]
         if abs(float(np.sum(ws)) - 1.0) > tol:
             raise InvalidArgument(
                 "weights", float(np.sum(ws)), f"weights must sum to 1 (within {tol:.1e})"

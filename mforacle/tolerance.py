@@ -178,7 +178,7 @@ def entrywise_bounds(
     y: Any,
     weights: Any = None,
     *,
-    unit_roundoff: float = 2.0**-53,
+    unit_roundoff: float = UNIT_ROUNDOFF["float64"],
     activation_rel_error: float | None = None,
     inputs_rounded: bool = True,
 ) -> dict[str, Any]:
@@ -301,7 +301,7 @@ def bounds(
     y: Any,
     weights: Any = None,
     *,
-    unit_roundoff: float = 2.0**-53,
+    unit_roundoff: float = UNIT_ROUNDOFF["float64"],
     activation_rel_error: float | None = None,
     inputs_rounded: bool = True,
 ) -> dict[str, float]:

@@ -11,8 +11,8 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
+from mforacle.builtin import FastPathImplementation
 from mforacle.harness.adapters import adapt
-from mforacle.harness.builtin import FastPathImplementation
 from mforacle.harness.limit import LIMIT_QUANTITIES, build_limit_suite, plan_limit_checks
 from mforacle.harness.runner import run_planned
 from mforacle.measures import GaussianPath

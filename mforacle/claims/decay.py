@@ -24,8 +24,10 @@ from mforacle.errors import InvalidArgument
 from mforacle.stats import fit_slope
 from mforacle.verdict import Verdict
 
+from .subject import ClaimSubject
 from .training_cases import FlowCase, TrainingCase, builtin_case, builtin_flow_case
 from .training_runs import (
+    Flow,
     flow_history,
     flow_roundoff,
     loss_roundoff,
@@ -69,6 +71,7 @@ def check_c1_discrete(
     from mforacle.training import stable_step
 
     title = "GD below the computed stable step never raises the loss"
+    impl = ClaimSubject.of(impl)
     if (v := needs("C1", title, impl)) is not None:
         return v
     if not 0 < fraction <= 1:
@@ -144,16 +147,23 @@ def check_c1_discrete(
 
 
 def check_c1_flow(
-    impl: Any, case: FlowCase, *, T: int = 17, n: int = 8, ds: float = 0.25, steps: int = 20
+    case: FlowCase,
+    *,
+    T: int = 17,
+    n: int = 8,
+    ds: float = 0.25,
+    steps: int = 20,
+    flow: Flow = None,
 ) -> Verdict:
-    """C1 in the limit: ``E(ρ(s))`` of the particle flow (explicit Euler in ``s`` at the stated
-    ``ds``, Gauss–Hermite particles on a depth grid of ``T`` points) never increases. No stable
-    step is computed for the flow: ``ds`` is a stated input, recorded in the evidence."""
+    """C1 in the limit: ``E(ρ(s))`` of mforacle's particle flow (``flow``, default
+    :func:`mforacle.training.particle_flow`: explicit Euler in ``s`` at the stated ``ds``,
+    Gauss–Hermite particles on a depth grid of ``T`` points) never increases. No stable step is
+    computed for the flow: ``ds`` is a stated input, recorded in the evidence."""
     from mforacle.fast.limit import ParticleMeasure
 
     title = "the particle flow's E(ρ(s)) is non-increasing"
     particles = ParticleMeasure.from_gaussian(case.model, case.measure, T, n)
-    s, e, _ = flow_history(impl, case, particles, ds, steps)
+    s, e, _ = flow_history(case, particles, ds, steps, flow)
     allow = np.array([flow_roundoff(v, T) for v in e])
     incr = np.diff(e)
     ratio = incr / (allow[:-1] + allow[1:])
@@ -267,6 +277,7 @@ def check_c2_discrete(
     from mforacle.training import stable_step
 
     title = "energy dissipation dE/ds = −L·M|∇E|² to order Δs"
+    impl = ClaimSubject.of(impl)
     if (v := needs("C2", title, impl)) is not None:
         return v
     ds0 = fraction * stable_step(
@@ -311,7 +322,6 @@ def check_c2_discrete(
 
 
 def check_c2_flow(
-    impl: Any,
     case: FlowCase,
     *,
     T: int = 9,
@@ -319,9 +329,11 @@ def check_c2_flow(
     ds0: float = 0.2,
     horizon_steps: int = 4,
     halvings: int = 3,
+    flow: Flow = None,
 ) -> Verdict:
     """C2 in the limit: ``dE(ρ(s))/ds = −∫∫|V|² dρ dt`` to order ``Δs`` (ratio of discrepancies
-    when ``Δs`` halves, window ``2^(1±0.15)``)."""
+    when ``Δs`` halves, window ``2^(1±0.15)``) for mforacle's particle flow (``flow``, default
+    :func:`mforacle.training.particle_flow`)."""
     from mforacle.fast.limit import ParticleMeasure
 
     title = "energy dissipation dE(ρ)/ds = −∫∫|V|² dρ dt to order Δs"
@@ -330,7 +342,7 @@ def check_c2_flow(
     ladder, errors = [], []
     for h in range(halvings + 1):
         ds = ds0 / 2**h
-        s, e, d = flow_history(impl, case, particles, ds, horizon_steps * 2**h)
+        s, e, d = flow_history(case, particles, ds, horizon_steps * 2**h, flow)
         ladder.append(ds)
         errors.append(dissipation_discrepancy(s, e, d, ds, s_common))
     evidence = {"case": case.to_json(), "T": T, "n": n, "horizon": horizon_steps * ds0}
@@ -354,7 +366,7 @@ def run_c1(impl: Any, sizes: dict[str, Any]) -> list[Verdict]:
         for case, seed in map(builtin_case, range(sizes.get("cases", 3)))
     ]
     out.extend(
-        check_c1_flow(impl, builtin_flow_case(i), steps=sizes.get("flow_steps", 20))
+        check_c1_flow(builtin_flow_case(i), steps=sizes.get("flow_steps", 20))
         for i in range(min(2, sizes.get("cases", 2)))
     )
     return out
@@ -373,7 +385,7 @@ def run_c2(impl: Any, sizes: dict[str, Any]) -> list[Verdict]:
         for case, seed in map(builtin_case, range(sizes.get("cases", 2)))
     ]
     out.extend(
-        check_c2_flow(impl, builtin_flow_case(i), halvings=halvings)
+        check_c2_flow(builtin_flow_case(i), halvings=halvings)
         for i in range(min(2, sizes.get("cases", 2)))
     )
     return out

@@ -1,14 +1,16 @@
 """Claims A1–A5 (exactness of the computation, ``shared/spec/claims.md`` §A) as checks.
 
-Each ``check_*`` takes an implementation (:mod:`mforacle.claims.impl`; float64 NumPy in and
-out, arithmetic named by an optional ``dtype`` attribute, default ``"float64"``) and a case
+Each ``check_*`` takes an implementation (a :class:`mforacle.claims.subject.ClaimSubject`, or
+any object with the members of :mod:`mforacle.protocol`; its arithmetic is its ``dtype``,
+default ``"float64"``) and a case
 (:class:`mforacle.cases.DiscreteCase`: model, ``theta``, ``x``, ``y``,
 ``weights``), and returns a :class:`Verdict` whose bound comes from a stated error model:
 
-- ``check_a1`` — the implementation's ``z_L`` (``forward``), ``loss`` and ``grad_theta``
-  (``loss_and_grad``) and, if offered, ``grad_x`` against the exact path (mpmath, confirmed
-  bound), entry by entry. Allowed: ``tolerance.entrywise_bounds`` for the dtype's unit roundoff
-  (running error analysis: u × condition × operation count) + the exact path's own bound.
+- ``check_a1`` — the implementation's ``z_L`` (``forward``), ``loss`` (``loss``) and
+  ``grad_theta`` and ``grad_x`` (``gradient``), whichever it offers, against the exact path
+  (mpmath, confirmed bound), entry by entry. Allowed: ``tolerance.entrywise_bounds`` for the
+  dtype's unit roundoff (running error analysis: u × condition × operation count) + the exact
+  path's own bound.
   Figure: worst ``|impl − exact| / allowed`` over every entry, held ``<= 1``.
 - ``check_a2`` — the gradient is the derivative of the loss. ``A2``: the directional derivative
   ``⟨∇E_impl, Δ⟩`` (``Δ`` a seeded Rademacher direction) against a central difference of the
@@ -17,7 +19,7 @@ out, arithmetic named by an optional ``dtype`` attribute, default ``"float64"``)
   remainder ``r(h) = |E(Θ + hΔ) − E(Θ) − h⟨∇E_impl, Δ⟩|`` (``E`` exact at ``TAYLOR_DPS``) over
   ``h = 2^-8 … 2^-28``: fitted order held ``>= 1.8`` (order 2 for a right gradient; a wrong one
   leaves a ``|⟨δ, Δ⟩| h`` term: order 1).
-- ``check_a3`` — ``grad_x`` (the adjoint ``q_0``, optional method ``grad_x``) against central
+- ``check_a3`` — ``grad_x`` (the adjoint ``q_0``, second output of ``gradient``) against central
   differences in ``x`` of each point's own exact loss ``ℓ_n``; allowed as in A2.
 - ``check_a4`` — the exact path: values reported at ``dps`` digits, recomputed at
   ``2·dps + 20``; every reported bound must cover the change. Figure: ``max |v − v_hi| / bound``.
@@ -50,7 +52,7 @@ from mforacle.model import Model
 from mforacle.stats import fit_slope
 from mforacle.verdict import Verdict
 
-from .impl import missing
+from .subject import ClaimSubject
 
 __all__ = [
     "FD_DPS",
@@ -80,13 +82,6 @@ QUANTITIES = ("z_L", "loss", "grad_theta", "grad_x")
 # --------------------------------------------------------------------------- helpers
 
 
-def _dtype(impl: Any) -> tuple[str, float]:
-    from mforacle.tolerance import unit_roundoff
-
-    name = str(getattr(impl, "dtype", "float64"))
-    return name, unit_roundoff(name)
-
-
 def _check_case(case: Any) -> DiscreteCase:
     if not isinstance(case, DiscreteCase):
         raise InvalidArgument("case", type(case).__name__, "expected a DiscreteCase")
@@ -110,30 +105,19 @@ def _inputs_rounded(case: DiscreteCase, dtype: str) -> bool:
     return False
 
 
-def _array(value: Any, shape: tuple[int, ...], what: str) -> np.ndarray:
-    try:
-        arr = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise ImplementationError(f"{what}: not a float array ({exc})") from None
-    if arr.shape != shape and not (shape == () and arr.size == 1):
-        raise ImplementationError(f"{what}: shape {arr.shape}, expected {shape}")
-    return arr.reshape(shape)
-
-
-def _impl_outputs(impl: Any, case: DiscreteCase) -> dict[str, np.ndarray]:
+def _impl_outputs(subject: ClaimSubject, case: DiscreteCase) -> dict[str, np.ndarray]:
     """What the implementation offers of z_L, loss, grad_theta, grad_x (float64 arrays)."""
-    L, M, k = case.theta.shape
-    N, d = case.x.shape
+    m, th, x, y, w = case.model, case.theta, case.x, case.y, case.weights
     out: dict[str, np.ndarray] = {}
-    if callable(getattr(impl, "forward", None)):
-        out["z_L"] = _array(impl.forward(case.model, case.theta, case.x), (N, d), "forward")
-    if callable(getattr(impl, "loss_and_grad", None)):
-        e, g = impl.loss_and_grad(case.model, case.theta, case.x, case.y, case.weights)
-        out["loss"] = _array(e, (), "loss")
-        out["grad_theta"] = _array(g, (L, M, k), "grad_theta")
-    if callable(getattr(impl, "grad_x", None)):
-        gx = impl.grad_x(case.model, case.theta, case.x, case.y, case.weights)
-        out["grad_x"] = _array(gx, (N, d), "grad_x")
+    if subject.provides("forward"):
+        out["z_L"] = subject.forward(m, th, x)
+    if subject.provides("loss"):
+        out["loss"] = np.asarray(subject.loss(m, th, x, y, w))
+    if subject.provides("gradient"):
+        gt, gx = subject.gradient(m, th, x, y, w)
+        out["grad_theta"] = gt
+        if gx is not None:
+            out["grad_x"] = gx
     return out
 
 
@@ -193,11 +177,12 @@ def check_a1(impl: Any, case: DiscreteCase, *, dps: int = 30) -> Verdict:
 
     title = "fast path = exact path within a derived error model"
     case = _check_case(case)
-    if len(missing(impl, ("forward",))) and len(missing(impl, ("loss_and_grad",))):
-        return Verdict.not_checked("A1", title, "implementation lacks forward and loss_and_grad")
-    dtype, u = _dtype(impl)
+    subject = ClaimSubject.of(impl)
+    if len(subject.lacks(("forward", "loss", "gradient"))) == 3:
+        return Verdict.not_checked("A1", title, "implementation lacks forward, loss and gradient")
+    dtype, u = subject.dtype, subject.u
     rounded = _inputs_rounded(case, dtype)
-    got = _impl_outputs(impl, case)
+    got = _impl_outputs(subject, case)
     ex = evaluate(case.model, case.theta, case.x, case.y, case.weights, dps=dps)
     eb = tolerance.entrywise_bounds(
         case.model,
@@ -248,7 +233,7 @@ def check_a1(impl: Any, case: DiscreteCase, *, dps: int = 30) -> Verdict:
         evidence={
             "case": case.to_json(),
             "dtype": dtype,
-            "implementation": getattr(impl, "name", type(impl).__name__),
+            "implementation": subject.label,
             "quantities": per,
             "inputs_rounded": rounded,
         },
@@ -272,12 +257,12 @@ def check_a2(impl: Any, case: DiscreteCase, *, seed: int = 0) -> list[Verdict]:
 
     title = "gradients are derivatives of the loss"
     case = _check_case(case)
-    if missing(impl, ("loss_and_grad",)):
-        return [Verdict.not_checked("A2", title, "implementation lacks loss_and_grad")]
-    dtype, u = _dtype(impl)
+    subject = ClaimSubject.of(impl)
+    if subject.lacks(("gradient",)):
+        return [Verdict.not_checked("A2", title, "implementation lacks gradient")]
+    dtype, u = subject.dtype, subject.u
     m, th, x, y, w = case.model, case.theta, case.x, case.y, case.weights
-    _e, g = impl.loss_and_grad(m, th, x, y, w)
-    g = _array(g, th.shape, "grad_theta")
+    g = subject.gradient(m, th, x, y, w)[0]
     delta = _direction(th.shape, seed)
     th_q, d_q = _fractions(th), _fractions(delta)
     eb = tolerance.entrywise_bounds(
@@ -385,12 +370,15 @@ def check_a3(impl: Any, case: DiscreteCase) -> Verdict:
 
     title = "the adjoint q_0 is the state gradient ∂ℓ/∂x"
     case = _check_case(case)
-    if missing(impl, ("grad_x",)):
-        return Verdict.not_checked("A3", title, "implementation lacks grad_x")
-    dtype, u = _dtype(impl)
+    subject = ClaimSubject.of(impl)
+    if subject.lacks(("gradient",)):
+        return Verdict.not_checked("A3", title, "implementation lacks gradient")
+    dtype, u = subject.dtype, subject.u
     m, th, x, y, w = case.model, case.theta, case.x, case.y, case.weights
     N, d = x.shape
-    gx = _array(impl.grad_x(m, th, x, y, w), (N, d), "grad_x")
+    gx = subject.gradient(m, th, x, y, w)[1]
+    if gx is None:
+        return Verdict.not_checked("A3", title, "gradient returns no grad_x")
     eb = tolerance.entrywise_bounds(
         m, th, x, y, w, unit_roundoff=u, inputs_rounded=_inputs_rounded(case, dtype)
     )["grad_x"]
@@ -517,15 +505,15 @@ def check_a5(impl: Any, case: DiscreteCase, *, seed: int = 0) -> list[Verdict]:
 
     title = "mean-field invariance of the forward pass"
     case = _check_case(case)
-    if missing(impl, ("forward",)):
+    subject = ClaimSubject.of(impl)
+    if subject.lacks(("forward",)):
         return [Verdict.not_checked("A5", title, "implementation lacks forward")]
-    dtype, u = _dtype(impl)
+    dtype, u = subject.dtype, subject.u
     m, th, x = case.model, case.theta, case.x
-    N, d = x.shape
     rounded = _inputs_rounded(case, dtype)
 
     def fwd(t: np.ndarray) -> np.ndarray:
-        return _array(impl.forward(m, t, x), (N, d), "forward")
+        return subject.forward(m, t, x)
 
     def bound(t: np.ndarray) -> np.ndarray:
         return tolerance.entrywise_bounds(

@@ -21,6 +21,7 @@ from mforacle.errors import InvalidArgument
 from mforacle.stats import DECISION_CONFIDENCE, fit_slope
 from mforacle.verdict import Verdict
 
+from .subject import ClaimSubject
 from .training_cases import FlowCase, builtin_flow_case
 from .training_runs import needs, reference_loss, train_final_loss
 
@@ -70,7 +71,8 @@ def check_c3_depth(
     from mforacle.sampling import sample_network
 
     title = "Theorem 6 (depth): trained network -> trained limit at order 1/L"
-    if (v := needs("C3.depth", title, impl)) is not None:
+    impl = ClaimSubject.of(impl)
+    if (v := needs("C3.depth", title, impl, ("loss", "train_step"))) is not None:
         return v
     steps = round(s / ds)
     xi = np.random.default_rng(seed).standard_normal((M, case.measure.r))  # sampling's draw
@@ -252,7 +254,8 @@ def check_c3_width(
     from mforacle.stats import t_quantile
 
     title = "Theorem 6 (width): seed variance of the trained loss ∝ 1/M"
-    if (v := needs("C3.width", title, impl)) is not None:
+    impl = ClaimSubject.of(impl)
+    if (v := needs("C3.width", title, impl, ("loss", "train_step"))) is not None:
         return [v]
     if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 3:
         raise InvalidArgument("seeds", seeds, "expected an integer >= 3")

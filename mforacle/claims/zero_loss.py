@@ -18,8 +18,9 @@ from mforacle.errors import InvalidArgument
 from mforacle.model import float_data
 from mforacle.verdict import Verdict
 
+from .subject import ClaimSubject
 from .training_cases import FlowCase, builtin_nonmonotone_case, builtin_reachable_case
-from .training_runs import flow_history, flow_roundoff, needs, train_final_loss
+from .training_runs import Flow, flow_history, flow_roundoff, needs, train_final_loss
 
 __all__ = ["check_c4", "check_c5", "run_c4", "run_c5"]
 
@@ -47,6 +48,7 @@ def check_c4(
     from mforacle.training import stable_step
 
     title = "zero-loss limit on reachable data"
+    impl = ClaimSubject.of(impl)
     if (v := needs("C4", title, impl)) is not None:
         return [v]
     losses, rungs = [], []
@@ -130,12 +132,19 @@ def _ladder_ratio(before: float, after: float) -> float:
 
 
 def check_c5(
-    impl: Any, case: FlowCase, *, s: float = 40.0, ds: float = 0.5, T: int = 17, n: int = 8
+    case: FlowCase,
+    *,
+    s: float = 40.0,
+    ds: float = 0.5,
+    T: int = 17,
+    n: int = 8,
+    flow: Flow = None,
 ) -> Verdict:
     """Negative control: d = 1, κ = 0, labels not monotone in x. The limit's output
     ``g(Z(1; x)) = a_1 Z(1; x)`` is increasing in ``x`` if ``a_1 > 0`` and decreasing if
     ``a_1 < 0`` (the flow map is increasing), so ``E(ρ(s)) >=`` the weighted isotonic (resp.
-    antitonic) regression residual for every ``s``: zero loss is unreachable. The argument holds
+    antitonic) regression residual for every ``s``: zero loss is unreachable. The flow is
+    mforacle's own (``flow``, default :func:`mforacle.training.particle_flow`). The argument holds
     for *any* measure, so for the Gauss–Hermite particle measure itself: only its depth
     discretization and roundoff separate the computed ``E`` from a true limit loss. Figure:
     ``min_s E(ρ(s))``, held ``>= floor − tol``, ``tol`` = the depth error estimate (the same
@@ -153,7 +162,7 @@ def check_c5(
 
     def history(T_: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         particles = ParticleMeasure.from_gaussian(case.model, case.measure, T_, n)
-        return flow_history(impl, case, particles, ds, steps)
+        return flow_history(case, particles, ds, steps, flow)
 
     st, e, _ = history(T)
     _, e_half, _ = history((T + 1) // 2)
@@ -195,6 +204,6 @@ def run_c4(impl: Any, sizes: dict[str, Any]) -> list[Verdict]:
 def run_c5(impl: Any, sizes: dict[str, Any]) -> list[Verdict]:
     """C5 on the built-in non-monotone cases (``a_1 > 0`` and ``a_1 < 0``)."""
     return [
-        check_c5(impl, builtin_nonmonotone_case(i), s=sizes.get("s", 40.0))
+        check_c5(builtin_nonmonotone_case(i), s=sizes.get("s", 40.0))
         for i in range(sizes.get("cases", 2))
     ]

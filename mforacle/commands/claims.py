@@ -79,14 +79,14 @@ def table(verdicts: list[Any]) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from mforacle.claims import check_profile, select
-    from mforacle.claims.impl import fast_path
+    from mforacle.claims.subject import builtin_subject
     from mforacle.profiles import current_profile
 
     profile = check_profile(args.profile) if args.profile is not None else current_profile()
     specs = select(args.claim)
     if args.json is not None and not str(args.json).strip():
         raise InvalidArgument("--json", args.json, "expected a file name")
-    impl = fast_path()
+    impl = builtin_subject()
     verdicts = []
     for i, spec in enumerate(specs, start=1):
         print(f"[{i}/{len(specs)}] {spec.id} {spec.title} ...", file=sys.stderr, end="", flush=True)

@@ -1,7 +1,7 @@
 """``mforacle report [--profile dev|ci|thorough] [--out reports/]`` — the conformance report.
 
 Checks mforacle's own fast path through the harness exactly as a third-party implementation
-(``mforacle.harness.builtin:FAST``: every suite case × forward, loss, gradients, a training
+(``mforacle.builtin:FAST``: every suite case × forward, loss, gradients, a training
 step, against the exact path within the derived tolerance; the limit quantities of the bundled
 measure cases against the exact limit), plus every claim of the registry,
 and writes ``OUT/latest.{json,md,html}`` with a case file and one command per check.
@@ -14,8 +14,6 @@ import argparse
 import sys
 
 __all__ = ["configure", "run"]
-
-BUILTIN = "mforacle.harness.builtin:FAST"
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -31,7 +29,7 @@ def run(args: argparse.Namespace) -> int:
     from ..harness.limit import build_limit_suite
     from ..harness.loading import load_implementation
     from ..harness.runner import check_implementation, exit_code
-    from ..harness.session import Session, reproduce_command
+    from ..harness.session import BUILTIN, Session, reproduce_command
     from ..harness.vectors import SUITE_VERSION, build_suite
     from .check import _profile
 

@@ -37,7 +37,7 @@ import numpy as np
 from mforacle.verdict import Verdict
 
 from ..caseio import Case
-from ..dtypes import round_to_dtype
+from ..dtypes import UNIT_ROUNDOFF, round_to_dtype, unit_roundoff
 from ..errors import InvalidArgument
 from ..model import Model
 from ..protocol import Implementation, ModelSpec
@@ -50,7 +50,6 @@ __all__ = [
     "Reference",
     "SuiteCase",
     "plan_checks",
-    "unit_roundoff",
 ]
 
 #: digits of the mpmath arithmetic the differences are formed in
@@ -61,14 +60,6 @@ FULL_GRADIENT_MAX = 2048
 DIRECTIONS = 4
 QUANTITIES = ("z_L", "loss", "grad_theta", "grad_x")
 
-#: Unit roundoff by dtype (round to nearest): 2^-p for a p-bit significand.
-UNIT_ROUNDOFF_FALLBACK = {
-    "float64": 2.0**-53,
-    "float32": 2.0**-24,
-    "float16": 2.0**-11,
-    "bfloat16": 2.0**-8,
-}
-
 TITLES = {
     "z_L": "forward pass: final states z_L match the exact path",
     "loss": "loss E matches the exact path",
@@ -76,22 +67,6 @@ TITLES = {
     "grad_x": "input gradient ∂ℓ_n/∂x_n (unweighted) matches the exact adjoint q_0",
     "train_step": "one gradient-descent step θ − lr·∇E matches the exact update",
 }
-
-
-def unit_roundoff(dtype: str) -> float:
-    """Unit roundoff of ``dtype``, from :mod:`mforacle.tolerance` when it provides a table."""
-    try:
-        from mforacle import tolerance
-    except ImportError:
-        return UNIT_ROUNDOFF_FALLBACK[dtype]
-    for name in ("DTYPES", "UNIT_ROUNDOFF"):
-        table = getattr(tolerance, name, None)
-        if isinstance(table, dict) and dtype in table:
-            return float(table[dtype])
-    fn = getattr(tolerance, "unit_roundoff", None)
-    if callable(fn):
-        return float(fn(dtype))
-    return UNIT_ROUNDOFF_FALLBACK[dtype]
 
 
 def tolerance_bounds(
@@ -398,7 +373,8 @@ def _check_quantity(run: _CaseRun, q: str, claim: str) -> Verdict:
     extra = ""
     if run.impl.output_rounding and not bad:
         # printed in the dtype, parsed in float64: ≤ (r·u + 2^-53)·|v| per entry
-        reading = (run.impl.output_rounding * u + 2.0**-53) * float(np.max(np.abs(arr))) * 1.001
+        u64 = UNIT_ROUNDOFF["float64"]
+        reading = (run.impl.output_rounding * u + u64) * float(np.max(np.abs(arr))) * 1.001
         bound += reading
         ev["reading_error"] = reading
         extra = f" + reading the decimal output ({run.impl.output_rounding:g}u + 2^-53)·max|v|"

@@ -40,11 +40,11 @@ import numpy as np
 from mforacle.verdict import Verdict
 
 from ..caseio import Case, read_case
-from ..dtypes import round_to_dtype
+from ..dtypes import UNIT_ROUNDOFF, round_to_dtype, unit_roundoff
 from ..errors import InvalidArgument
 from ..protocol import Implementation, ModelSpec
 from .calls import Caller, Outcome
-from .checks import COMPARE_DPS, PlannedCheck, _diff, _nonfinite, _validate, unit_roundoff
+from .checks import COMPARE_DPS, PlannedCheck, _diff, _nonfinite, _validate
 
 __all__ = [
     "CLOSED_FORM",
@@ -305,7 +305,8 @@ def _check_limit(run: _LimitRun, q: str) -> Verdict:
     extra = ""
     if run.impl.output_rounding and not bad:
         u = unit_roundoff(run.impl.dtype)
-        reading = (run.impl.output_rounding * u + 2.0**-53) * float(np.max(np.abs(arr))) * 1.001
+        u64 = UNIT_ROUNDOFF["float64"]
+        reading = (run.impl.output_rounding * u + u64) * float(np.max(np.abs(arr))) * 1.001
         bound += reading
         ev["reading_error"] = reading
         extra = f" + reading the decimal output ({run.impl.output_rounding:g}u + 2^-53)·max|v|"
