@@ -84,6 +84,7 @@ class ClaimSpec:
                     self.title,
                     f"{type(exc).__name__}: {exc}",
                     {"traceback": traceback.format_exc()[-3000:]},
+                    {"measured": subject.label},
                 )
             ]
 

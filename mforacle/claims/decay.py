@@ -29,6 +29,7 @@ from .training_cases import FlowCase, TrainingCase, builtin_case, builtin_flow_c
 from .training_runs import (
     Flow,
     flow_history,
+    flow_name,
     flow_roundoff,
     loss_roundoff,
     losses_and_dissipation,
@@ -143,6 +144,7 @@ def check_c1_discrete(
         f"{len(idx)} states along the run); "
         f"worst ΔE = {incr[worst]:.3g} at step {worst}",
         evidence=evidence,
+        provenance={"measured": impl.label, "bound": "mforacle.claims.training_runs.loss_roundoff"},
     )
 
 
@@ -186,6 +188,7 @@ def check_c1_flow(
             "ds": ds,
             "history": {"s": s.tolist(), "loss": e.tolist()},
         },
+        provenance={"measured": flow_name(flow), "bound": "mforacle.claims.training_runs"},
     )
 
 
@@ -199,6 +202,7 @@ def _order_verdict(
     errors: list[float],
     evidence: dict[str, Any],
     what: str,
+    provenance: dict[str, str],
 ) -> Verdict:
     """Order 1 in ``Δs`` from discrepancies along a halving ladder. Passes only when every
     discrepancy is finite and positive, every ratio ``e_i/e_{i+1}`` is ``> 1`` (the discrepancy
@@ -240,6 +244,7 @@ def _order_verdict(
         f"for Δs {', '.join(f'{d:.3g}' for d in ladder)}; "
         f"ratios {', '.join(f'{r:.3g}' for r in ratios)}",
         evidence=evidence,
+        provenance=provenance,
     )
     problems = bad_errors + [f"the discrepancy does not shrink: {t}" for t in not_shrinking]
     if problems:
@@ -318,6 +323,7 @@ def check_c2_discrete(
         errors,
         evidence,
         f"L·M = {case.LM}, horizon s = {horizon_steps * ds0:.3g}",
+        {"measured": impl.label, "reference": impl.label},
     )
 
 
@@ -353,18 +359,33 @@ def check_c2_flow(
         errors,
         evidence,
         f"particles T = {T}, n = {n}, horizon s = {horizon_steps * ds0:g}",
+        {"measured": flow_name(flow), "reference": flow_name(flow)},
     )
 
 
 # --------------------------------------------------------------------------- built-in runs
 
 
-def run_c1(impl: Any, sizes: dict[str, Any]) -> list[Verdict]:
-    """C1 on the built-in discrete cases, then on (at most two) built-in flow cases."""
+#: why C1.flow and C2.flow are not checked for an implementation under test
+NO_FLOW = (
+    "the implementation protocol (mforacle.protocol) has no particle flow of the limit PDE; "
+    "{claim} checks mforacle's own (mforacle.training.particle_flow): mforacle claims --claim {c}"
+)
+
+
+def _flow_not_checked(claim: str, title: str) -> Verdict:
+    return Verdict.not_checked(claim, title, NO_FLOW.format(claim=claim, c=claim[:2]))
+
+
+def run_c1(subject: ClaimSubject, sizes: dict[str, Any]) -> list[Verdict]:
+    """C1 on the built-in discrete cases, then on (at most two) built-in flow cases: the flow
+    is mforacle's own, checked only with ``subject.include_builtin`` (else *not checked*)."""
     out = [
-        with_seed(check_c1_discrete(impl, case, steps=sizes.get("steps", 40)), seed)
+        with_seed(check_c1_discrete(subject, case, steps=sizes.get("steps", 40)), seed)
         for case, seed in map(builtin_case, range(sizes.get("cases", 3)))
     ]
+    if not subject.include_builtin:
+        return [*out, _flow_not_checked("C1.flow", "the particle flow's E(ρ(s)) decreases")]
     out.extend(
         check_c1_flow(builtin_flow_case(i), steps=sizes.get("flow_steps", 20))
         for i in range(min(2, sizes.get("cases", 2)))
@@ -372,18 +393,22 @@ def run_c1(impl: Any, sizes: dict[str, Any]) -> list[Verdict]:
     return out
 
 
-def run_c2(impl: Any, sizes: dict[str, Any]) -> list[Verdict]:
-    """C2 on the built-in discrete cases, then on (at most two) built-in flow cases."""
+def run_c2(subject: ClaimSubject, sizes: dict[str, Any]) -> list[Verdict]:
+    """C2 on the built-in discrete cases, then on (at most two) built-in flow cases (the flow:
+    only with ``subject.include_builtin``, as in :func:`run_c1`)."""
     halvings = sizes.get("halvings", 3)
     out = [
         with_seed(
             check_c2_discrete(
-                impl, case, horizon_steps=sizes.get("horizon_steps", 8), halvings=halvings
+                subject, case, horizon_steps=sizes.get("horizon_steps", 8), halvings=halvings
             ),
             seed,
         )
         for case, seed in map(builtin_case, range(sizes.get("cases", 2)))
     ]
+    if not subject.include_builtin:
+        title = "energy dissipation dE(ρ)/ds = −∫∫|V|² dρ dt to order Δs"
+        return [*out, _flow_not_checked("C2.flow", title)]
     out.extend(
         check_c2_flow(builtin_flow_case(i), halvings=halvings)
         for i in range(min(2, sizes.get("cases", 2)))

@@ -50,7 +50,7 @@ from mforacle.cases import DiscreteCase
 from mforacle.errors import ImplementationError, InvalidArgument
 from mforacle.model import Model
 from mforacle.stats import fit_slope
-from mforacle.verdict import Verdict
+from mforacle.verdict import Verdict, code_name
 
 from .subject import ClaimSubject
 
@@ -77,6 +77,9 @@ TAYLOR_LADDER = tuple(Fraction(1, 2**e) for e in range(8, 29, 2))
 #: order threshold for A2.taylor: 2 minus the O(h³) drift for |c3/c2| <= 50 at h <= 2^-8
 TAYLOR_ORDER_MIN = 1.8
 QUANTITIES = ("z_L", "loss", "grad_theta", "grad_x")
+#: who computes the references and the float bounds (Verdict.provenance)
+EXACT = "mforacle.exact.network"
+TOLERANCE = "mforacle.tolerance"
 
 
 # --------------------------------------------------------------------------- helpers
@@ -237,6 +240,7 @@ def check_a1(impl: Any, case: DiscreteCase, *, dps: int = 30) -> Verdict:
             "quantities": per,
             "inputs_rounded": rounded,
         },
+        provenance={"measured": subject.label, "reference": EXACT, "bound": TOLERANCE},
     )
 
 
@@ -308,6 +312,7 @@ def check_a2(impl: Any, case: DiscreteCase, *, seed: int = 0) -> list[Verdict]:
                 "allowed": float(allowed),
                 "dtype": dtype,
             },
+            provenance={"measured": subject.label, "reference": EXACT, "bound": TOLERANCE},
         )
     ]
     # Taylor remainder with the exact loss and the implementation's gradient
@@ -329,6 +334,7 @@ def check_a2(impl: Any, case: DiscreteCase, *, seed: int = 0) -> list[Verdict]:
                 error_model="remainder not finite and positive",
                 reason=f"remainders {errors}",
                 evidence={"case": ev_case, "seeds": [seed], "errors": errors},
+                provenance={"measured": subject.label, "reference": EXACT},
             )
         )
         return out
@@ -354,6 +360,7 @@ def check_a2(impl: Any, case: DiscreteCase, *, seed: int = 0) -> list[Verdict]:
                 "fit": fit.to_json(),
                 "c2_estimate": float(c2),
             },
+            provenance={"measured": subject.label, "reference": EXACT},
         )
     )
     return out
@@ -420,6 +427,7 @@ def check_a3(impl: Any, case: DiscreteCase) -> Verdict:
             "difference_errors": errs,
             "ratios": ratios.tolist(),
         },
+        provenance={"measured": subject.label, "reference": EXACT, "bound": TOLERANCE},
     )
 
 
@@ -473,6 +481,7 @@ def check_a4(case: DiscreteCase, *, dps: int = 30, evaluate: Any = None) -> Verd
             f"{q}: change {v['change']:.2g} vs bound {v['bound']:.2g}" for q, v in per.items()
         ),
         evidence={"case": case.to_json(), "dps": dps, "check_dps": hi_dps, "quantities": per},
+        provenance={"measured": code_name(ev), "reference": code_name(ev)},
     )
 
 
@@ -552,6 +561,11 @@ def check_a5(impl: Any, case: DiscreteCase, *, seed: int = 0) -> list[Verdict]:
                     "z_L": z0.tolist(),
                     "z_L_transformed": z1.tolist(),
                 },
+                provenance={
+                    "measured": subject.label,
+                    "reference": subject.label,
+                    "bound": TOLERANCE,
+                },
             )
         )
     return out
@@ -590,6 +604,7 @@ def check_a5_exact(
         "duplicated sum 2S over 2LM rounds like S over LM (mforacle/exact/network.py)",
         reason=", ".join(f"{k}: max change {v:.3g}" for k, v in changes.items()),
         evidence={"case": case.to_json(), "seeds": [seed], "dps": dps, "changes": changes},
+        provenance={"measured": code_name(fwd), "reference": code_name(fwd)},
     )
 
 
@@ -653,9 +668,12 @@ def run_a4(impl: Any, sizes: dict[str, Any]) -> list[Verdict]:
     return [_seeded(check_a4(c), s) for c, s in _cases(sizes)]
 
 
-def run_a5(impl: Any, sizes: dict[str, Any]) -> list[Verdict]:
+def run_a5(subject: ClaimSubject, sizes: dict[str, Any]) -> list[Verdict]:
+    """A5 on the subject's forward; A5.exact (mforacle's exact path) only with
+    ``subject.include_builtin``: it is not about the implementation under test."""
     out = []
     for c, s in _cases(sizes):
-        out.extend(check_a5(impl, c, seed=s))
-        out.append(check_a5_exact(c, seed=s))
+        out.extend(check_a5(subject, c, seed=s))
+        if subject.include_builtin:
+            out.append(check_a5_exact(c, seed=s))
     return out

@@ -58,7 +58,7 @@ from mforacle.stats import (
     mean_square_log_se,
     t_quantile,
 )
-from mforacle.verdict import Verdict
+from mforacle.verdict import Verdict, code_name
 
 from .subject import ClaimSubject
 from .training import FlowCase, builtin_flow_case
@@ -133,13 +133,6 @@ def fast_first_variation(
     )
 
 
-def _name(fn: Any) -> str:
-    """Who computed a number: ``module.function`` of the code under test."""
-    mod = getattr(fn, "__module__", None) or ""
-    qual = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or repr(fn)
-    return f"{mod}.{qual}" if mod else str(qual)
-
-
 # --------------------------------------------------------------------------- references
 
 
@@ -162,6 +155,7 @@ def limit_reference(
         f = np.vectorize(float, otypes=[np.float64])
         return {
             "method": "exact GBS (mpmath, 20 digits, tol 1e-13)",
+            "code": "mforacle.exact.limit",
             "energy": float(r.energy),
             "Z1": f(r.Z1),
             "velocity": f(r.velocity).reshape(len(probes), case.model.k),
@@ -174,6 +168,7 @@ def limit_reference(
     r = solve(case.model, case.measure, case.x, case.y, case.weights, probes, steps=128)
     return {
         "method": "fast RK4 (128 steps, step-halving bound)",
+        "code": "mforacle.fast.limit",
         "energy": float(r.energy),
         "Z1": r.Z1,
         "velocity": r.velocity,
@@ -191,6 +186,7 @@ def _order_verdicts(
     what: str,
     *,
     with_ratio: bool,
+    provenance: dict[str, str],
 ) -> list[Verdict]:
     ratios = [
         errors[i] / errors[i + 1] if errors[i + 1] > 0 else math.inf for i in range(len(errors) - 1)
@@ -214,6 +210,7 @@ def _order_verdicts(
                 error_model="errors must be positive and finite to fit",
                 reason=f"errors {errors}",
                 evidence=ev,
+                provenance=provenance,
             )
         ]
     if ref_err > 0.01 * min(errors):
@@ -242,6 +239,7 @@ def _order_verdicts(
             + f" for L = {list(ladder)}; ratios "
             + ", ".join(f"{r:.3f}" for r in ratios),
             evidence=ev,
+            provenance=provenance,
         )
     ]
     if with_ratio:
@@ -255,6 +253,7 @@ def _order_verdicts(
                 error_model="order 1: the last ratio err(L)/err(2L) in 2^(1 ± 0.15)",
                 reason=f"{what}: ratios " + ", ".join(f"{r:.3f}" for r in ratios),
                 evidence={k: ev[k] for k in ("case", "ladder_name", "ladder", "errors", "fit")},
+                provenance=provenance,
             )
         )
     return out
@@ -292,7 +291,7 @@ def check_b1(
         z_err.append(float(np.max(np.abs(np.asarray(net.z_L, float) - ref["Z1"]))))
     ev = {
         "case": case.to_json(),
-        "implementation": _name(mean_field),
+        "implementation": code_name(mean_field),
         "reference": ref["method"],
         "z_errors": z_err,
     }
@@ -305,6 +304,7 @@ def check_b1(
         ev,
         "|E_L − E(ρ)|",
         with_ratio=True,
+        provenance={"measured": code_name(mean_field), "reference": ref["code"]},
     )
     out += _order_verdicts(
         "B1.Z1",
@@ -315,6 +315,7 @@ def check_b1(
         {"case": ev["case"]},
         "max|z_L − Z(1)|",
         with_ratio=False,
+        provenance={"measured": code_name(mean_field), "reference": ref["code"]},
     )
     return out
 
@@ -355,7 +356,7 @@ def check_b2(
         errs.append(float(np.max(np.abs(g - ref["velocity"]))))
     ev = {
         "case": case.to_json(),
-        "implementation": f"{_name(mean_field)}, {_name(neuron_gradient)}",
+        "implementation": f"{code_name(mean_field)}, {code_name(neuron_gradient)}",
         "reference": ref["method"],
         "t": t,
         "probes": thetas.tolist(),
@@ -370,6 +371,10 @@ def check_b2(
         ev,
         f"max|L·M·∂E/∂θ − V| at t = {t}",
         with_ratio=True,
+        provenance={
+            "measured": f"{code_name(mean_field)}, {code_name(neuron_gradient)}",
+            "reference": ref["code"],
+        },
     )
 
 
@@ -438,6 +443,7 @@ def check_b3(
     net = fast_mean_field(case.model, case.measure, case.x, case.y, case.weights, L=L)
     e_inf = float(net.energy)
     seed_list = list(range(seed0, seed0 + seeds * len(lad)))  # rung j: seed0 + j·seeds + s
+    prov = {"measured": disc.label, "reference": code_name(fast_mean_field)}
     per: dict[str, Any] = {}
     out = []
     for scheme in ("paths", "independent"):
@@ -492,6 +498,7 @@ def check_b3(
                     error_model="mean squares must be positive and finite",
                     reason=f"MSE {mse}",
                     evidence=ev,
+                    provenance=prov,
                 )
             )
             continue
@@ -514,6 +521,7 @@ def check_b3(
                 + ", ".join(f"{v:.3g}" for v in mse)
                 + f" for M = {lad}; slope {fit2.slope:.3f} [{fit2.ci[0]:.3f}, {fit2.ci[1]:.3f}]",
                 evidence={**ev, "fit": fit2.to_json(), "fit_with_correction": fit},
+                provenance=prov,
             )
         )
         out.append(
@@ -528,6 +536,7 @@ def check_b3(
                 reason=f"p = {fit['slope']:.3f} [{fit['ci'][0]:.3f}, {fit['ci'][1]:.3f}], "
                 f"D = {fit['correction_D']:.3g}",
                 evidence={**ev, "fit": fit},
+                provenance=prov,
             )
         )
     if all(math.isfinite(v) for sc in per.values() for v in sc["mse"]):
@@ -637,7 +646,7 @@ def check_b4(
         "seeds": [seed],
         "samples": samples,
         "depths": list(depths),
-        "implementation": _name(drift_and_jacobian),
+        "implementation": code_name(drift_and_jacobian),
         "components": K,
         "z_scores": [v.tolist() for v in zs],
         "differences": [v.tolist() for v in diffs],
@@ -656,6 +665,10 @@ def check_b4(
             reason=f"worst z-score {zsc[worst]:.3f} over {K} components of F and J at "
             f"t = {list(depths)}, z = the case's inputs",
             evidence=ev,
+            provenance={
+                "measured": code_name(drift_and_jacobian),
+                "reference": "mforacle.claims.limit.check_b4 (Monte Carlo over ξ)",
+            },
         )
     ]
     if gh_ref:
@@ -676,6 +689,10 @@ def check_b4(
                     "case": case.to_json(),
                     "nodes": list(gh_nodes),
                     "quadrature_difference": gh_w,
+                },
+                provenance={
+                    "measured": code_name(drift_and_jacobian),
+                    "reference": "mforacle.claims.limit.check_b4 (tensor Gauss–Hermite in ξ)",
                 },
             )
         )
@@ -768,8 +785,12 @@ def check_b5(
             "nu": nu.to_json(),
             "n": n,
             "eps": eps,
-            "implementation": f"{_name(particle_energy)}, {_name(first_variation)}",
+            "implementation": f"{code_name(particle_energy)}, {code_name(first_variation)}",
             "grids": sides,
+        },
+        provenance={
+            "measured": code_name(first_variation),
+            "reference": code_name(particle_energy),
         },
     )
 

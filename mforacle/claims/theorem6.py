@@ -23,7 +23,7 @@ from mforacle.verdict import Verdict
 
 from .subject import ClaimSubject
 from .training_cases import FlowCase, builtin_flow_case
-from .training_runs import needs, reference_loss, train_final_loss
+from .training_runs import flow_name, needs, reference_loss, train_final_loss
 
 __all__ = ["check_c3_depth", "check_c3_width", "run_c3", "width_seeds"]
 
@@ -128,6 +128,7 @@ def check_c3_depth(
         + ", ".join(f"{e:.3g}" for e in errors)
         + f" for L = {list(ladder)}",
         evidence=evidence,
+        provenance={"measured": impl.label, "reference": flow_name()},
     )
 
 
@@ -319,6 +320,7 @@ def check_c3_width(
                 "fit": fit,
                 **extra,
             },
+            provenance={"measured": impl.label, "reference": flow_name()},
         )
 
     return [

@@ -35,6 +35,7 @@ __all__ = [
     "U",
     "builtin_flow_final",
     "flow_history",
+    "flow_name",
     "flow_roundoff",
     "loss_roundoff",
     "losses_and_dissipation",
@@ -119,6 +120,15 @@ def train_final_loss(
 #: ``.dissipation``): the particle flow under test (default :func:`mforacle.training.
 #: particle_flow`; tests pass broken ones)
 Flow = Any
+
+
+def flow_name(flow: Flow = None) -> str:
+    """Who computes the particle flow: ``mforacle.training.particle_flow`` or the given one."""
+    from mforacle.verdict import code_name
+
+    if flow is None:
+        from mforacle.training import particle_flow as flow
+    return code_name(flow)
 
 
 def flow_history(

@@ -20,7 +20,14 @@ from mforacle.verdict import Verdict
 
 from .subject import ClaimSubject
 from .training_cases import FlowCase, builtin_nonmonotone_case, builtin_reachable_case
-from .training_runs import Flow, flow_history, flow_roundoff, needs, train_final_loss
+from .training_runs import (
+    Flow,
+    flow_history,
+    flow_name,
+    flow_roundoff,
+    needs,
+    train_final_loss,
+)
 
 __all__ = ["check_c4", "check_c5", "run_c4", "run_c5"]
 
@@ -78,6 +85,7 @@ def check_c4(
         "history": {"s": [r["s"] for r in rungs], "loss": losses},
     }
     where = [f"(L={r['L']},M={r['M']},s={r['s']:g})" for r in rungs]
+    prov = {"measured": impl.label}
     invalid = [
         f"loss {v!r} at rung {i} {where[i]}"
         for i, v in enumerate(losses)
@@ -86,13 +94,14 @@ def check_c4(
     if invalid:  # a NaN/inf (or negative) loss is a failure, never a ratio of 0 or a skipped max
         why = "not a finite nonnegative loss: " + "; ".join(invalid)
         return [
-            Verdict("C4", title, "fail", reason=why, evidence=evidence),
+            Verdict("C4", title, "fail", reason=why, evidence=evidence, provenance=prov),
             Verdict(
                 "C4.ladder",
                 "larger L, M and longer s reach smaller loss",
                 "fail",
                 reason=why,
                 evidence={"ladder": rungs, "errors": losses, "seeds": [seed]},
+                provenance=prov,
             ),
         ]
     ratios = [_ladder_ratio(losses[i], losses[i + 1]) for i in range(len(losses) - 1)]
@@ -109,6 +118,7 @@ def check_c4(
             + " along rungs "
             + ", ".join(where),
             evidence=evidence,
+            provenance=prov,
         ),
         Verdict.measured(
             "C4.ladder",
@@ -119,6 +129,7 @@ def check_c4(
             error_model="monotone along the ladder (a rise from 0 is ratio inf; 0 → 0 is 1)",
             reason="ratios " + ", ".join(f"{r:.3g}" for r in ratios),
             evidence={"ladder": rungs, "errors": losses, "seeds": [seed]},
+            provenance=prov,
         ),
     ]
 
@@ -188,6 +199,7 @@ def check_c5(
             "n": n,
             "ds": ds,
         },
+        provenance={"measured": flow_name(flow), "reference": "mforacle.stats.monotone_floor"},
     )
 
 

@@ -25,6 +25,7 @@ dtype give an *error* verdict with the reason; a NaN or Inf gives a *fail* verdi
 
 from __future__ import annotations
 
+import dataclasses
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -92,6 +93,8 @@ class Reference:
     grad_theta: np.ndarray
     grad_x: np.ndarray
     error_bound: dict[str, float]
+    #: the code that computed it (Verdict.provenance)
+    source: str = "mforacle.exact.network"
 
     @classmethod
     def compute(
@@ -136,6 +139,7 @@ class Reference:
                 arr(obj["grad_theta"]),
                 arr(obj["grad_x"]),
                 {q: float(obj["error_bound"][q]) for q in QUANTITIES},
+                "mforacle.exact.network (stored with the exported suite)",
             )
 
 
@@ -340,6 +344,18 @@ def _case_evidence(run: _CaseRun) -> dict[str, Any]:
 
 
 def _check_quantity(run: _CaseRun, q: str, claim: str) -> Verdict:
+    """The verdict on quantity ``q`` of one case, with its provenance: the implementation's
+    number against the exact reference, within the derived float bound."""
+    v = _decide_quantity(run, q, claim)
+    if v.status == "not checked":
+        return v
+    prov = {"measured": run.impl.source or run.impl.name}
+    if v.figure is not None and run._ref is not None:
+        prov.update(reference=run._ref.source, bound="mforacle.tolerance")
+    return dataclasses.replace(v, provenance=prov)
+
+
+def _decide_quantity(run: _CaseRun, q: str, claim: str) -> Verdict:
     title = TITLES[q]
     member = MEMBER_OF[q]
     if not run.impl.provides(member):

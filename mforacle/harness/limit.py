@@ -28,6 +28,7 @@ the inputs rounded to the dtype).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -89,6 +90,8 @@ class LimitReference:
     velocity: np.ndarray
     error_bound: dict[str, float]
     method: str
+    #: the code that computed it (Verdict.provenance)
+    source: str = "mforacle.exact.limit"
 
     def get(self, q: str) -> Any:
         return getattr(self, q)
@@ -113,6 +116,7 @@ class LimitReference:
                 r.velocity,
                 {k: float(v) for k, v in r.error_bound.items()},
                 f"exact GBS (mpmath, {EXACT_DPS} digits, tol {EXACT_TOL}, confirmed bound)",
+                "mforacle.exact.limit",
             )
         from ..fast.limit import solve as fast_solve
 
@@ -134,6 +138,7 @@ class LimitReference:
             mp(fr.velocity),
             {k: float(fr.error_bound[k]) for k in LIMIT_QUANTITIES},
             f"fast RK4 ({FAST_REFERENCE_STEPS} steps; bound 2|Q_h − Q_h/2| + u(20S+50)max(1,|Q|))",
+            "mforacle.fast.limit",
         )
 
     def to_json(self, digits: int = 25) -> dict[str, Any]:
@@ -152,6 +157,8 @@ class LimitReference:
 
     @classmethod
     def from_json(cls, obj: dict[str, Any]) -> LimitReference:
+        method = str(obj.get("method", "stored reference"))
+        code = "mforacle.exact.limit" if method.startswith("exact") else "mforacle.fast.limit"
         with mpmath.workdps(COMPARE_DPS):
             mp = np.vectorize(lambda s: mpmath.mpf(s), otypes=[object])
             return cls(
@@ -160,7 +167,8 @@ class LimitReference:
                 mp(np.asarray(obj["first_variation"], dtype=object)),
                 mp(np.asarray(obj["velocity"], dtype=object)),
                 {q: float(obj["error_bound"][q]) for q in LIMIT_QUANTITIES},
-                str(obj.get("method", "stored reference")),
+                method,
+                f"{code} (stored with the exported suite)",
             )
 
 
@@ -260,6 +268,17 @@ def _stated_bound(value: dict[str, Any], q: str) -> float | None:
 
 
 def _check_limit(run: _LimitRun, q: str) -> Verdict:
+    """The verdict on limit quantity ``q`` of one measure case, with its provenance."""
+    v = _decide_limit(run, q)
+    if v.status == "not checked":
+        return v
+    prov = {"measured": run.impl.source or run.impl.name}
+    if v.figure is not None and run._ref is not None:
+        prov["reference"] = run._ref.source
+    return dataclasses.replace(v, provenance=prov)
+
+
+def _decide_limit(run: _LimitRun, q: str) -> Verdict:
     claim, title = LIMIT_CLAIM_IDS[q], TITLES[q]
     if run.impl.limit is None:
         return Verdict.not_checked(claim, title, "the implementation does not provide limit")
