@@ -110,8 +110,14 @@ def test_all_a_verdicts_pass_on_the_builtin_paths():
 @given(case=discrete_cases(model=models(d=st.integers(1, 2)), L=st.integers(1, 3),
                            M=st.integers(1, 3), N=st.integers(1, 3)))
 def test_a1_a5_hold_on_generated_cases(case):
-    check_a1(fast_path(), case).assert_passed()
+    v = check_a1(fast_path(), case)
+    if v.status == "not checked":  # a degenerate draw (every exact value ~0): zeros would pass
+        assert "zeros would pass" in v.reason, v.summary()
+    else:
+        v.assert_passed()
     for v in check_a5(fast_path(), case, seed=1):
+        if v.claim == "A5.control" and v.status == "not checked":
+            continue  # u → −u does not move z_L resolvably on this draw
         v.assert_passed()
 
 
@@ -145,10 +151,10 @@ def test_weighted_grad_x_fails_a3():
 
 def test_non_invariant_forwards_fail_a5():
     case, seed = builtin_case(2)  # M = 4
-    perm, dup = check_a5(SumNotAverage(), case, seed=seed)
+    perm, dup, _ = check_a5(SumNotAverage(), case, seed=seed)
     assert dup.status == "fail", dup.summary()
     assert perm.status == "pass", perm.summary()  # summing is permutation invariant
-    perm, dup = check_a5(PositionWeighted(), case, seed=seed)
+    perm, dup, _ = check_a5(PositionWeighted(), case, seed=seed)
     assert perm.status == "fail", perm.summary()
 
 

@@ -177,7 +177,7 @@ CLAIMS: dict[str, ClaimSpec] = {
         ),
         ClaimSpec(
             "C1",
-            "monotone loss decay below the computed stable step",
+            "GD below the computed stable step decreases the loss as first-order theory predicts",
             _TRAIN,
             "decay",
             _sizes(

@@ -204,12 +204,18 @@ def check_a1(impl: Any, case: DiscreteCase, *, dps: int = 30) -> Verdict:
     }
     per: dict[str, dict[str, Any]] = {}
     figure = 0.0
+    zero = 0.0  # what an implementation returning zeros would score: > 1 or the check is vacuous
     for q in QUANTITIES:
         if q not in got:
             continue
         allowed = np.asarray(eb[q], dtype=np.float64).reshape(got[q].shape) + float(
             ex.error_bound[q]
         )
+        if not np.all(np.isfinite(allowed)):
+            return Verdict.not_checked(
+                "A1", title, f"the error model gives no finite bound for {q} on this case"
+            )
+        zero = max(zero, _worst(_ratios(np.zeros(got[q].shape), exact_vals[q], allowed))[0])
         worst, idx = _worst(_ratios(got[q], exact_vals[q], allowed))
         flat = got[q].reshape(-1)
         pos = int(np.ravel_multi_index(idx, got[q].shape)) if idx else 0
@@ -222,6 +228,12 @@ def check_a1(impl: Any, case: DiscreteCase, *, dps: int = 30) -> Verdict:
             "max_allowed": float(np.max(allowed)),
         }
         figure = max(figure, worst)
+    if zero <= 1:
+        return Verdict.not_checked(
+            "A1",
+            title,
+            "every exact value is within its allowance of 0: zeros would pass (degenerate case)",
+        )
     return Verdict.measured(
         "A1",
         title,
@@ -239,6 +251,7 @@ def check_a1(impl: Any, case: DiscreteCase, *, dps: int = 30) -> Verdict:
             "implementation": subject.label,
             "quantities": per,
             "inputs_rounded": rounded,
+            "zero_output_ratio": zero,
         },
         provenance={"measured": subject.label, "reference": EXACT, "bound": TOLERANCE},
     )
@@ -289,6 +302,16 @@ def check_a2(impl: Any, case: DiscreteCase, *, seed: int = 0) -> list[Verdict]:
         diff = abs(slope - d_ref)
         allowed = mpmath.mpf(allowed_g) + d_err
         fd_fig = float(diff / allowed)
+        resolvable = abs(d_ref) > allowed
+    if not resolvable:  # a zero gradient would pass both checks
+        why = (
+            f"|⟨∇E, Δ⟩| = {float(abs(d_ref)):.3g} is within the allowance {float(allowed):.3g}: "
+            "a zero gradient would pass (degenerate direction)"
+        )
+        return [
+            Verdict.not_checked("A2", title, why),
+            Verdict.not_checked("A2.taylor", title + " (Taylor remainder O(h²))", why),
+        ]
     ev_case = case.to_json()
     out = [
         Verdict.measured(
@@ -391,6 +414,7 @@ def check_a3(impl: Any, case: DiscreteCase) -> Verdict:
     )["grad_x"]
     th_q = _fractions(th)
     ratios = np.empty((N, d))
+    zeros = np.empty((N, d))  # what grad_x = 0 would score per entry
     refs, errs = [], []
     for n in range(N):
         xn = [Fraction(float(v)) for v in x[n]]
@@ -404,11 +428,16 @@ def check_a3(impl: Any, case: DiscreteCase) -> Verdict:
             ref, err = _central(ell, FD_STEP, FD_DPS)
             refs.append(mpmath.nstr(ref, 25))
             errs.append(float(err))
-            ratios[n, i] = _ratios(
-                gx[n : n + 1, i],
-                np.array([ref], dtype=object),
-                np.array([float(eb[n, i]) + float(err)]),
-            )[0]
+            ref_arr = np.array([ref], dtype=object)
+            allowed = np.array([float(eb[n, i]) + float(err)])
+            ratios[n, i] = _ratios(gx[n : n + 1, i], ref_arr, allowed)[0]
+            zeros[n, i] = _ratios(np.zeros(1), ref_arr, allowed)[0]
+    if float(np.max(zeros)) <= 1:
+        return Verdict.not_checked(
+            "A3",
+            title,
+            "every ∂ℓ_n/∂x_n is within its allowance of 0: grad_x = 0 would pass (degenerate case)",
+        )
     worst, idx = _worst(ratios)
     return Verdict.measured(
         "A3",
@@ -469,6 +498,16 @@ def check_a4(case: DiscreteCase, *, dps: int = 30, evaluate: Any = None) -> Verd
                 else None,
             }
             figure = max(figure, ratio)
+    if all(v["change"] == 0 for v in per.values()):
+        # a path that ignores dps computes the same numbers twice: the comparison says nothing
+        figure = math.inf
+        unchanged = (
+            f"nothing changed between {dps} and {hi_dps} digits: the path does not compute at the "
+            "precision it is asked for (or every value is exactly representable, a degenerate "
+            "case); "
+        )
+    else:
+        unchanged = ""
     return Verdict.measured(
         "A4",
         title,
@@ -477,7 +516,8 @@ def check_a4(case: DiscreteCase, *, dps: int = 30, evaluate: Any = None) -> Verd
         1.0,
         error_model=f"max over quantities of |v({dps} digits) − v({hi_dps} digits)| / reported "
         "error_bound; the higher-precision run's own error is ~10^-20 of the bound",
-        reason="; ".join(
+        reason=unchanged
+        + "; ".join(
             f"{q}: change {v['change']:.2g} vs bound {v['bound']:.2g}" for q, v in per.items()
         ),
         evidence={"case": case.to_json(), "dps": dps, "check_dps": hi_dps, "quantities": per},
@@ -500,6 +540,14 @@ def duplicate_neurons(theta: np.ndarray) -> np.ndarray:
     return np.repeat(np.asarray(theta), 2, axis=1)
 
 
+def negate_outputs(theta: np.ndarray) -> np.ndarray:
+    """Every neuron's output weights negated, ``u → −u``: *not* an invariance (the control)."""
+    th = np.array(theta, dtype=np.float64)
+    d = (th.shape[-1] - 1) // 2
+    th[..., d : 2 * d] *= -1
+    return th
+
+
 WHAT = {
     "permutation": "permuting the neurons of each layer",
     "duplication": "duplicating every neuron (M → 2M)",
@@ -509,8 +557,15 @@ WHAT = {
 def check_a5(impl: Any, case: DiscreteCase, *, seed: int = 0) -> list[Verdict]:
     """A5 on ``impl.forward``: permutation and duplication, each within ``b(Θ) + b(Θ')`` with
     ``b`` the derived entrywise ``z_L`` bound of :mod:`mforacle.tolerance` for the dtype (both
-    forwards approximate the same true ``z_L``, which the invariance makes equal)."""
+    forwards approximate the same true ``z_L``, which the invariance makes equal).
+
+    ``A5.control`` keeps the invariance checks from passing vacuously (a forward that ignores
+    ``Θ`` is invariant under everything): for ``Θ''`` = ``Θ`` with ``u → −u``, where the exact
+    change ``|z(Θ'') − z(Θ)|`` exceeds ``2(b(Θ) + b(Θ''))`` at some entry, the implementation's
+    change must exceed ``b(Θ) + b(Θ'')`` there (it is within that of the exact change); figure:
+    the implementation's change over the allowance at that entry, held ``>= 1``."""
     from mforacle import tolerance
+    from mforacle.exact.network import forward as exact_forward
 
     title = "mean-field invariance of the forward pass"
     case = _check_case(case)
@@ -568,6 +623,40 @@ def check_a5(impl: Any, case: DiscreteCase, *, seed: int = 0) -> list[Verdict]:
                 },
             )
         )
+    ctl = negate_outputs(th)
+    allowed = b0 + bound(ctl)
+    with mpmath.workdps(40):
+        ex0, ex1 = (np.asarray(exact_forward(m, t, x, dps=30), dtype=object)[-1] for t in (th, ctl))
+        true_change = np.vectorize(lambda a, b: float(abs(a - b)), otypes=[float])(ex1, ex0)
+    resolvable = true_change / allowed
+    title_c = f"{title}: control, u → −u changes z_L"
+    if not np.any(resolvable > 2):
+        out.append(
+            Verdict.not_checked(
+                "A5.control",
+                title_c,
+                "negating u changes the exact z_L by less than twice the allowance: no control",
+            )
+        )
+        return out
+    pos = np.unravel_index(int(np.argmax(resolvable)), resolvable.shape)
+    change = float(np.abs(fwd(ctl) - z0)[pos])
+    out.append(
+        Verdict.measured(
+            "A5.control",
+            title_c,
+            change / float(allowed[pos]),
+            ">=",
+            1.0,
+            error_model="the exact change exceeds 2(b(Θ) + b(Θ'')) at this entry, so a forward "
+            "within b of the truth changes by more than b(Θ) + b(Θ''); a forward that ignores "
+            "Θ does not (then permutation and duplication would pass vacuously)",
+            reason=f"at {[int(i) for i in pos]}: implementation's change {change:.3g}, exact "
+            f"change {float(true_change[pos]):.3g}, allowance {float(allowed[pos]):.3g}",
+            evidence={"case": case.to_json(), "dtype": dtype, "entry": [int(i) for i in pos]},
+            provenance={"measured": subject.label, "reference": EXACT, "bound": TOLERANCE},
+        )
+    )
     return out
 
 
@@ -594,6 +683,12 @@ def check_a5_exact(
             ch = max(abs(a - b) for a, b in zip(z0.ravel(), z1.ravel(), strict=True))
             changes[tag] = float(ch)
             worst = max(worst, float(ch))
+        z2 = np.asarray(fwd(m, negate_outputs(th), x, dps=dps), dtype=object)[-1]
+        control = float(max(abs(a - b) for a, b in zip(z0.ravel(), z2.ravel(), strict=True)))
+    vacuous = ""
+    if control == 0:  # a forward that ignores Θ is invariant under everything
+        worst = math.inf
+        vacuous = "the control u → −u left z unchanged: the forward ignores Θ; "
     return Verdict.measured(
         "A5.exact",
         title,
@@ -602,8 +697,16 @@ def check_a5_exact(
         0.0,
         error_model="exact equality: fsum is correctly rounded whatever the order, and the "
         "duplicated sum 2S over 2LM rounds like S over LM (mforacle/exact/network.py)",
-        reason=", ".join(f"{k}: max change {v:.3g}" for k, v in changes.items()),
-        evidence={"case": case.to_json(), "seeds": [seed], "dps": dps, "changes": changes},
+        reason=vacuous
+        + ", ".join(f"{k}: max change {v:.3g}" for k, v in changes.items())
+        + f"; control u → −u: max change {control:.3g} (must be > 0)",
+        evidence={
+            "case": case.to_json(),
+            "seeds": [seed],
+            "dps": dps,
+            "changes": changes,
+            "control_change": control,
+        },
         provenance={"measured": code_name(fwd), "reference": code_name(fwd)},
     )
 

@@ -42,6 +42,7 @@ __all__ = [
     "needs",
     "reference_loss",
     "train_final_loss",
+    "train_losses",
     "train_states",
     "with_seed",
 ]
@@ -114,6 +115,21 @@ def train_final_loss(
     tc = TrainingCase.create(case.model, theta0, case.x, case.y, case.weights)
     thetas = train_states(subject, tc, ds, steps)
     return subject.loss(case.model, thetas[-1], case.x, case.y, case.weights)
+
+
+def train_losses(
+    subject: ClaimSubject, case: FlowCase, theta0: np.ndarray, ds: float, steps: int
+) -> tuple[float, float, float]:
+    """``(E(Θ(0)), E(Θ(s)), allowance)`` for ``steps`` GD steps of the subject from ``theta0``;
+    ``allowance`` is the float64 roundoff of the two losses (:func:`loss_roundoff`): a change of
+    the loss below it is no evidence that the subject trained at all."""
+    tc = TrainingCase.create(case.model, theta0, case.x, case.y, case.weights)
+    thetas = train_states(subject, tc, ds, steps)
+    m, x, y, w = case.model, case.x, case.y, case.weights
+    e0, e1 = subject.loss(m, thetas[0], x, y, w), subject.loss(m, thetas[-1], x, y, w)
+    if not np.all(np.isfinite(thetas[-1])):
+        return e0, e1, 0.0
+    return e0, e1, loss_roundoff(m, thetas[0], x, y, w) + loss_roundoff(m, thetas[-1], x, y, w)
 
 
 #: ``flow(model, particles, x, y, weights, *, ds, steps) -> FlowHistory``-like (``.s``, ``.loss``,

@@ -159,7 +159,8 @@ def check_c5(
     for *any* measure, so for the Gauss–Hermite particle measure itself: only its depth
     discretization and roundoff separate the computed ``E`` from a true limit loss. Figure:
     ``min_s E(ρ(s))``, held ``>= floor − tol``, ``tol`` = the depth error estimate (the same
-    flow with ``T`` halved) plus the roundoff allowance."""
+    flow with ``T`` halved) plus the roundoff allowance. A flow that does not lower ``E`` below
+    ``E(0) − tol`` fails: the control would pass vacuously."""
     from mforacle.fast.limit import ParticleMeasure
     from mforacle.stats import monotone_floor
 
@@ -180,6 +181,18 @@ def check_c5(
     solver_err = float(np.max(np.abs(e - e_half)))
     tol = solver_err + flow_roundoff(float(np.max(e)), T)
     k = int(np.argmin(e))
+    prov = {"measured": flow_name(flow), "reference": "mforacle.stats.monotone_floor"}
+    if not e[k] < e[0] - tol:  # a flow that does not move stays above any floor below E(0)
+        return Verdict(
+            "C5",
+            title,
+            "fail",
+            reason=f"the flow did not lower the loss (E(0) = {e[0]:.6g}, min {e[k]:.6g}, "
+            f"tolerance {tol:.1e}): the negative control would pass vacuously",
+            evidence={"case": case.to_json(), "floor": floor, "history": {"s": st.tolist(),
+                      "loss": e.tolist()}},
+            provenance=prov,
+        )
     return Verdict.measured(
         "C5",
         title,
@@ -199,7 +212,7 @@ def check_c5(
             "n": n,
             "ds": ds,
         },
-        provenance={"measured": flow_name(flow), "reference": "mforacle.stats.monotone_floor"},
+        provenance=prov,
     )
 
 
