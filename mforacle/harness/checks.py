@@ -40,7 +40,7 @@ from mforacle.verdict import Verdict
 from ..caseio import Case
 from ..dtypes import UNIT_ROUNDOFF, round_to_dtype, unit_roundoff
 from ..errors import InvalidArgument
-from ..model import Model
+from ..model import Model, normalized_weights
 from ..protocol import Implementation, ModelSpec
 from .calls import Caller, Outcome
 
@@ -70,18 +70,52 @@ TITLES = {
 }
 
 
+#: quantities proportional to the weights (scaled by s = Σω for weights rounded to a dtype)
+WEIGHTED = ("loss", "grad_theta")
+#: relative slack on a bound scaled by float(s): covers rounding float(s) and fl(ω/s)
+SCALE_SLACK = 1 + 2.0**-50
+
+
 def tolerance_bounds(
     model: Model, theta: np.ndarray, x: np.ndarray, y: np.ndarray, weights: np.ndarray, dtype: str
 ) -> dict[str, float]:
-    """The derived bounds of :func:`mforacle.tolerance.bounds` for ``dtype``, as floats."""
+    """The derived bounds of :func:`mforacle.tolerance.bounds` for ``dtype``, as floats.
+
+    ``weights`` as the implementation received them, rounded to ``dtype``: their sum ``s`` may be
+    off one by the dtype's roundoff; the bounds are homogeneous of degree one in the weights, so
+    they are computed for ``ω/s`` and scaled by ``s`` (:func:`mforacle.model.normalized_weights`).
+    """
     from mforacle.tolerance import bounds
 
+    ws, s = normalized_weights(weights, len(y), dtype)
+    w_float = np.array([float(v) for v in ws])
     # the reference is computed on the inputs as the implementation saw them (rounded to its
     # dtype), so input rounding is not part of the implementation's error
     got = bounds(
-        model, theta, x, y, weights, unit_roundoff=unit_roundoff(dtype), inputs_rounded=False
+        model, theta, x, y, w_float, unit_roundoff=unit_roundoff(dtype), inputs_rounded=False
     )
-    return {q: float(got[q]) for q in QUANTITIES}
+    out = {q: float(got[q]) for q in QUANTITIES}
+    if s != 1:
+        for q in WEIGHTED:
+            out[q] *= float(s) * SCALE_SLACK
+    return out
+
+
+def scale_exact(value: Any, s: Fraction) -> Any:
+    """``s · value`` for an mpf or an object array of mpf, at :data:`COMPARE_DPS` + 10 digits
+    (relative error below ``10^-(COMPARE_DPS+9)``)."""
+    with mpmath.workdps(COMPARE_DPS + 10):
+        f = mpmath.mpf(s.numerator) / s.denominator
+        if isinstance(value, np.ndarray):
+            return np.vectorize(lambda v: v * f, otypes=[object])(value)
+        return value * f
+
+
+def scaled_bound(bound: float, value: Any, s: Fraction) -> float:
+    """The error bound of ``s · value`` given ``bound`` for ``value`` (module docstring of
+    :func:`scale_exact`): ``s·bound`` (rounded up) plus the scaling's own rounding."""
+    peak = float(np.max(np.abs(np.asarray(value, dtype=object).astype(float)), initial=0.0))
+    return bound * float(s) * SCALE_SLACK + 10.0 ** -(COMPARE_DPS + 8) * peak
 
 
 @dataclass
@@ -98,14 +132,31 @@ class Reference:
 
     @classmethod
     def compute(
-        cls, model: Model, theta: Any, x: Any, y: Any, weights: Any, *, dps: int = 30
+        cls,
+        model: Model,
+        theta: Any,
+        x: Any,
+        y: Any,
+        weights: Any,
+        *,
+        dps: int = 30,
+        weights_dtype: str = "float64",
     ) -> Reference:
+        """The exact values on exactly these inputs. ``weights`` may be rounded to
+        ``weights_dtype`` (their sum then off one by that dtype's roundoff): the exact path runs
+        on ``ω/s`` and the weighted quantities are scaled by ``s``
+        (:func:`mforacle.model.normalized_weights`)."""
         from mforacle.exact.network import evaluate
 
-        r = evaluate(model, theta, x, y, weights, dps=dps)
-        return cls(
-            r.loss, r.z_L, r.grad_theta, r.grad_x, {q: float(v) for q, v in r.error_bound.items()}
-        )
+        ws, s = normalized_weights(weights, len(y), weights_dtype)
+        r = evaluate(model, theta, x, y, ws, dps=dps)
+        eb = {q: float(v) for q, v in r.error_bound.items()}
+        loss, grad_theta = r.loss, r.grad_theta
+        if s != 1:
+            eb["loss"] = scaled_bound(eb["loss"], loss, s)
+            eb["grad_theta"] = scaled_bound(eb["grad_theta"], grad_theta, s)
+            loss, grad_theta = scale_exact(loss, s), scale_exact(grad_theta, s)
+        return cls(loss, r.z_L, grad_theta, r.grad_x, eb)
 
     def get(self, q: str) -> Any:
         return getattr(self, q)
@@ -238,7 +289,9 @@ class _CaseRun:
             if self.exact_inputs:
                 self._ref = self.sc.ensure_reference()
             else:  # the implementation saw rounded inputs: the reference must use the same
-                self._ref = Reference.compute(self.model, *self.inputs)
+                self._ref = Reference.compute(
+                    self.model, *self.inputs, weights_dtype=self.impl.dtype
+                )
         return self._ref
 
     def tolerance(self) -> dict[str, float]:

@@ -43,9 +43,18 @@ from mforacle.verdict import Verdict
 from ..caseio import Case, read_case
 from ..dtypes import UNIT_ROUNDOFF, round_to_dtype, unit_roundoff
 from ..errors import InvalidArgument
+from ..model import normalized_weights
 from ..protocol import Implementation, ModelSpec
 from .calls import Caller, Outcome
-from .checks import COMPARE_DPS, PlannedCheck, _diff, _nonfinite, _validate
+from .checks import (
+    COMPARE_DPS,
+    PlannedCheck,
+    _diff,
+    _nonfinite,
+    _validate,
+    scale_exact,
+    scaled_bound,
+)
 
 __all__ = [
     "CLOSED_FORM",
@@ -98,9 +107,34 @@ class LimitReference:
 
     @classmethod
     def compute(
+        cls,
+        case: Case,
+        x: Any,
+        y: Any,
+        weights: Any,
+        probes: list[tuple[Any, Any]],
+        *,
+        weights_dtype: str = "float64",
+    ) -> LimitReference:
+        """The reference on exactly these inputs (exact GBS, or fast RK4 — module docstring).
+
+        ``weights`` may be rounded to ``weights_dtype`` (their sum then off one by that dtype's
+        roundoff): the solver runs on ``ω/s`` and the energy, first variation and velocity (all
+        linear in ``ω``) are scaled by ``s`` (:func:`mforacle.model.normalized_weights`)."""
+        ws, s = normalized_weights(weights, len(y), weights_dtype)
+        ref = cls._normalized(case, x, y, ws, probes)
+        if s == 1:
+            return ref
+        for q in ("energy", "first_variation", "velocity"):
+            value = getattr(ref, q)
+            ref.error_bound[q] = scaled_bound(ref.error_bound[q], value, s)
+            setattr(ref, q, scale_exact(value, s))
+        return ref
+
+    @classmethod
+    def _normalized(
         cls, case: Case, x: Any, y: Any, weights: Any, probes: list[tuple[Any, Any]]
     ) -> LimitReference:
-        """The reference on exactly these inputs (exact GBS, or fast RK4 — module docstring)."""
         model, measure = case.model, case.measure
         assert measure is not None
         q = np.vectorize(lambda v: Fraction(v), otypes=[object])
@@ -236,7 +270,7 @@ class _LimitRun:
                 dt = self.impl.dtype
                 if dt not in self.lc.rounded:
                     self.lc.rounded[dt] = LimitReference.compute(
-                        self.lc.case, self.x, self.y, self.w, self.probes
+                        self.lc.case, self.x, self.y, self.w, self.probes, weights_dtype=dt
                     )
                 self._ref = self.lc.rounded[dt]
         return self._ref
