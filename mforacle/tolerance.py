@@ -94,6 +94,8 @@ from typing import Any
 
 import numpy as np
 
+from .dtypes import ARITHMETICS, UNDERFLOW_EXPONENT, UNIT_ROUNDOFF
+from .dtypes import unit_roundoff as dtype_unit_roundoff
 from .errors import InvalidArgument
 from .model import Model, float_data, float_theta
 
@@ -109,26 +111,8 @@ __all__ = [
     "unit_roundoff",
 ]
 
-#: the arithmetics the model knows, as ``(p, emin)``: a ``p``-bit significand (hidden bit
-#: included) and smallest normal number ``2**emin`` (IEEE 754-2019 Table 3.5; bfloat16: float32's
-#: exponent with an 8-bit significand). Everything per dtype is derived from this one table:
-#: unit roundoff ``u = 2**-p`` (round to nearest) and the gradual-underflow unit
-#: ``η = 2**(emin − p)``, half the smallest positive subnormal ``2**(emin − p + 1)``.
-ARITHMETICS: dict[str, tuple[int, int]] = {
-    "float64": (53, -1022),
-    "float32": (24, -126),
-    "bfloat16": (8, -126),
-    "float16": (11, -14),
-}
-
-#: unit roundoff of common arithmetics (round to nearest), from :data:`ARITHMETICS`
-DTYPES: dict[str, float] = {name: 2.0**-p for name, (p, _) in ARITHMETICS.items()}
-
-#: gradual-underflow unit ``η`` per arithmetic as an exact power of two ``2**e``: the exponent
-#: ``e`` (float64: ``2**-1075``, float32: ``2**-150``, bfloat16: ``2**-134``, float16: ``2**-25``)
-UNDERFLOW_EXPONENT: dict[str, int] = {
-    name: emin - p for name, (p, emin) in ARITHMETICS.items()
-}
+#: unit roundoff by arithmetic name (the table of :mod:`mforacle.dtypes`)
+DTYPES: dict[str, float] = UNIT_ROUNDOFF
 
 #: default relative accuracy of ``σ`` and ``σ'``, in units of ``u``: library functions are within
 #: a few ulp; mforacle's own float64 ``erf`` is within 6.5 u (mforacle/fast/activations.py).
@@ -140,11 +124,7 @@ Array = np.ndarray
 def unit_roundoff(dtype: str | float) -> float:
     """``u`` for a dtype name in :data:`DTYPES`, or a given positive number passed through."""
     if isinstance(dtype, str):
-        if dtype not in DTYPES:
-            raise InvalidArgument(
-                "dtype", dtype, f"unknown dtype; expected one of {sorted(DTYPES)}"
-            )
-        return DTYPES[dtype]
+        return dtype_unit_roundoff(dtype)
     u = float(dtype)
     if not (0.0 < u < 0.5):
         raise InvalidArgument("unit_roundoff", dtype, "must be in (0, 1/2)")
@@ -359,7 +339,7 @@ def entrywise_bounds(
     y: Any,
     weights: Any = None,
     *,
-    unit_roundoff: float = 2.0**-53,
+    unit_roundoff: float = UNIT_ROUNDOFF["float64"],
     activation_rel_error: float | None = None,
     inputs_rounded: bool = True,
     underflow: float | None = None,
@@ -514,7 +494,7 @@ def bounds(
     y: Any,
     weights: Any = None,
     *,
-    unit_roundoff: float = 2.0**-53,
+    unit_roundoff: float = UNIT_ROUNDOFF["float64"],
     activation_rel_error: float | None = None,
     inputs_rounded: bool = True,
     underflow: float | None = None,

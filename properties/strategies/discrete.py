@@ -17,11 +17,11 @@ from typing import Any
 
 import numpy as np
 from hypothesis import strategies as st
+from mforacle.properties.reproduce import note_reproduction
 
 from mforacle.cases import DiscreteCase, Magnitudes, rescaled
 from mforacle.errors import InvalidArgument
 from mforacle.model import ACTIVATION_NAMES, Model
-from mforacle.reproduce import note_reproduction
 
 __all__ = [
     "DiscreteCase",
