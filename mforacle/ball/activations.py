@@ -26,8 +26,8 @@ regrelu:η  0 | (x+η)²/(4η) | x  0 | (x+η)/(2η) | 1   0 | 1/(2η) | 0      
 Global ranges used for the intersection (each a simple proved bound, looser than the sharp one):
 tanh ``σ' ∈ [0,1]``, ``|σ''| ≤ 1``, ``|σ'''| ≤ 2``; erf ``σ' ∈ [0, 2/√π]``, ``|σ''| ≤ 1``,
 ``|σ'''| ≤ 4/√π``; sigmoid ``σ' ∈ [0, 1/4]``, ``|σ''| ≤ 1/8``, ``σ''' ∈ [−1/8, 1/24]``;
-sin all ``[-1, 1]``; ``σ ∈ [-1, 1]`` for tanh and erf, ``[0, 1]`` for sigmoid, ``≥ 0`` for
-softplus.
+(used as ``[−1/8, 1/16]``); sin all ``[-1, 1]``; ``σ ∈ [-1, 1]`` for tanh and erf, ``[0, 1]``
+for sigmoid, ``≥ 0`` for softplus.
 
 **Regularized ReLU and its kinks at ``±η``.** ``σ`` and ``σ'`` are continuous and
 non-decreasing, so their enclosure is the hull of the values at the ball's two endpoints (a
@@ -75,24 +75,53 @@ def arb_of(value: Fraction | int) -> arb:
     Raises:
         InvalidArgument: ``value`` is not an int or a Fraction.
     """
-    if isinstance(value, bool) or not isinstance(value, int | Fraction):
+    if type(value) is Fraction:
+        p, q = value.numerator, value.denominator
+    elif isinstance(value, bool) or not isinstance(value, int | Fraction):
         raise InvalidArgument("value", value, "expected an int or a Fraction")
-    v = Fraction(value)
-    p, q = v.numerator, v.denominator
+    else:
+        p, q = value.numerator, value.denominator
     if q & (q - 1) == 0:  # q = 2^k
-        return arb((fmpz(p), -(q.bit_length() - 1)))
+        return arb((fmpz(p), 1 - q.bit_length()))
     return arb(fmpq(fmpz(p), fmpz(q)))
 
 
-def _range(lo: Fraction | arb, hi: Fraction | arb) -> arb:
-    a = lo if isinstance(lo, arb) else arb_of(lo)
-    b = hi if isinstance(hi, arb) else arb_of(hi)
-    return a.union(b)
+def _dyadic(num: int, den: int = 1) -> arb:
+    """An exact dyadic constant (``den`` a power of two), independent of the precision."""
+    assert den & (den - 1) == 0
+    return arb((fmpz(num), 1 - den.bit_length()))
+
+
+def _range(lo: arb, hi: arb) -> arb:
+    return lo.union(hi)
+
+
+#: Proved global ranges of σ^{(j)} (module docstring), as exact dyadic balls. Upper bounds on
+#: 2/√π = 1.12838 and 4/√π = 2.25676: 289/256 = 1.12890625 and 578/256 = 2.2578125.
+_RANGES: dict[tuple[str, int], arb] = {
+    ("tanh", 0): _range(_dyadic(-1), _dyadic(1)),
+    ("tanh", 1): _range(_dyadic(0), _dyadic(1)),
+    ("tanh", 2): _range(_dyadic(-1), _dyadic(1)),
+    ("tanh", 3): _range(_dyadic(-2), _dyadic(2)),
+    ("erf", 0): _range(_dyadic(-1), _dyadic(1)),
+    ("erf", 1): _range(_dyadic(0), _dyadic(289, 256)),
+    ("erf", 2): _range(_dyadic(-1), _dyadic(1)),
+    ("erf", 3): _range(_dyadic(-578, 256), _dyadic(578, 256)),
+    ("sigmoid", 0): _range(_dyadic(0), _dyadic(1)),
+    ("sigmoid", 1): _range(_dyadic(0), _dyadic(1, 4)),
+    ("sigmoid", 2): _range(_dyadic(-1, 8), _dyadic(1, 8)),
+    ("sigmoid", 3): _range(_dyadic(-1, 8), _dyadic(1, 16)),
+    ("sin", 0): _range(_dyadic(-1), _dyadic(1)),
+}
 
 
 def _clip(value: arb, bound: arb | None) -> arb:
-    """``value`` intersected with a proved range ``bound`` (or ``bound`` if ``value`` is lost)."""
-    if bound is None:
+    """``value`` intersected with a proved range ``bound`` (or ``bound`` if ``value`` is lost).
+
+    Only done for a result with fewer than 20 bits of relative accuracy: an accurate ball gains
+    nothing from it.
+    """
+    if bound is None or value.rel_accuracy_bits() >= 20:
         return value
     if not value.is_finite():
         return bound
@@ -100,23 +129,8 @@ def _clip(value: arb, bound: arb | None) -> arb:
 
 
 def _is_wide(x: arb) -> bool:
-    """More than 2^-20 relative (or absolute, near 0) uncertainty: use the monotone endpoints."""
-    if x.is_exact():
-        return False
-    return bool(x.rad() > (abs(x.mid()) + 1) * arb((1, -20)))
-
-
-def _monotone(f: Callable[[arb], arb], x: arb, bound: arb | None) -> arb:
-    """Enclosure of a non-decreasing ``f`` on the ball ``x``: the hull of the endpoint values."""
-    if _is_wide(x):
-        value = f(x.lower()).union(f(x.upper()))
-    else:
-        value = f(x)
-    return _clip(value, bound)
-
-
-def _direct(f: Callable[[arb], arb], x: arb, bound: arb | None) -> arb:
-    return _clip(f(x), bound)
+    """Fewer than 20 bits of relative accuracy: use the monotone endpoints instead."""
+    return x.rel_accuracy_bits() < 20
 
 
 # --- the smooth activations: formulas, evaluated on balls ----------------------------------
@@ -151,6 +165,10 @@ def _softplus(x: arb) -> arb:
     return x.exp().log1p()
 
 
+def _tanh_d1(x: arb) -> arb:
+    return x.sech() ** 2
+
+
 def _tanh_d2(x: arb) -> arb:
     return -2 * x.tanh() * x.sech() ** 2
 
@@ -173,51 +191,52 @@ def _erf_d3(x: arb) -> arb:
     return (4 * x * x - 2) * _erf_d1(x)
 
 
+def _neg_sin(x: arb) -> arb:
+    return -x.sin()
+
+
+def _neg_cos(x: arb) -> arb:
+    return -x.cos()
+
+
+#: (name, j) -> (formula, non-decreasing?, key of its range in _RANGES)
+_FORMULAS: dict[tuple[str, int], tuple[Callable[[arb], arb], bool, tuple[str, int]]] = {
+    ("tanh", 0): (arb.tanh, True, ("tanh", 0)),
+    ("tanh", 1): (_tanh_d1, False, ("tanh", 1)),
+    ("tanh", 2): (_tanh_d2, False, ("tanh", 2)),
+    ("tanh", 3): (_tanh_d3, False, ("tanh", 3)),
+    ("erf", 0): (arb.erf, True, ("erf", 0)),
+    ("erf", 1): (_erf_d1, False, ("erf", 1)),
+    ("erf", 2): (_erf_d2, False, ("erf", 2)),
+    ("erf", 3): (_erf_d3, False, ("erf", 3)),
+    ("sigmoid", 0): (_sigmoid, True, ("sigmoid", 0)),
+    ("sigmoid", 1): (_sigmoid_d1, False, ("sigmoid", 1)),
+    ("sigmoid", 2): (_sigmoid_d2, False, ("sigmoid", 2)),
+    ("sigmoid", 3): (_sigmoid_d3, False, ("sigmoid", 3)),
+    ("softplus", 1): (_sigmoid, True, ("sigmoid", 0)),
+    ("softplus", 2): (_sigmoid_d1, False, ("sigmoid", 1)),
+    ("softplus", 3): (_sigmoid_d2, False, ("sigmoid", 2)),
+    ("sin", 0): (arb.sin, False, ("sin", 0)),
+    ("sin", 1): (arb.cos, False, ("sin", 0)),
+    ("sin", 2): (_neg_sin, False, ("sin", 0)),
+    ("sin", 3): (_neg_cos, False, ("sin", 0)),
+}
+
+
 def _smooth(name: str, x: arb, j: int) -> arb:
-    F = Fraction
-    if name == "tanh":
-        if j == 0:
-            return _monotone(arb.tanh, x, _range(F(-1), F(1)))
-        if j == 1:
-            return _direct(lambda t: t.sech() ** 2, x, _range(F(0), F(1)))
-        if j == 2:
-            return _direct(_tanh_d2, x, _range(F(-1), F(1)))
-        return _direct(_tanh_d3, x, _range(F(-2), F(2)))
-    if name == "erf":
-        if j == 0:
-            return _monotone(arb.erf, x, _range(F(-1), F(1)))
-        if j == 1:
-            return _direct(_erf_d1, x, _range(arb(0), _two_over_sqrt_pi()))
-        if j == 2:
-            return _direct(_erf_d2, x, _range(F(-1), F(1)))
-        return _direct(_erf_d3, x, _range(-2 * _two_over_sqrt_pi(), 2 * _two_over_sqrt_pi()))
-    if name == "sigmoid":
-        return _sigmoid_order(x, j)
-    if name == "softplus":
-        if j == 0:
-            return _monotone(_softplus, x, _range(F(0), x.upper().max(arb(0)) + 1))
-        return _sigmoid_order(x, j - 1)
-    # sin
-    if j == 0:
-        f: Callable[[arb], arb] = arb.sin
-    elif j == 1:
-        f = arb.cos
-    elif j == 2:
-        f = lambda t: -t.sin()  # noqa: E731
+    if name == "softplus" and j == 0:
+        # non-decreasing, 0 < softplus(x) <= max(x, 0) + log 2
+        if _is_wide(x):
+            value = _softplus(x.lower()).union(_softplus(x.upper()))
+        else:
+            value = _softplus(x)
+        return _clip(value, _dyadic(0).union(x.upper().max(_dyadic(0)) + 1))
+    f, monotone, key = _FORMULAS[(name, j)]
+    if monotone and _is_wide(x):
+        value = f(x.lower()).union(f(x.upper()))
     else:
-        f = lambda t: -t.cos()  # noqa: E731
-    return _direct(f, x, _range(F(-1), F(1)))
-
-
-def _sigmoid_order(x: arb, j: int) -> arb:
-    F = Fraction
-    if j == 0:
-        return _monotone(_sigmoid, x, _range(F(0), F(1)))
-    if j == 1:
-        return _direct(_sigmoid_d1, x, _range(F(0), F(1, 4)))
-    if j == 2:
-        return _direct(_sigmoid_d2, x, _range(F(-1, 8), F(1, 8)))
-    return _direct(_sigmoid_d3, x, _range(F(-1, 8), F(1, 24)))
+        value = f(x)
+    return _clip(value, _RANGES[key])
 
 
 # --- regularized ReLU ------------------------------------------------------------------------
