@@ -97,7 +97,7 @@ class ConformanceItem(pytest.Item):
             lines.append(f"bound: {v.error_model}")
         case = v.evidence.get("case")
         if isinstance(case, dict):
-            from properties.reproduce import save_case
+            from mforacle.reproduce import save_case
 
             path = save_case(case, str(v.evidence.get("case_id", v.claim)).replace("/", "-"))
             q = self.planned.id.rpartition("::")[2]
@@ -154,7 +154,7 @@ def pytest_collection_modifyitems(
     from mforacle.harness.loading import load_implementation
     from mforacle.harness.runner import plan_claims
     from mforacle.harness.vectors import build_suite
-    from properties.profiles import current_profile
+    from mforacle.profiles import current_profile
 
     dtype = config.getoption("mforacle_dtype", None) or os.environ.get(ENV_DTYPE) or None
     timeout = config.getoption("mforacle_timeout", 60.0)

@@ -1,11 +1,9 @@
-"""The paper's claims as reusable properties, and hypothesis strategies that generate cases.
+"""Hypothesis side of mforacle, installed as :mod:`mforacle.properties`.
 
-Every claim is a function ``check_<id>(impl, case, ...) -> Verdict``: it takes an
-implementation (the built-in exact/fast paths or a third party's, through
-``mforacle.harness``) and a generated case, and returns plain data that pytest and the
-reports both use.
+- :mod:`mforacle.properties.strategies`: strategies that generate discrete, limit and training
+  cases (the values are :mod:`mforacle.cases` dataclasses);
+- :mod:`mforacle.properties.profiles`: the hypothesis settings of the effort profiles.
+
+The claims themselves are plain functions in :mod:`mforacle.claims` and need no hypothesis;
+the test suite drives them with these strategies.
 """
-
-from .verdict import Verdict
-
-__all__ = ["Verdict"]

@@ -1,7 +1,7 @@
-"""Hypothesis profiles, chosen by the ``MFORACLE_PROFILE`` environment variable.
+"""Hypothesis settings for the effort profiles of :mod:`mforacle.profiles`.
 
-- ``dev`` (default on a workstation): few examples, random seeds, quick feedback.
-- ``ci`` (default when ``CI`` is set): derandomized, so a failure reproduces exactly.
+- ``dev``: few examples, random seeds, quick feedback.
+- ``ci``: derandomized, so a failure reproduces exactly.
 - ``thorough``: many examples, for reports and before releases.
 
 Every profile has ``deadline=None``: first calls (mpmath caches, NumPy warm-up) vary in cost.
@@ -9,14 +9,11 @@ Every profile has ``deadline=None``: first calls (mpmath caches, NumPy warm-up) 
 
 from __future__ import annotations
 
-import os
-
 from hypothesis import HealthCheck, settings
 
-PROFILES = ("dev", "ci", "thorough")
+from mforacle.profiles import EFFORT, PROFILES, current_profile
 
-#: scale factor other code may use for ladders / seed counts under each profile
-EFFORT = {"dev": 1, "ci": 1, "thorough": 4}
+__all__ = ["EFFORT", "PROFILES", "current_profile", "register_profiles"]
 
 
 def register_profiles() -> str:
@@ -27,14 +24,4 @@ def register_profiles() -> str:
     settings.register_profile("thorough", max_examples=200, **common)
     name = current_profile()
     settings.load_profile(name)
-    return name
-
-
-def current_profile() -> str:
-    """The profile named by ``MFORACLE_PROFILE``, else ``ci`` under CI, else ``dev``."""
-    from mforacle.errors import InvalidArgument
-
-    name = os.environ.get("MFORACLE_PROFILE") or ("ci" if os.environ.get("CI") else "dev")
-    if name not in PROFILES:
-        raise InvalidArgument("MFORACLE_PROFILE", name, f"expected one of {list(PROFILES)}")
     return name

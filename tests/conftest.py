@@ -1,6 +1,5 @@
 import pytest
-
-from properties.profiles import register_profiles
+from mforacle.properties.profiles import register_profiles
 
 PROFILE = register_profiles()
 

@@ -4,10 +4,10 @@ import json
 
 import pytest
 from hypothesis import given
+from mforacle.properties.strategies import discrete_cases
 
 from mforacle.caseio import case_from_json, read_case, read_result, result_from_json
 from mforacle.errors import CaseFormatError, UnsupportedFormatVersion
-from properties.strategies import discrete_cases
 
 
 @given(discrete_cases())

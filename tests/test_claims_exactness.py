@@ -7,12 +7,10 @@ from dataclasses import dataclass
 import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
+from mforacle.properties.strategies import discrete_cases, models
 
-from mforacle.exact import network as exact_network
-from mforacle.fast import activations as fast_activations
-from mforacle.fast import network as fast_network
-from properties.claims import run_claim
-from properties.claims.exactness import (
+from mforacle.claims import run_claim
+from mforacle.claims.exactness import (
     builtin_case,
     check_a1,
     check_a2,
@@ -21,8 +19,10 @@ from properties.claims.exactness import (
     check_a5,
     check_a5_exact,
 )
-from properties.claims.impl import FastPath, fast_path
-from properties.strategies import discrete_cases, models
+from mforacle.claims.impl import FastPath, fast_path
+from mforacle.exact import network as exact_network
+from mforacle.fast import activations as fast_activations
+from mforacle.fast import network as fast_network
 
 
 @dataclass(frozen=True)

@@ -6,10 +6,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mforacle.measures import GaussianPath
-from properties.claims import run_claim
-from properties.claims.impl import FastPath
-from properties.claims.limit import (
+from mforacle.claims import run_claim
+from mforacle.claims.impl import FastPath
+from mforacle.claims.limit import (
     BuiltinLimit,
     builtin_nu,
     check_b1,
@@ -18,7 +17,8 @@ from properties.claims.limit import (
     check_b4,
     check_b5,
 )
-from properties.claims.training import builtin_flow_case
+from mforacle.claims.training import builtin_flow_case
+from mforacle.measures import GaussianPath
 
 LADDER = [4, 8, 16, 32]
 

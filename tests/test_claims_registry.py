@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from mforacle.claims import CLAIMS, ClaimSpec, check_profile, run_claim, select
+from mforacle.claims.impl import METHODS, fast_path, missing
 from mforacle.errors import InvalidArgument
-from properties.claims import CLAIMS, ClaimSpec, check_profile, run_claim, select
-from properties.claims.impl import METHODS, fast_path, missing
-from properties.profiles import PROFILES
+from mforacle.profiles import PROFILES
 
 IDS = [f"{g}{i}" for g in "ABC" for i in range(1, 6)]
 

@@ -7,9 +7,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from hypothesis import given, settings
+from mforacle.properties.strategies.training import training_cases
 
-from properties.claims.impl import FastPath, fast_path
-from properties.claims.training import (
+from mforacle.claims.impl import FastPath, fast_path
+from mforacle.claims.training import (
     FlowCase,
     builtin_case,
     builtin_flow_case,
@@ -22,7 +23,6 @@ from properties.claims.training import (
     check_c3_width,
     check_c5,
 )
-from properties.strategies.training import training_cases
 
 
 @dataclass(frozen=True)
@@ -151,7 +151,7 @@ def test_c5_floor_holds_and_a_cheating_flow_fails():
 
 def test_c5_sign_of_a1_uses_antitonic_floor():
     inc, dec = builtin_nonmonotone_case(0), builtin_nonmonotone_case(1)
-    from properties.stats import monotone_floor
+    from mforacle.stats import monotone_floor
 
     assert inc.model.a[0] > 0 > dec.model.a[0]
     f_dec = monotone_floor(dec.x[:, 0], dec.y, increasing=False)
@@ -214,7 +214,7 @@ def test_c3_width_reports_mean_square_bias_and_what_is_fitted():
 
 def test_bias_split_recovers_a_known_depth_term():
     """bias(M) = b + c/M exactly: the weighted fit returns b and c (to roundoff)."""
-    from properties.claims.theorem6 import _bias_split
+    from mforacle.claims.theorem6 import _bias_split
 
     ladder = [4, 8, 16, 32]
     bias = [-0.006 + 0.02 / M for M in ladder]
@@ -225,7 +225,7 @@ def test_bias_split_recovers_a_known_depth_term():
 
 def test_registry_runs_the_split_modules():
     """The registry resolves C1–C5 to the split modules, and the old import path still works."""
-    from properties.claims import CLAIMS, decay, theorem6, training, zero_loss
+    from mforacle.claims import CLAIMS, decay, theorem6, training, zero_loss
 
     assert CLAIMS["C1"].function is decay.run_c1 and CLAIMS["C2"].function is decay.run_c2
     assert CLAIMS["C3"].function is theorem6.run_c3
@@ -257,7 +257,7 @@ class NaNOnFirstRung(FastPath):
 
 def _c4_with_losses(monkeypatch, losses):
     """C4 on the built-in reachable case with the trained losses stubbed to ``losses``."""
-    from properties.claims import zero_loss
+    from mforacle.claims import zero_loss
 
     it = iter(losses)
     monkeypatch.setattr(zero_loss, "train_final_loss", lambda *a, **k: next(it))
@@ -267,7 +267,7 @@ def _c4_with_losses(monkeypatch, losses):
 
 
 def test_c4_nan_loss_on_a_rung_fails():
-    from properties.claims.zero_loss import builtin_reachable_case, check_c4
+    from mforacle.claims.zero_loss import builtin_reachable_case, check_c4
 
     vs = check_c4(NaNOnFirstRung(), builtin_reachable_case(), ladder=_C4_LADDER, eps=[1e9])
     assert [v.status for v in vs] == ["fail", "fail"], [v.summary() for v in vs]
@@ -300,7 +300,7 @@ def test_c4_stubbed_losses(monkeypatch):
 
 def _c2_with_discrepancies(monkeypatch, errors, discrete=False):
     """C2 (or C2.flow) on a built-in case with the measured discrepancies stubbed."""
-    from properties.claims import decay
+    from mforacle.claims import decay
 
     it = iter(errors)
     monkeypatch.setattr(decay, "dissipation_discrepancy", lambda *a, **k: next(it))

@@ -27,8 +27,8 @@ def test_unknown_profile_and_claim_are_usage_errors(capsys):
 
 
 def test_failing_verdict_exits_one(monkeypatch, capsys):
-    from properties.claims import CLAIMS
-    from properties.verdict import Verdict
+    from mforacle.claims import CLAIMS
+    from mforacle.verdict import Verdict
 
     spec = CLAIMS["C4"]
     monkeypatch.setattr(

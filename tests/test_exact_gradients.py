@@ -31,11 +31,11 @@ import numpy as np
 import sympy as sp
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
+from mforacle.properties.strategies import discrete_cases, dyadic, models
 
 from mforacle.exact.activations import mpf_of
 from mforacle.exact.network import evaluate, loss
 from mforacle.model import Model
-from properties.strategies import discrete_cases, dyadic, models
 
 DPS = 30
 FD_DPS = 100

@@ -16,11 +16,11 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from mforacle.properties.strategies import discrete_cases, models
 
 from mforacle.exact import network
 from mforacle.exact.network import GUARD_DIGITS, ExactResult, evaluate
 from mforacle.model import Model
-from properties.strategies import discrete_cases, models
 
 DPS = 30
 REF_DPS = 150

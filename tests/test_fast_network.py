@@ -13,12 +13,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from hypothesis import given
+from mforacle.properties.strategies import DiscreteCase, discrete_cases
 
 from mforacle import tolerance
 from mforacle.errors import InvalidArgument
 from mforacle.fast import network as fn
 from mforacle.model import Model
-from properties.strategies import DiscreteCase, discrete_cases
 
 
 @given(case=discrete_cases())

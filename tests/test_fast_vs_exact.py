@@ -5,7 +5,7 @@ error analysis: unit roundoff × sums of absolute values of the terms × operati
 propagated through the layer Jacobians; see mforacle/tolerance.py) ``+ exact.error_bound``
 (the exact path's own, confirmed bound at 30 digits, ~1e-29: negligible). Generated inputs are
 dyadic, hence exact in float64, so the model is used with ``inputs_rounded=False`` — checked,
-not assumed. On failure the case is saved with properties.reproduce.save_case.
+not assumed. On failure the case is saved with mforacle.reproduce.save_case.
 """
 
 from __future__ import annotations
@@ -17,14 +17,14 @@ import mpmath
 import numpy as np
 import pytest
 from hypothesis import given
+from mforacle.properties.strategies import DiscreteCase, discrete_cases
 
 from mforacle import tolerance
 from mforacle.exact import network as exact_network
 from mforacle.fast import activations as fast_activations
 from mforacle.fast import network as fast_network
 from mforacle.model import Model
-from properties.reproduce import save_case
-from properties.strategies import DiscreteCase, discrete_cases
+from mforacle.reproduce import save_case
 
 U64 = 2.0**-53
 DPS = 30

@@ -18,6 +18,8 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from mforacle.properties.strategies.discrete import dyadic, models
+from mforacle.properties.strategies.limit import gaussian_paths
 
 from mforacle.exact import gaussian as eg
 from mforacle.exact.activations import exact_activation, mpf_of
@@ -25,8 +27,6 @@ from mforacle.fast import gaussian as fg
 from mforacle.fast.activations import get as fast_act
 from mforacle.measures import GaussianPath
 from mforacle.model import Model
-from properties.strategies.discrete import dyadic, models
-from properties.strategies.limit import gaussian_paths
 
 U = 2.0**-53
 MC_SEED = 20240611  # fixed before the test was first run; recorded in every message

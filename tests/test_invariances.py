@@ -27,11 +27,11 @@ import mpmath
 import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
+from mforacle.properties.strategies import discrete_cases, models
 
 from mforacle.exact import network
 from mforacle.exact.network import GUARD_DIGITS, evaluate
 from mforacle.model import Data, check_theta
-from properties.strategies import discrete_cases, models
 
 DPS = 30
 WORKING_DPS = DPS + GUARD_DIGITS

@@ -10,6 +10,8 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from mforacle.properties.strategies.discrete import activations, models
+from mforacle.properties.strategies.limit import MeasureCase, measure_cases
 
 from mforacle.errors import InvalidArgument
 from mforacle.exact.limit import solve as exact_solve
@@ -25,8 +27,6 @@ from mforacle.fast.limit import (
 )
 from mforacle.measures import GaussianPath
 from mforacle.model import Model
-from properties.strategies.discrete import activations, models
-from properties.strategies.limit import MeasureCase, measure_cases
 
 U = 2.0**-53
 GROUPS = ("energy", "Z1", "first_variation", "velocity")

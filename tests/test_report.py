@@ -310,10 +310,10 @@ def test_svg_plotters_place_points_and_fit():
 
 def test_training_claims_evidence_gives_a_loss_history_plot():
     """C1 as the claim module produces it (a short particle flow) plots E against s."""
+    from mforacle.claims.decay import check_c1_flow
+    from mforacle.claims.training_cases import builtin_flow_case
     from mforacle.harness.builtin import FAST
     from mforacle.harness.report import figure_svg
-    from properties.claims.decay import check_c1_flow
-    from properties.claims.training_cases import builtin_flow_case
 
     v = check_c1_flow(FAST, builtin_flow_case(0), T=5, n=4, steps=4)
     svg = figure_svg(v.to_json()["evidence"], "C1.flow")

@@ -6,7 +6,7 @@ pytest_plugins = ["pytester"]
 
 FAILING = """
 from hypothesis import given, settings
-from properties.strategies import discrete_cases
+from mforacle.properties.strategies import discrete_cases
 
 @settings(database=None, derandomize=True)
 @given(discrete_cases())

@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from mforacle.properties.strategies.discrete import models
+from mforacle.properties.strategies.limit import gaussian_paths
 
 from mforacle.errors import InvalidArgument
 from mforacle.measures import GaussianPath
 from mforacle.model import Model
 from mforacle.sampling import layer_depths, sample_network
-from properties.strategies.discrete import models
-from properties.strategies.limit import gaussian_paths
 
 
 def _c_A(measure: GaussianPath, t: float) -> tuple[np.ndarray, np.ndarray]:

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mforacle.errors import InvalidArgument
-from properties.stats import (
+from mforacle.stats import (
     fit_slope,
     fit_slope_weighted,
     isotonic_regression,

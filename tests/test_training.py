@@ -8,12 +8,12 @@ import math
 import numpy as np
 import pytest
 from hypothesis import given, note
+from mforacle.properties.strategies.training import step_fractions, training_cases
 
 from mforacle.errors import InvalidArgument
 from mforacle.fast.network import loss_and_grad
 from mforacle.model import Model
 from mforacle.training import gradient_descent, stable_step
-from properties.strategies.training import step_fractions, training_cases
 
 U = 2.0**-53
 
@@ -155,7 +155,7 @@ def test_stable_step_needs_the_curvature_along_the_step():
 @given(case=training_cases(), fraction=step_fractions())
 def test_a_step_below_stable_step_decreases_the_loss(case, fraction):
     """One GD step at Δs = f·stable_step lowers E (or leaves it within roundoff)."""
-    from properties.claims.training import loss_roundoff
+    from mforacle.claims.training import loss_roundoff
 
     ds = fraction * stable_step(case.model, case.theta0, case.x, case.y, case.weights)
     note(f"ds = {ds}")
@@ -203,7 +203,7 @@ def test_stable_step_is_below_full_hessian_bound(case):
 
 
 def _flow_case():
-    from properties.claims.training import builtin_flow_case
+    from mforacle.claims.training import builtin_flow_case
 
     return builtin_flow_case(0)
 

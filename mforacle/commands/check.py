@@ -49,7 +49,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def _profile(name: str | None) -> str:
-    from properties.profiles import PROFILES, current_profile
+    from mforacle.profiles import PROFILES, current_profile
 
     if name is None:
         return current_profile()

@@ -78,9 +78,9 @@ def table(verdicts: list[Any]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from properties.claims import check_profile, select
-    from properties.claims.impl import fast_path
-    from properties.profiles import current_profile
+    from mforacle.claims import check_profile, select
+    from mforacle.claims.impl import fast_path
+    from mforacle.profiles import current_profile
 
     profile = check_profile(args.profile) if args.profile is not None else current_profile()
     specs = select(args.claim)

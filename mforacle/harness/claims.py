@@ -1,7 +1,7 @@
-"""Feed an implementation under test to the claims of ``properties/claims`` (registry CLAIMS).
+"""Feed an implementation under test to the claims of ``mforacle/claims`` (registry CLAIMS).
 
 :class:`ClaimsView` presents a harness :class:`Implementation` in the claims' protocol
-(:mod:`properties.claims.impl`: ``forward(model, theta, x)``, ``loss_and_grad(model, theta, x,
+(:mod:`mforacle.claims.impl`: ``forward(model, theta, x)``, ``loss_and_grad(model, theta, x,
 y, weights)``, ``train(model, theta0, x, y, weights, *, ds, steps)``), with only the methods the
 implementation can back — so a claim that needs a missing one is *not checked*. Calls go
 through the same timeout :class:`Caller`; a failed call raises inside the claim, which the
@@ -20,7 +20,7 @@ float64 error models written into their code, and for another dtype they are *no
 with the reason: A2.taylor (the fitted order is 2 only while the gradient's error term
 ``|⟨δ, Δ⟩|·h`` stays below ``c₂h²`` down to ``h = 2^-28``, i.e. for a float64 gradient),
 B1–B5 and C1–C5 (allowances and references written with ``U = 2^-53`` in
-``properties/claims/limit.py`` / ``training.py``; not re-derived for other dtypes).
+``mforacle/claims/limit.py`` / ``training.py``; not re-derived for other dtypes).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from properties.verdict import Verdict
+from mforacle.verdict import Verdict
 
 from ..errors import ImplementationError
 from .adapters import round_to_dtype
@@ -43,9 +43,9 @@ __all__ = ["FLOAT64_ONLY", "ClaimsView", "float64_only_reason", "plan_claim_chec
 FLOAT64_ONLY: dict[str, str] = {
     "A2.taylor": "the Taylor-remainder order test needs a gradient error below c₂h at "
     "h = 2^-28 (float64); A2's central-difference check uses this dtype",
-    "B": "the limit claims' allowances are float64 (U = 2^-53 in properties/claims/limit.py)",
+    "B": "the limit claims' allowances are float64 (U = 2^-53 in mforacle/claims/limit.py)",
     "C": "the training claims' allowances and references are float64 "
-    "(U = 2^-53 in properties/claims/training.py)",
+    "(U = 2^-53 in mforacle/claims/training.py)",
 }
 
 
@@ -144,7 +144,7 @@ def plan_claim_checks(
 ) -> list[PlannedCheck]:
     """One planned check per claim of the registry (a claim may yield several verdicts)."""
     try:
-        from properties.claims import CLAIMS
+        from mforacle.claims import CLAIMS
     except ImportError:
         return []
     planned = []

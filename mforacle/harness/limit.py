@@ -37,7 +37,7 @@ from typing import Any
 import mpmath
 import numpy as np
 
-from properties.verdict import Verdict
+from mforacle.verdict import Verdict
 
 from ..caseio import Case, read_case
 from ..errors import InvalidArgument

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from properties.verdict import Verdict
+from mforacle.verdict import Verdict
 
 from ..caseio import read_result
 from ..errors import MforacleError
@@ -108,7 +108,7 @@ def check_implementation(
 def plan_claims(
     impl: Implementation, caller: Caller, profile: str = "dev", *, include_builtin: bool = False
 ) -> list[PlannedCheck]:
-    """The claims of ``properties/claims`` this implementation can be held to."""
+    """The claims of ``mforacle/claims`` this implementation can be held to."""
     from .claims import plan_claim_checks
 
     return plan_claim_checks(impl, caller, profile, include_builtin=include_builtin)

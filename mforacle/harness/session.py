@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from properties.verdict import Verdict
+from mforacle.verdict import Verdict
 
 from .report import REPORT_FORMAT, verdict_rows, write_report
 from .runner import summarize

@@ -3,11 +3,11 @@
 - discrete networks: :func:`discrete_cases` (and its parts :func:`models`, :func:`networks`,
   :func:`datasets`, :func:`activations`, :func:`dyadic`);
 - the limit: :func:`measure_cases` (:func:`gaussian_paths`, :func:`probes`);
-- training: :mod:`properties.strategies.training` (stable steps, reachable and non-monotone
+- training: :mod:`mforacle.properties.strategies.training` (stable steps, reachable and non-monotone
   data, small Gaussian paths).
 
 A failing property saves the drawn case and prints a one-line reproduction
-(:func:`properties.reproduce.note_reproduction`).
+(:func:`mforacle.reproduce.note_reproduction`).
 """
 
 from .discrete import (

@@ -8,15 +8,15 @@ Every draw is labelled, so a failing example prints readably.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from hypothesis import strategies as st
 
+from mforacle.cases import DiscreteCase
 from mforacle.errors import InvalidArgument
 from mforacle.model import ACTIVATION_NAMES, Model
-from properties.reproduce import note_reproduction
+from mforacle.reproduce import note_reproduction
 
 __all__ = [
     "DiscreteCase",
@@ -151,36 +151,6 @@ def datasets(
         counts.append(total - sum(counts))
         w = np.array(counts, dtype=np.float64) / total
     return np.array(pts, dtype=np.float64), np.array(y, dtype=np.float64), w
-
-
-@dataclass(frozen=True)
-class DiscreteCase:
-    """A generated discrete problem; all numbers exactly representable in float64."""
-
-    model: Model
-    theta: np.ndarray
-    x: np.ndarray
-    y: np.ndarray
-    weights: np.ndarray | None = None
-
-    def to_case(self):  # -> mforacle.caseio.Case
-        from mforacle.caseio import Case
-        from mforacle.model import Data, check_theta
-
-        return Case(
-            self.model,
-            Data.create(self.model, self.x, self.y, self.weights),
-            theta=check_theta(self.model, self.theta),
-        )
-
-    def to_json(self) -> dict[str, Any]:
-        """The ``mforacle-case/1`` object (exact decimal strings) that reproduces this case."""
-        return self.to_case().to_json()
-
-    @property
-    def shape(self) -> tuple[int, int, int]:
-        L, M, k = self.theta.shape
-        return L, M, k
 
 
 @st.composite

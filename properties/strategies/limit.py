@@ -6,16 +6,13 @@ inputs. Draws are labelled.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
-
-import numpy as np
 from hypothesis import strategies as st
 
+from mforacle.cases import MeasureCase
 from mforacle.errors import InvalidArgument
 from mforacle.measures import GaussianPath, Probe
 from mforacle.model import Model
-from properties.reproduce import note_reproduction
+from mforacle.reproduce import note_reproduction
 
 from .discrete import datasets, dyadic, models
 
@@ -56,29 +53,6 @@ def probes(
                   label=f"probe[{i}].theta")
         out.append(Probe.create(model, t, th))
     return tuple(out)
-
-
-@dataclass(frozen=True)
-class MeasureCase:
-    """A generated limit problem; all numbers exactly representable in float64."""
-
-    model: Model
-    measure: GaussianPath
-    x: np.ndarray
-    y: np.ndarray
-    weights: np.ndarray | None
-    probes: tuple[Probe, ...]
-
-    def to_case(self):  # -> mforacle.caseio.Case
-        from mforacle.caseio import Case
-        from mforacle.model import Data
-
-        return Case(self.model, Data.create(self.model, self.x, self.y, self.weights),
-                    measure=self.measure, probes=self.probes)
-
-    def to_json(self) -> dict[str, Any]:
-        """The ``mforacle-case/1`` object (exact decimal strings) that reproduces this case."""
-        return self.to_case().to_json()
 
 
 @st.composite

@@ -1,6 +1,6 @@
 """Strategies for training claims (C1–C5): cases, stable step fractions, reachable data.
 
-- :func:`training_cases` — a :class:`~properties.claims.training.TrainingCase` with a C²
+- :func:`training_cases` — a :class:`~mforacle.claims.training.TrainingCase` with a C²
   activation (the C1/C2 arguments use a Lipschitz Hessian), ``L·M >= 2`` (so a missing ``L·M``
   factor is visible) and dyadic numbers.
 - :func:`step_fractions` — fractions in ``(0, 1]`` of :func:`mforacle.training.stable_step`.
@@ -9,8 +9,8 @@
   the readout allows (increasing if ``a_1 > 0``, decreasing if ``a_1 < 0``, with ``κ = 0``).
 - :func:`nonmonotone_datasets_1d` — ``d = 1`` data whose labels are not monotone in ``x`` in that
   direction, so the monotone floor (claim C5) is positive.
-- :func:`small_gaussian_paths` — small Gaussian depth-path measures: taken from
-  :mod:`properties.strategies.limit` when it provides ``gaussian_paths``, else a local one.
+- :func:`small_gaussian_paths` — small Gaussian depth-path measures
+  (:func:`mforacle.properties.strategies.limit.gaussian_paths`).
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ def training_cases(
     scale: float = 1.5,
 ) -> Any:
     """A discrete training case with a C² activation and ``L·M >= 2``."""
-    from properties.claims.training import TrainingCase
+    from mforacle.claims.training import TrainingCase
 
     from .discrete import activations, datasets
 
@@ -124,42 +124,11 @@ def nonmonotone_datasets_1d(
     return np.array(x, dtype=np.float64).reshape(-1, 1), np.array(y, dtype=np.float64)
 
 
-@st.composite
-def _local_gaussian_paths(
-    draw: st.DrawFn, model: Model, r: int = 1, degree: int = 1
-) -> GaussianPath:
-    k = model.k
-    coef = dyadic(1.0, 3)
-    c = [
-        draw(st.lists(coef, min_size=degree + 1, max_size=degree + 1), label=f"c[{i}]")
-        for i in range(k)
-    ]
-    A = [
-        [
-            draw(
-                st.lists(dyadic(0.75, 3), min_size=degree + 1, max_size=degree + 1),
-                label=f"A[{i}][{j}]",
-            )
-            for j in range(r)
-        ]
-        for i in range(k)
-    ]
-    return GaussianPath.create(model, r, c, A)
-
-
 def small_gaussian_paths(
     model: Model, r: int = 1, degree: int = 1
 ) -> st.SearchStrategy[GaussianPath]:
     """Small Gaussian depth-path measures ``θ(t) = c(t) + A(t) ξ`` (``r`` noise dims, polynomial
-    ``degree`` in ``t``); from :mod:`properties.strategies.limit` if it has ``gaussian_paths``."""
-    try:
-        from . import limit as _limit  # written by the limit engineer
-    except ImportError:
-        _limit = None
-    fn = getattr(_limit, "gaussian_paths", None) if _limit is not None else None
-    if fn is not None:
-        try:
-            return fn(model, r=r, degree=degree)
-        except TypeError:
-            pass
-    return _local_gaussian_paths(model, r, degree)
+    ``degree`` in ``t``, ``A`` entries in ``[-0.75, 0.75]``): :func:`.limit.gaussian_paths`."""
+    from .limit import gaussian_paths
+
+    return gaussian_paths(model, r=r, degree=degree)

@@ -16,7 +16,7 @@ import numpy as np
 
 from mforacle.errors import InvalidArgument
 from mforacle.model import float_data
-from properties.verdict import Verdict
+from mforacle.verdict import Verdict
 
 from .training_cases import FlowCase, builtin_nonmonotone_case, builtin_reachable_case
 from .training_runs import flow_history, flow_roundoff, needs, train_final_loss
@@ -141,7 +141,7 @@ def check_c5(
     ``min_s E(ρ(s))``, held ``>= floor − tol``, ``tol`` = the depth error estimate (the same
     flow with ``T`` halved) plus the roundoff allowance."""
     from mforacle.fast.limit import ParticleMeasure
-    from properties.stats import monotone_floor
+    from mforacle.stats import monotone_floor
 
     title = "negative control: loss stays above the isotonic floor (zero loss unreachable)"
     if case.model.d != 1 or case.model.kappa != 0 or case.model.a[0] == 0:

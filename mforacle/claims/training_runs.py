@@ -20,7 +20,7 @@ import numpy as np
 
 from mforacle.errors import InvalidArgument
 from mforacle.model import Model, float_data
-from properties.verdict import Verdict
+from mforacle.verdict import Verdict
 
 from .impl import missing
 from .training_cases import FlowCase, TrainingCase

@@ -45,14 +45,14 @@ import numpy as np
 
 from mforacle.errors import InvalidArgument
 from mforacle.model import Model
-from properties.stats import (
+from mforacle.stats import (
     DECISION_CONFIDENCE,
     fit_slope,
     fit_slope_weighted,
     mean_square_log_se,
     t_quantile,
 )
-from properties.verdict import Verdict
+from mforacle.verdict import Verdict
 
 from .training import FlowCase, builtin_flow_case
 

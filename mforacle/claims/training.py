@@ -1,16 +1,16 @@
 """Claims C1–C5 (training, ``shared/spec/claims.md`` §C): where each part lives.
 
-This module only re-exports the public names, so ``from properties.claims.training import …``
+This module only re-exports the public names, so ``from mforacle.claims.training import …``
 keeps working. The code is in small modules with one job each:
 
-- :mod:`properties.claims.training_cases` — :class:`TrainingCase`, :class:`FlowCase` and the
+- :mod:`mforacle.claims.training_cases` — :class:`TrainingCase`, :class:`FlowCase` and the
   built-in seeded cases;
-- :mod:`properties.claims.training_runs` — running an implementation's trainer or flow, the
+- :mod:`mforacle.claims.training_runs` — running an implementation's trainer or flow, the
   reference particle flow, and the roundoff models (:func:`loss_roundoff`);
-- :mod:`properties.claims.decay` — C1 (monotone decay) and C2 (dissipation identity), discrete
+- :mod:`mforacle.claims.decay` — C1 (monotone decay) and C2 (dissipation identity), discrete
   and flow;
-- :mod:`properties.claims.theorem6` — C3 (Theorem 6: depth and width);
-- :mod:`properties.claims.zero_loss` — C4 (zero-loss ladder) and C5 (isotonic floor).
+- :mod:`mforacle.claims.theorem6` — C3 (Theorem 6: depth and width);
+- :mod:`mforacle.claims.zero_loss` — C4 (zero-loss ladder) and C5 (isotonic floor).
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """Claims A1–A5 (exactness of the computation, ``shared/spec/claims.md`` §A) as checks.
 
-Each ``check_*`` takes an implementation (:mod:`properties.claims.impl`; float64 NumPy in and
+Each ``check_*`` takes an implementation (:mod:`mforacle.claims.impl`; float64 NumPy in and
 out, arithmetic named by an optional ``dtype`` attribute, default ``"float64"``) and a case
-(:class:`properties.strategies.discrete.DiscreteCase`: model, ``theta``, ``x``, ``y``,
+(:class:`mforacle.cases.DiscreteCase`: model, ``theta``, ``x``, ``y``,
 ``weights``), and returns a :class:`Verdict` whose bound comes from a stated error model:
 
 - ``check_a1`` — the implementation's ``z_L`` (``forward``), ``loss`` and ``grad_theta``
@@ -44,11 +44,11 @@ from typing import Any
 import mpmath
 import numpy as np
 
+from mforacle.cases import DiscreteCase
 from mforacle.errors import ImplementationError, InvalidArgument
 from mforacle.model import Model
-from properties.stats import fit_slope
-from properties.strategies.discrete import DiscreteCase
-from properties.verdict import Verdict
+from mforacle.stats import fit_slope
+from mforacle.verdict import Verdict
 
 from .impl import missing
 

@@ -1,16 +1,16 @@
 """The paper's claims as reusable checks, and the registry ``CLAIMS`` that runs them.
 
 Each claim id of ``shared/spec/claims.md`` (A1–A5, B1–B5, C1–C5) has a :class:`ClaimSpec`:
-its title, the implementation methods it needs (:mod:`properties.claims.impl`), the experiment
-sizes per hypothesis profile (``dev`` / ``ci`` / ``thorough``, see :mod:`properties.profiles`),
+its title, the implementation methods it needs (:mod:`mforacle.claims.impl`), the experiment
+sizes per hypothesis profile (``dev`` / ``ci`` / ``thorough``, see :mod:`mforacle.profiles`),
 and ``run(impl, profile) -> list[Verdict]``, which builds the built-in experiment (seeded, so it
 reproduces) and calls the ``check_*`` functions of the group modules:
 
-- :mod:`properties.claims.exactness` — A1–A5 (fast vs exact, gradients, adjoint, invariances);
-- :mod:`properties.claims.limit` — B1–B5 (depth and width limits, expectations, first variation);
-- :mod:`properties.claims.decay` — C1, C2 (loss decay, dissipation; discrete and flow);
-- :mod:`properties.claims.theorem6` — C3 (Theorem 6, depth and width);
-- :mod:`properties.claims.zero_loss` — C4, C5 (zero loss, the isotonic floor).
+- :mod:`mforacle.claims.exactness` — A1–A5 (fast vs exact, gradients, adjoint, invariances);
+- :mod:`mforacle.claims.limit` — B1–B5 (depth and width limits, expectations, first variation);
+- :mod:`mforacle.claims.decay` — C1, C2 (loss decay, dissipation; discrete and flow);
+- :mod:`mforacle.claims.theorem6` — C3 (Theorem 6, depth and width);
+- :mod:`mforacle.claims.zero_loss` — C4, C5 (zero loss, the isotonic floor).
 
 A claim whose supporting module is not available in this build yields a "not checked" verdict
 that says so; a claim whose code raises yields an "error" verdict with the exception.
@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mforacle.errors import InvalidArgument
-from properties.profiles import PROFILES
-from properties.verdict import Verdict
+from mforacle.profiles import check_profile
+from mforacle.verdict import Verdict
 
 __all__ = ["CLAIMS", "ClaimSpec", "check_profile", "run_claim", "select"]
 
@@ -38,7 +38,7 @@ class ClaimSpec:
     id: str
     title: str
     needs: tuple[str, ...]
-    module: str  # properties.claims.<module> holding ``run_<id>(impl, sizes) -> list[Verdict]``
+    module: str  # mforacle.claims.<module> holding ``run_<id>(impl, sizes) -> list[Verdict]``
     sizes: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
@@ -47,7 +47,7 @@ class ClaimSpec:
 
     @property
     def function(self) -> Callable[..., list[Verdict]]:
-        mod = importlib.import_module(f"properties.claims.{self.module}")
+        mod = importlib.import_module(f"mforacle.claims.{self.module}")
         return getattr(mod, f"run_{self.id.lower()}")
 
     def sizes_for(self, profile: str) -> dict[str, Any]:
@@ -78,14 +78,6 @@ class ClaimSpec:
                     {"traceback": traceback.format_exc()[-3000:]},
                 )
             ]
-
-
-def check_profile(profile: Any) -> str:
-    if profile not in PROFILES:
-        raise InvalidArgument(
-            "profile", profile, f"unknown profile; expected one of {list(PROFILES)}"
-        )
-    return str(profile)
 
 
 def _sizes(

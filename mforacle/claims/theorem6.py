@@ -18,8 +18,8 @@ from typing import Any
 import numpy as np
 
 from mforacle.errors import InvalidArgument
-from properties.stats import DECISION_CONFIDENCE, fit_slope
-from properties.verdict import Verdict
+from mforacle.stats import DECISION_CONFIDENCE, fit_slope
+from mforacle.verdict import Verdict
 
 from .training_cases import FlowCase, builtin_flow_case
 from .training_runs import needs, reference_loss, train_final_loss
@@ -173,7 +173,7 @@ def _width_scheme(
     """Per rung: seed variance (the verdict's figure), mean square and bias against ``ref``, with
     their standard errors; the variance fit, the mean-square fit and the bias split."""
     from mforacle.sampling import sample_network
-    from properties.stats import fit_slope_weighted, mean_square_log_se
+    from mforacle.stats import fit_slope_weighted, mean_square_log_se
 
     n = len(blocks[0])
     var, var_se, mse, mse_se, bias, bias_se = [], [], [], [], [], []
@@ -249,7 +249,7 @@ def check_c3_width(
     ``n_ref``), error estimated by halving both.
     """
     from mforacle.fast.limit import ParticleMeasure
-    from properties.stats import t_quantile
+    from mforacle.stats import t_quantile
 
     title = "Theorem 6 (width): seed variance of the trained loss ∝ 1/M"
     if (v := needs("C3.width", title, impl)) is not None:

@@ -4,7 +4,7 @@ identity, for the discrete network (GD in the time ``s``) and for the particle f
 - ``check_c1_discrete`` — GD with ``Δs`` below :func:`mforacle.training.stable_step` never raises
   the loss: figure = ``E_{n+1} − E_n`` at the step closest to its bound, the loss's float64
   roundoff allowance
-  (:func:`properties.claims.training_runs.loss_roundoff`).
+  (:func:`mforacle.claims.training_runs.loss_roundoff`).
 - ``check_c1_flow`` — the particle flow's ``E(ρ(s))`` is non-increasing (same figure, with the
   particle solver's roundoff model).
 - ``check_c2_discrete`` / ``check_c2_flow`` — ``(E(s+Δs) − E(s))/Δs + D(s) = O(Δs)``; figure =
@@ -21,8 +21,8 @@ from typing import Any
 import numpy as np
 
 from mforacle.errors import InvalidArgument
-from properties.stats import fit_slope
-from properties.verdict import Verdict
+from mforacle.stats import fit_slope
+from mforacle.verdict import Verdict
 
 from .training_cases import FlowCase, TrainingCase, builtin_case, builtin_flow_case
 from .training_runs import (
@@ -135,7 +135,7 @@ def check_c1_discrete(
         float(pair_allow[worst]),
         error_model="E_{n+1} − E_n at the step closest to violating it, held to the float64 "
         "roundoff allowance of both losses (γ = 2(L+d+N+4)u per residual; "
-        "properties.claims.training_runs); every step is checked",
+        "mforacle.claims.training_runs); every step is checked",
         reason=f"{steps} steps at Δs = {ds:.3g} (≤ {fraction}·stable_step at Θ_0 and at "
         f"{len(idx)} states along the run); "
         f"worst ΔE = {incr[worst]:.3g} at step {worst}",
