@@ -165,16 +165,23 @@ def _softplus(x: arb) -> arb:
     return x.exp().log1p()
 
 
+# Squares are products ``s * s``: Arb's power ``s ** 2`` goes through ``exp(2 log s)`` and is
+# NaN for a ball that contains 0 (``sech`` of a huge argument is such a ball).
+
+
 def _tanh_d1(x: arb) -> arb:
-    return x.sech() ** 2
+    s = x.sech()
+    return s * s
 
 
 def _tanh_d2(x: arb) -> arb:
-    return -2 * x.tanh() * x.sech() ** 2
+    s = x.sech()
+    return -2 * x.tanh() * (s * s)
 
 
 def _tanh_d3(x: arb) -> arb:
-    s2 = x.sech() ** 2
+    s = x.sech()
+    s2 = s * s
     t = x.tanh()
     return -2 * s2 * (s2 - 2 * t * t)
 
@@ -273,7 +280,8 @@ def _regrelu_point(x: arb, eta: arb, j: int) -> arb:
     if low:
         values.append(arb(0))
     if mid:
-        values.append((x + eta) ** 2 / (4 * eta) if j == 0 else (x + eta) / (2 * eta))
+        t = x + eta
+        values.append(t * t / (4 * eta) if j == 0 else t / (2 * eta))
     if high:
         values.append(+x if j == 0 else arb(1))
     out = values[0]
