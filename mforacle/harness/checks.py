@@ -110,17 +110,16 @@ def tolerance_bounds(
 
 
 def float_up(value: Any) -> float:
-    """A non-negative bound (mpf, Fraction, float) as the smallest float64 that is ``>=`` it
-    (``inf`` beyond float64's range): a bound must not shrink when it becomes a float."""
+    """A non-negative bound (mpf, Fraction, int, float) as the smallest float64 that is
+    ``>=`` it (``inf`` beyond float64's range): a bound must not shrink when it becomes a
+    float. (Comparisons of mpf and of Fractions with a float are exact.)"""
     import math
 
     f = float(value)
     if math.isinf(f):
         return f
-    with mpmath.workprec(256):
-        if mpmath.mpf(f) < mpmath.mpf(value):
-            f = math.nextafter(f, math.inf)
-    return f
+    below = Fraction(f) < value if isinstance(value, Fraction | int) else mpmath.mpf(f) < value
+    return math.nextafter(f, math.inf) if below else f
 
 
 @dataclass
