@@ -273,3 +273,23 @@ def test_bad_case_file_on_the_ball_path_exits_2(tmp_path: Path) -> None:
     measure = EXAMPLES / "measure_erf_d1.json"
     proc = _run("eval", str(measure), "--path", "ball")
     assert proc.returncode == 2 and "mforacle limit" in proc.stderr
+
+
+def test_ball_eval_reports_a_precision_cap_it_could_not_beat(tmp_path: Path, capsys) -> None:
+    """sin of arguments ~1e600 needs ~2000 bits; the cap at 15 digits is 16 × 82 = 1312: the
+    result says so (radius_met false, digits reached, a note), and its bound is still rigorous
+    (and, here, huge)."""
+    obj = {"format": "mforacle-case/1",
+           "model": {"d": 1, "activation": "sin", "readout": {"a": ["1"], "kappa": "0"}},
+           "theta": [[["1e300", "1e300", "1e300"]], [["1e300", "1e300", "1e300"]]],
+           "x": [["0.75"]], "y": ["0.5"]}
+    path = tmp_path / "hard.json"
+    path.write_text(json.dumps(obj))
+    assert cli.main(["eval", str(path), "--path", "ball", "--dps", "15"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    prec = out["precision"]
+    assert prec["radius_met"] is False and prec["working_bits"] == prec["max_bits"] == 1312
+    assert prec["attempts_bits"][0] == 82 and len(prec["attempts_bits"]) > 1
+    assert all(d is None or d < 15 for d in prec["radius_digits"].values())
+    assert any("precision cap" in n for n in out["notes"])
+    assert out["error_bound_kind"] == "rigorous"

@@ -109,6 +109,23 @@ class BallResult:
         """``∂ℓ_n/∂x_n = q_0``, shape ``(N, d)``, unweighted."""
         return self.q[0]
 
+    def radius_digits(self) -> dict[str, float | None]:
+        """Per quantity, ``-log10(max radius / max |midpoint|)``: the correct digits, relative to
+        the quantity's scale, that the enclosure guarantees (``inf`` for exact balls; ``None``
+        when every midpoint is 0 but a radius is not, or a radius is infinite)."""
+        out: dict[str, float | None] = {}
+        with flint.ctx.workprec(64):
+            for name in QUANTITIES:
+                values = self.get(name)
+                rad, peak = max_radius(values), max_abs_mid(values)
+                if rad == 0:
+                    out[name] = float("inf")
+                elif not rad.is_finite() or peak == 0:
+                    out[name] = None
+                else:
+                    out[name] = float(-(rad / peak).log_base(10).upper().mid())
+        return out
+
     def get(self, name: str) -> np.ndarray:
         """Quantity ``name`` (one of :data:`QUANTITIES`) as an object array (``loss``: 0-d)."""
         if name == "loss":

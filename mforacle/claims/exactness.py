@@ -6,9 +6,10 @@ out, arithmetic named by an optional ``dtype`` attribute, default ``"float64"``)
 ``weights``), and returns a :class:`Verdict` whose bound comes from a stated error model:
 
 - ``check_a1`` — the implementation's ``z_L`` (``forward``), ``loss`` and ``grad_theta``
-  (``loss_and_grad``) and, if offered, ``grad_x`` against the exact path (mpmath, confirmed
-  bound), entry by entry. Allowed: ``tolerance.entrywise_bounds`` for the dtype's unit roundoff
-  (running error analysis: u × condition × operation count) + the exact path's own bound.
+  (``loss_and_grad``) and, if offered, ``grad_x`` against the exact path (mpmath, certified by
+  the Arb ball path: :mod:`mforacle.reference`), entry by entry. Allowed:
+  ``tolerance.entrywise_bounds`` for the dtype's unit roundoff (running error analysis: u ×
+  condition × operation count) + the reference's rigorous bound.
   Figure: worst ``|impl − exact| / allowed`` over every entry, held ``<= 1``.
 - ``check_a2`` — the gradient is the derivative of the loss. ``A2``: the directional derivative
   ``⟨∇E_impl, Δ⟩`` (``Δ`` a seeded Rademacher direction) against a central difference of the
@@ -193,7 +194,7 @@ def _reason_of(per: dict[str, dict[str, Any]]) -> str:
 def check_a1(impl: Any, case: DiscreteCase, *, dps: int = 30) -> Verdict:
     """A1: the implementation's outputs vs the exact path within the derived float bound."""
     from mforacle import tolerance
-    from mforacle.exact.network import evaluate
+    from mforacle.reference import evaluate  # the exact path, certified by the ball path
 
     title = "fast path = exact path within a derived error model"
     case = _check_case(case)
@@ -247,7 +248,8 @@ def check_a1(impl: Any, case: DiscreteCase, *, dps: int = 30) -> Verdict:
         error_model=f"per entry: tolerance.entrywise_bounds for {dtype} (u = {u:.3g}; running "
         "error analysis, u × condition × operation count"
         + (", inputs rounded once" if rounded else ", inputs exact in the dtype")
-        + f") + the exact path's confirmed bound at {dps} digits",
+        + f") + the reference's rigorous bound (exact path at {dps} digits certified by the "
+        "Arb ball path)",
         reason=f"checked {', '.join(per)}; " + _reason_of(per),
         evidence={
             "case": case.to_json(),

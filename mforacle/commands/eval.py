@@ -15,7 +15,9 @@ estimate, not a proof).
 - ``--path ball``: the Arb ball path (:mod:`mforacle.ball.network`) at ``--dps`` digits; the
   values are the balls' midpoints written with ``dps`` digits and ``error_bound`` is rigorous
   (the radius plus the decimal rounding of the written midpoint). ``precision`` says which
-  working precisions were tried and whether the radius met ``10^-dps`` relative before the cap.
+  working precisions were tried, whether the radius met ``10^-dps`` relative before the cap
+  (``radius_met``) and how many digits it reached per quantity (``radius_digits``,
+  ``-log10(max radius / max |midpoint|)`` rounded down).
 - ``--path fast``: the NumPy float64 path, written with ``repr`` (shortest round trip). Its
   ``error_bound`` is :func:`mforacle.tolerance.bounds` (a derived float64 error model) plus the
   printing error (``"estimate"``); if that module is missing, ``error_bound`` is absent and
@@ -29,6 +31,7 @@ pointer to ``mforacle limit``.
 from __future__ import annotations
 
 import argparse
+import math
 from fractions import Fraction
 from typing import Any
 
@@ -153,6 +156,15 @@ def exact_result(case: Case, dps: int, *, certify: bool = True,
     return out
 
 
+def _digits(value: float | None) -> Any:
+    """Guaranteed digits, rounded down to 0.1 (``"exact"`` for a radius of 0)."""
+    if value is None:
+        return None
+    if value == float("inf"):
+        return "exact"
+    return math.floor(value * 10) / 10
+
+
 def ball_result(case: Case, dps: int, *, radii: bool = False) -> dict[str, Any]:
     """The ``mforacle-result/1`` object of the ball path: midpoints at ``dps`` digits and a
     rigorous ``error_bound`` (radius + decimal rounding of the written midpoint)."""
@@ -179,6 +191,7 @@ def ball_result(case: Case, dps: int, *, radii: bool = False) -> dict[str, Any]:
             "attempts_bits": [p for p, _met in r.attempts],
             "max_bits": r.max_prec,
             "radius_met": r.met,
+            "radius_digits": {q: _digits(v) for q, v in r.radius_digits().items()},
         },
         **written,
         "error_bound": {q: bound_text(bound[q]) for q in QUANTITIES},
