@@ -59,9 +59,12 @@ __all__ = [
     "PREC_CAP_FACTOR",
     "QUANTITIES",
     "BallResult",
+    "arb_to_fraction",
     "evaluate",
     "forward",
     "initial_prec",
+    "max_abs_mid",
+    "max_radius",
 ]
 
 #: Bits above the requested digits at the first attempt.
