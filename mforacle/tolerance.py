@@ -1,6 +1,6 @@
 r"""Derived error model: how far may a correct floating-point implementation be from the truth?
 
-Question answered: an implementation of ``shared/spec/model.md`` §1–2 computes in an arithmetic
+Question answered: an implementation of ``docs/model.md`` §1–2 computes in an arithmetic
 with unit roundoff ``u`` (float64: ``2**-53``, float32: ``2**-24``), reading the case's numbers
 rounded once to that arithmetic, summing in *any* order, computing ``σ`` and ``σ'`` with a small
 relative error. How far may its ``loss``, ``z_L``, ``grad_theta``, ``grad_x`` be from the exact

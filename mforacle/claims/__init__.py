@@ -1,6 +1,6 @@
 """The paper's claims as reusable checks, and the registry ``CLAIMS`` that runs them.
 
-Each claim id of ``shared/spec/claims.md`` (A1–A5, B1–B5, C1–C5) has a :class:`ClaimSpec`:
+Each claim id of ``docs/claims.md`` (A1–A5, B1–B5, C1–C5) has a :class:`ClaimSpec`:
 its title, the implementation methods it needs (:mod:`mforacle.claims.impl`), the experiment
 sizes per hypothesis profile (``dev`` / ``ci`` / ``thorough``, see :mod:`mforacle.profiles`),
 and ``run(impl, profile) -> list[Verdict]``, which builds the built-in experiment (seeded, so it

@@ -1,4 +1,4 @@
-"""Claims A1–A5 (exactness of the computation, ``shared/spec/claims.md`` §A) as checks.
+"""Claims A1–A5 (exactness of the computation, ``docs/claims.md`` §A) as checks.
 
 Each ``check_*`` takes an implementation (:mod:`mforacle.claims.impl`; float64 NumPy in and
 out, arithmetic named by an optional ``dtype`` attribute, default ``"float64"``) and a case
