@@ -26,7 +26,7 @@ distinguished:
 
 With ``certify=False`` the exact path's estimate is returned, marked ``"estimate"``.
 
-Source: ``shared/spec/model.md`` §1–2 (the quantities); F. Johansson, *Arb*, IEEE TC 66 (2017)
+Source: ``docs/model.md`` §1–2 (the quantities); F. Johansson, *Arb*, IEEE TC 66 (2017)
 (ball semantics); docs/ARCHITECTURE.md (the paths and their independence).
 """
 

@@ -216,6 +216,7 @@ def test_exported_vectors_validate(vdir):
     [
         ("eval", THETA_EXAMPLE, "exact"),
         ("eval", THETA_EXAMPLE, "fast"),
+        ("eval", THETA_EXAMPLE, "ball"),
         ("eval", ROOT / "mforacle" / "examples" / "regrelu_kappa.json", "exact"),
         ("limit", MEASURE_EXAMPLE, "exact"),
         ("limit", MEASURE_EXAMPLE, "fast"),

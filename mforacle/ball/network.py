@@ -1,6 +1,6 @@
 """The discrete ResNet in ball arithmetic (Arb): rigorous enclosures of everything it computes.
 
-Same mathematics as ``shared/spec/model.md`` §1–2, written against Arb matrices (``arb_mat``)
+Same mathematics as ``docs/model.md`` §1–2, written against Arb matrices (``arb_mat``)
 instead of loops, one layer at a time, all data points at once (columns)::
 
     A_l   = W_l Z_l + b_l 1ᵀ                     (M × N)   pre-activations a = w·z + b
@@ -33,7 +33,7 @@ precision), the computation is repeated at ``max(2p, p + deficit + GUARD_BITS)``
 ``PREC_CAP_FACTOR ×`` the starting precision). The balls stay valid at every precision; the
 result says which precisions were tried and whether the request was met.
 
-Source: ``shared/spec/model.md`` §1–2; F. Johansson, *Arb: efficient arbitrary-precision
+Source: ``docs/model.md`` §1–2; F. Johansson, *Arb: efficient arbitrary-precision
 midpoint-radius interval arithmetic*, IEEE Trans. Computers 66 (2017). Shares no numerical code
 with ``mforacle.exact`` or ``mforacle.fast``.
 """
