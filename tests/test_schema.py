@@ -34,10 +34,10 @@ import jsonschema
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from mforacle.harness.protocol import check_dtype
 
 from mforacle.caseio import CASE_FORMAT, RESULT_FORMAT, read_case, read_result, result_from_json
 from mforacle.cli import main
+from mforacle.dtypes import check_dtype
 from mforacle.errors import MforacleError
 from mforacle.harness.limit import _stated_bound
 from mforacle.harness.vectors import export
@@ -216,6 +216,7 @@ def test_exported_vectors_validate(vdir):
     [
         ("eval", THETA_EXAMPLE, "exact"),
         ("eval", THETA_EXAMPLE, "fast"),
+        ("eval", THETA_EXAMPLE, "ball"),
         ("eval", ROOT / "mforacle" / "examples" / "regrelu_kappa.json", "exact"),
         ("limit", MEASURE_EXAMPLE, "exact"),
         ("limit", MEASURE_EXAMPLE, "fast"),
