@@ -21,6 +21,7 @@ from .summary import (
     failing,
     fit_summary,
     group_counts,
+    outcome,
     sorted_rows,
     title_extra,
 )
@@ -310,7 +311,7 @@ def html_page(report: dict[str, Any]) -> str:
     groups = report.get("groups") or group_counts(rows)
     s = report["summary"]
     name = str(impl.get("name"))
-    word = "PASS" if s["ok"] else "FAIL"
+    word = outcome(s)
     bad = failing(report)
     skipped = [r for r in rows if r["status"] == "not checked"]
     found = datasets(rows)

@@ -22,7 +22,7 @@ from .rows import REPORT_FORMAT, verdict_rows
 
 __all__ = ["BUILTIN", "Session", "reproduce_command"]
 
-BUILTIN = "mforacle.harness.builtin:FAST"
+BUILTIN = "mforacle.builtin:FAST"
 
 
 def reproduce_command(

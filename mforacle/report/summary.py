@@ -31,6 +31,7 @@ __all__ = [
     "fit_summary",
     "group_counts",
     "headline",
+    "outcome",
     "rung_keys",
     "rung_label",
     "series_text",
@@ -123,10 +124,16 @@ def group_counts(rows: list[Row]) -> list[dict[str, Any]]:
     return sorted(by.values(), key=lambda g: str(g["group"]).startswith("claims"))
 
 
+def outcome(summary: dict[str, Any]) -> str:
+    """``PASS``, ``FAIL`` or ``NOTHING CHECKED``: ``summary["headline"]`` (older reports: from
+    ``summary["ok"]``)."""
+    return str(summary.get("headline") or ("PASS" if summary["ok"] else "FAIL"))
+
+
 def headline(report: dict[str, Any]) -> str:
     """``PASS: 158 passed, 0 failed, 0 errors, 0 not checked (158 checks, 30.1 s)``."""
     s = report["summary"]
-    word = "PASS" if s["ok"] else "FAIL"
+    word = outcome(s)
     return (
         f"{word}: {s['pass']} passed, {s['fail']} failed, {s['error']} errors, "
         f"{s['not checked']} not checked ({s['total']} checks, {report['duration_s']:.1f} s)"
