@@ -82,9 +82,15 @@ def test_wheel_holds_one_package_with_its_data(wheel):
     (meta,) = [n for n in names if n.endswith(".dist-info/METADATA")]
     text = zipfile.ZipFile(wheel).read(meta).decode()
     assert "License-Expression: MIT" in text
-    # PyTorch only in its extra (a plain install must not pull several GB)
-    torch = [line for line in text.splitlines() if line.startswith("Requires-Dist: torch")]
-    assert torch and all('extra == "torch"' in line for line in torch), torch
+    # PyTorch and JAX only in extras (a plain install must not pull several GB)
+    core = [
+        line
+        for line in text.splitlines()
+        if line.startswith("Requires-Dist:") and "extra ==" not in line
+    ]
+    assert any("matplotlib" in line for line in core), core
+    assert not [line for line in core if "torch" in line or "jax" in line], core
+    assert 'Requires-Dist: torch<=2.13.0,>=2.2; extra == "torch"' in text
 
 
 def test_wheel_installs_and_writes_the_report(wheel, tmp_path):
