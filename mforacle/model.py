@@ -182,9 +182,13 @@ def normalized_weights(weights: Any, n: int, dtype: str = "float64") -> tuple[np
     energy, first variation and velocity), so its value for ``ω`` is ``s`` times its value for
     ``ω / s``; ``z_L`` and the unweighted ``grad_x`` do not depend on ``ω``.
 
+    ``weights=None`` means uniform weights ``1/n`` (then ``s = 1``).
+
     Raises:
         InvalidArgument: a weight is negative, or the sum is off by more than the tolerance.
     """
+    if weights is None:
+        return np.array([Fraction(1, n)] * n, dtype=object), Fraction(1)
     ws = exact_array(weights, "weights", (n,))
     for i, w in enumerate(ws):
         if w < 0:
