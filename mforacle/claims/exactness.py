@@ -48,7 +48,7 @@ import numpy as np
 
 from mforacle.cases import DiscreteCase
 from mforacle.errors import ImplementationError, InvalidArgument
-from mforacle.model import Model
+from mforacle.model import Model, describe_entry
 from mforacle.stats import fit_slope
 from mforacle.verdict import Verdict, code_name
 
@@ -164,9 +164,11 @@ def _central(f: Any, h: Fraction, dps: int) -> tuple[mpmath.mpf, mpmath.mpf]:
         return d1, err
 
 
-def _reason_of(per: dict[str, dict[str, Any]]) -> str:
+def _reason_of(per: dict[str, dict[str, Any]], d: int) -> str:
     return "; ".join(
-        f"{q}: worst {v['ratio']:.3g} of allowed at {v['index']}" for q, v in per.items()
+        f"{q}: worst {v['ratio']:.3g} of allowed"
+        + (f" at {v['index']} ({describe_entry(q, v['index'], d)})" if v["index"] else "")
+        for q, v in per.items()
     )
 
 
@@ -244,7 +246,7 @@ def check_a1(impl: Any, case: DiscreteCase, *, dps: int = 30) -> Verdict:
         "error analysis, u × condition × operation count"
         + (", inputs rounded once" if rounded else ", inputs exact in the dtype")
         + f") + the exact path's confirmed bound at {dps} digits",
-        reason=f"checked {', '.join(per)}; " + _reason_of(per),
+        reason=f"checked {', '.join(per)}; " + _reason_of(per, case.model.d),
         evidence={
             "case": case.to_json(),
             "dtype": dtype,
@@ -447,7 +449,8 @@ def check_a3(impl: Any, case: DiscreteCase) -> Verdict:
         1.0,
         error_model=f"per entry: tolerance grad_x bound for {dtype} (u = {u:.3g}) + the central "
         f"difference's error (|D(h) − D(2h)| + roundoff, h = 1e-20, exact ℓ_n at {FD_DPS} digits)",
-        reason=f"worst entry {idx}: grad_x = {gx[tuple(idx)]:.17g} vs {refs[idx[0] * d + idx[1]]}",
+        reason=f"worst entry {idx} ({describe_entry('grad_x', idx, d)}): grad_x = "
+        f"{gx[tuple(idx)]:.17g} vs {refs[idx[0] * d + idx[1]]}",
         evidence={
             "case": case.to_json(),
             "dtype": dtype,

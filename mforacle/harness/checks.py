@@ -40,9 +40,10 @@ from mforacle.verdict import Verdict
 from ..caseio import Case
 from ..dtypes import UNIT_ROUNDOFF, round_to_dtype, unit_roundoff
 from ..errors import InvalidArgument
-from ..model import Model, normalized_weights
+from ..model import Model, describe_entry, normalized_weights
 from ..protocol import Implementation, ModelSpec
 from .calls import Caller, Outcome
+from .hints import value_hints
 
 __all__ = [
     "COMPARE_DPS",
@@ -470,7 +471,10 @@ def _decide_quantity(run: _CaseRun, q: str, claim: str) -> Verdict:
         impl_value=float(arr[worst]),
         exact_value=str(np.asarray(ref_q, dtype=object)[worst]) if mags.ndim else str(ref_q),
     )
-    where = f" at {list(worst)}" if worst else ""
+    where = f" at {list(worst)} ({describe_entry(q, worst, run.model.d)})" if worst else ""
+    hints = [] if figure <= bound else value_hints(arr, ref_q, figure, run.impl.dtype)
+    if hints:
+        ev["hints"] = hints
     return Verdict.measured(
         claim,
         title,
@@ -478,7 +482,7 @@ def _decide_quantity(run: _CaseRun, q: str, claim: str) -> Verdict:
         "<=",
         bound,
         error_model=model_text,
-        reason=f"max |impl − exact|{where}",
+        reason=f"max |impl − exact|{where}" + "".join(f"; hint: {h}" for h in hints),
         evidence=ev,
     )
 
@@ -516,7 +520,10 @@ def _check_step(
             claim, title, float("nan"), "<=", bound, error_model=model_text, reason=bad, evidence=ev
         )
     diff = _diff(arr, want)
-    figure = max(float(abs(v)) for v in diff.ravel())
+    mags = np.vectorize(lambda v: float(abs(v)), otypes=[np.float64])(diff)
+    worst = tuple(int(i) for i in np.unravel_index(int(np.argmax(mags)), mags.shape))
+    figure = float(mags[worst])
+    ev.update(worst_index=list(worst), impl_value=float(arr[worst]), exact_value=str(want[worst]))
     return Verdict.measured(
         claim,
         title,
@@ -524,7 +531,8 @@ def _check_step(
         "<=",
         bound,
         error_model=model_text,
-        reason=f"max |θ_next − (θ − lr ∇E_exact)|, lr = {lr:g}",
+        reason=f"max |θ_next − (θ − lr ∇E_exact)| at {list(worst)} "
+        f"({describe_entry('train_step', worst, run.model.d)}), lr = {lr:g}",
         evidence=ev,
     )
 
