@@ -4,7 +4,7 @@ These are validated *descriptions*, exact and arithmetic-free: numbers are kept 
 :class:`fractions.Fraction`. Each path (``mforacle.exact`` in mpmath, ``mforacle.fast`` in
 NumPy) turns them into its own arithmetic; no numerical code lives here.
 
-Conventions (``shared/spec/model.md`` section 1): a neuron is ``theta = (w, u, b)`` with
+Conventions (``docs/model.md`` section 1): a neuron is ``theta = (w, u, b)`` with
 ``w, u`` in ``R^d`` and ``b`` real, stored as ``theta[..., 0:d] = w``, ``theta[..., d:2d] = u``,
 ``theta[..., 2d] = b``; a network is an array of shape ``(L, M, 2d+1)``. The readout is
 ``g(z) = a·z + (kappa/2)|z|^2``.

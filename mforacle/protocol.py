@@ -15,7 +15,7 @@ constructor, or a bare function) with these members; only ``forward`` is require
     name = "my-resnet"
 
 ``spec`` is a :class:`ModelSpec` (``d``, ``activation``, ``eta``, readout ``a`` and ``kappa``).
-Arrays follow ``shared/spec/model.md``: ``theta (L, M, 2d+1)`` with rows ``(w, u, b)``,
+Arrays follow ``docs/model.md``: ``theta (L, M, 2d+1)`` with rows ``(w, u, b)``,
 ``x (N, d)``, ``y (N,)``, ``weights (N,)`` summing to one; ``E = Σ ω_n ½(g(z_L(x_n)) − y_n)²``
 with ``g(z) = a·z + (κ/2)|z|²``; ``grad_theta = ∂E/∂theta``; ``grad_x[n] = ∂ℓ_n/∂x_n``
 *unweighted*. Arrays are handed over in the declared dtype, as NumPy arrays (``numpy``), torch

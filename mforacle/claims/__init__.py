@@ -1,6 +1,6 @@
 """The paper's claims as reusable checks, and the registry ``CLAIMS`` that runs them.
 
-Each claim id of ``shared/spec/claims.md`` (A1–A5, B1–B5, C1–C5) has a :class:`ClaimSpec`:
+Each claim id of ``docs/claims.md`` (A1–A5, B1–B5, C1–C5) has a :class:`ClaimSpec`:
 its title, the members of the implementation protocol it needs (:mod:`mforacle.protocol`:
 ``forward``, ``loss``, ``gradient``, ``train_step``), the experiment sizes per effort profile
 (``dev`` / ``ci`` / ``thorough``, see :mod:`mforacle.profiles`), and

@@ -1,4 +1,4 @@
-"""Claims C1 and C2 (``shared/spec/claims.md`` §C): loss decay and the dissipation identity,
+"""Claims C1 and C2 (``docs/claims.md`` §C): loss decay and the dissipation identity,
 for the discrete network (GD in the time ``s``) and for the particle flow.
 
 C1 is decided by the decrease first-order theory predicts, not by monotonicity alone (a step
@@ -23,7 +23,7 @@ loss by (Taylor, mean-value remainder)::
   estimate ``¼Δs·|ΔD|``) plus the solver's roundoff of both energies.
 - ``check_c2_discrete`` / ``check_c2_flow`` — ``(E(s+Δs) − E(s))/Δs + D(s) = O(Δs)``; figure =
   ratio of the discrepancies when ``Δs`` halves, held to ``[2^0.85, 2^1.15]`` (order 1 ± 0.15,
-  the window claims.md uses for B1).
+  the window docs/claims.md uses for B1).
 """
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ __all__ = [
     "run_c2",
 ]
 
-#: Order-1 window for ``err(Δs)/err(Δs/2)``: slope 1 ± 0.15 as in claims.md B1.
+#: Order-1 window for ``err(Δs)/err(Δs/2)``: slope 1 ± 0.15 as in docs/claims.md B1.
 ORDER_WINDOW = (2.0**0.85, 2.0**1.15)
 
 
@@ -317,7 +317,7 @@ def _order_verdict(
         [ORDER_WINDOW[0], ORDER_WINDOW[1]],
         error_model="explicit Euler in s: the discrepancy is O(Δs), so halving Δs halves it; "
         "every discrepancy finite > 0, every ratio > 1, the last in the window 2^(1±0.15) "
-        "(fitted order 1 ± 0.15, as claims.md B1)",
+        "(fitted order 1 ± 0.15, as docs/claims.md B1)",
         reason=f"{what}; discrepancies {', '.join(f'{e:.3g}' for e in errors)} "
         f"for Δs {', '.join(f'{d:.3g}' for d in ladder)}; "
         f"ratios {', '.join(f'{r:.3g}' for r in ratios)}",

@@ -1,4 +1,4 @@
-"""Claims B1–B5 (the mean-field limit, ``shared/spec/claims.md`` §B) as checks.
+"""Claims B1–B5 (the mean-field limit, ``docs/claims.md`` §B) as checks.
 
 B1, B2, B4 and B5 check mforacle's *own* limit code (:mod:`mforacle.fast.limit`,
 :mod:`mforacle.fast.gaussian`): the implementation protocol (:mod:`mforacle.protocol`) has no
@@ -79,7 +79,7 @@ __all__ = [
 ]
 
 U = UNIT_ROUNDOFF["float64"]
-#: order-1 windows: slope −1 ± 0.15 and ratio 2^(1 ± 0.15) (claims.md B1)
+#: order-1 windows: slope −1 ± 0.15 and ratio 2^(1 ± 0.15) (docs/claims.md B1)
 ORDER_SLOPE = (-1.15, -0.85)
 ORDER_RATIO = (2.0**0.85, 2.0**1.15)
 #: activations whose Gaussian moments have closed forms (cheap exact limit solves)
@@ -231,7 +231,7 @@ def _order_verdicts(
             fit.slope,
             "in",
             list(ORDER_SLOPE),
-            error_model="explicit Euler in depth is order 1: slope −1 ± 0.15 (claims.md B1); "
+            error_model="explicit Euler in depth is order 1: slope −1 ± 0.15 (docs/claims.md B1); "
             f"slope 95% CI [{fit.ci[0]:.3f}, {fit.ci[1]:.3f}]; reference error {ref_err:.1e} "
             f"<= 1/100 of the smallest error",
             reason=f"{what}: errors "

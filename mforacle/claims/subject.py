@@ -13,7 +13,7 @@ and offers what the claims need, in terms of the exact :class:`mforacle.model.Mo
   ``loss_and_grad`` (for :func:`mforacle.training.stable_step`) and ``grad_x``;
 - ``train(model, theta0, x, y, weights, *, ds, steps) -> (steps + 1, L, M, k)``: ``steps`` calls
   of ``train_step`` with the learning rate ``lr = Δs·L·M`` (the paper's time ``s``,
-  ``shared/spec/model.md`` §3);
+  ``docs/model.md`` §3);
 - ``dtype`` and its unit roundoff ``u`` (:mod:`mforacle.dtypes`), ``label`` (who computed a
   number, for :attr:`mforacle.verdict.Verdict.provenance`).
 

@@ -1,4 +1,4 @@
-"""Claim C3 (``shared/spec/claims.md`` §C): Theorem 6, the trained network tends to the trained
+"""Claim C3 (``docs/claims.md`` §C): Theorem 6, the trained network tends to the trained
 limit, ``1/L`` in depth and ``1/M`` in width, after training both to the same time ``s``.
 
 - ``check_c3_depth`` — one *paths* sample of ``M`` neurons against the particle flow of the same
@@ -121,7 +121,7 @@ def check_c3_depth(
         fit.slope,
         "in",
         [-1.15, -0.85],
-        error_model=f"explicit Euler in depth: order 1, slope −1 ± 0.15 (as claims.md B1); "
+        error_model=f"explicit Euler in depth: order 1, slope −1 ± 0.15 (as docs/claims.md B1); "
         f"slope {confidence:.0%} CI [{fit.ci[0]:.3f}, {fit.ci[1]:.3f}]; reference "
         f"error {ref_err:.1e} (T = {T_ref}) vs smallest difference {min(errors):.1e}",
         reason=f"M = {M} paths, s = {s:g}, Δs = {ds:g}; errors "

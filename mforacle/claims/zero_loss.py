@@ -1,4 +1,4 @@
-"""Claims C4 and C5 (``shared/spec/claims.md`` §C): zero loss where it is reachable, and the
+"""Claims C4 and C5 (``docs/claims.md`` §C): zero loss where it is reachable, and the
 isotonic floor where it is not (negative control).
 
 - ``check_c4`` — the zero-loss ladder: *paths* samples of growing ``(L, M, s)`` reach smaller

@@ -80,7 +80,7 @@ def _unknown_fields_warning(unknown: dict[str, list[str]] | None) -> str:
     shown = ", ".join(names[:8]) + (", ..." if len(names) > 8 else "")
     return (
         f"; WARNING: {len(unknown)} result file(s) miss contract fields and have unknown "
-        f"fields {shown} (misspelled? see shared/spec/case-format.md)"
+        f"fields {shown} (misspelled? see docs/case-format.md)"
     )
 
 

@@ -1,6 +1,6 @@
 """``mforacle claims [--claim ID] [--profile dev|ci|thorough] [--json FILE]``.
 
-Runs the paper's claims (``shared/spec/claims.md``: A1–A5, B1–B5, C1–C5) against the built-in
+Runs the paper's claims (``docs/claims.md``: A1–A5, B1–B5, C1–C5) against the built-in
 fast path and prints one row per verdict: id, status, figure, relation, bound, short evidence.
 ``--claim`` takes an id (``C3``) or a group (``C``); ``--profile`` picks the experiment sizes
 (default: ``MFORACLE_PROFILE``, else ``ci`` under CI, else ``dev``); ``--json`` also writes every

@@ -132,7 +132,8 @@ def _fast_bound(case: Case, result: Any) -> dict[str, Any] | None:
     :func:`mforacle.tolerance.bounds` bounds ``|float64 value − exact value|`` for an
     implementation that reads the case's numbers rounded once to float64 (``inputs_rounded`` is
     dropped when every input is exactly a double). Writing a double with ``repr`` (shortest
-    round-trip string) moves it by less than half an ulp, ``<= u |v|``: that is added.
+    round-trip string) moves it by less than half an ulp, ``<= u |v|`` (or ``<= 2^-1075`` for a
+    subnormal): that is added.
     """
     try:
         from ..tolerance import bounds
@@ -147,4 +148,5 @@ def _fast_bound(case: Case, result: Any) -> dict[str, Any] | None:
                inputs_rounded=not exact_inputs)
     values = {"loss": np.array([result.loss]), "z_L": result.z_L,
               "grad_theta": result.grad_theta, "grad_x": result.grad_x}
-    return {name: float(b[name]) + u * float(np.max(np.abs(values[name]))) for name in values}
+    return {name: float(b[name]) + u * float(np.max(np.abs(values[name]))) + 2.0**-1074
+            for name in values}

@@ -1,6 +1,6 @@
 """``mforacle limit CASE.json --path exact|fast [--dps N] [--steps N] [--tol T] [-o FILE]``.
 
-Evaluates a ``measure`` case (a Gaussian depth path, ``shared/spec/case-format.md``) in the
+Evaluates a ``measure`` case (a Gaussian depth path, ``docs/case-format.md``) in the
 mean-field limit and prints (or writes atomically with ``-o``) a ``mforacle-result/1`` object:
 ``energy``, ``Z1`` (N x d), ``first_variation`` (P,) and ``velocity`` (P x k) at the case's
 probes, ``path``, ``dtype``, ``precision``, ``method`` and ``error_bound`` (per field, absolute,

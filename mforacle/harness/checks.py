@@ -439,6 +439,10 @@ def _decide_quantity(run: _CaseRun, q: str, claim: str) -> Verdict:
     if q == "train_step":
         return _check_step(run, arr, ref, tol, u, claim, title, ev, bad)
     bound = tol[q] + ref.error_bound[q]
+    if not np.isfinite(bound):  # an infinite allowance would pass anything
+        return Verdict.not_checked(
+            claim, title, f"the float error model gives no finite bound for {q} on this case"
+        )
     ev.update(tolerance=tol[q], reference_error_bound=ref.error_bound[q], unit_roundoff=u)
     extra = ""
     if run.impl.output_rounding and not bad:
@@ -510,6 +514,10 @@ def _check_step(
             want[idx] = mpmath.mpf(float(th[idx])) - lr * g[idx]
             scale = max(scale, abs(float(th[idx])) + lr * float(abs(g[idx])))
     bound = lr * (tol["grad_theta"] + ref.error_bound["grad_theta"]) + 2 * u * (1 + u) * scale
+    if not np.isfinite(bound):  # an infinite allowance would pass anything
+        return Verdict.not_checked(
+            claim, title, "the float error model gives no finite bound for the step on this case"
+        )
     model_text = (
         f"lr × (tolerance.bounds[grad_theta] for {run.impl.dtype} + exact error bound) "
         f"+ 2u(1+u)·max(|θ| + lr|∇E|), u = {u:.3g} (two roundings of the update)"

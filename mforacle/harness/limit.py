@@ -9,7 +9,7 @@ Optional protocol member (see :mod:`mforacle.protocol`)::
 ``mean_at(t)``, ``factor_at(t)``, ``to_json()``); ``x``, ``y``, ``weights`` arrays in the
 declared dtype; ``probes`` a list of ``(t, theta)`` (``t`` a float, ``theta`` ``(k,)``).
 Returned: ``energy`` ``E(ρ)``, ``Z1`` ``(N, d)``, ``first_variation`` ``δE/δρ`` at the probes
-``(P,)`` and ``velocity`` ``V`` ``(P, k)`` (``shared/spec/model.md`` §4), any subset; and
+``(P,)`` and ``velocity`` ``V`` ``(P, k)`` (``docs/model.md`` §4), any subset; and
 ``error_bound`` — the implementation's own statement of its absolute error per field
 (discretization *and* roundoff; a limit solver has a step error no float model can derive).
 

@@ -125,7 +125,7 @@ def plan_claims(
 # --- file mode -----------------------------------------------------------------------------
 
 #: Top-level fields of a ``mforacle-result/1`` file that mforacle knows: the contract's
-#: (shared/spec/case-format.md, "Result") and the extra ones its own writers add. Other fields
+#: (docs/case-format.md, "Result") and the extra ones its own writers add. Other fields
 #: are allowed; they are only *named* when a contract field is missing (a likely misspelling).
 KNOWN_RESULT_FIELDS = frozenset(
     {
@@ -169,7 +169,7 @@ def _file_implementation(result: dict[str, Any], path: Path) -> Implementation:
     grads = ("grad_theta" in result) or ("grad_x" in result)
 
     def gradient(*args: Any) -> Any:
-        # a component the file omits is None: its check is "not checked" (case-format.md)
+        # a component the file omits is None: its check is "not checked" (docs/case-format.md)
         return result.get("grad_theta"), result.get("grad_x")
 
     impl = Implementation(
