@@ -28,9 +28,7 @@ __all__ = [
 
 #: the arithmetics, as ``(p, emin)``: a ``p``-bit significand (hidden bit included) and smallest
 #: normal number ``2**emin`` (IEEE 754-2019 Table 3.5; bfloat16: float32's exponent with an 8-bit
-#: significand). Everything per dtype is derived from this one table: unit roundoff ``u = 2**-p``
-#: (round to nearest) and the gradual-underflow unit ``η = 2**(emin − p)``, half the smallest
-#: positive subnormal ``2**(emin − p + 1)``.
+#: significand). Everything per dtype is derived from this one table.
 ARITHMETICS: dict[str, tuple[int, int]] = {
     "float64": (53, -1022),
     "float32": (24, -126),
@@ -41,8 +39,9 @@ ARITHMETICS: dict[str, tuple[int, int]] = {
 #: unit roundoff of each arithmetic (round to nearest): ``2^-p`` for a ``p``-bit significand
 UNIT_ROUNDOFF: dict[str, float] = {name: 2.0**-p for name, (p, _) in ARITHMETICS.items()}
 
-#: gradual-underflow unit ``η`` per arithmetic as an exact power of two ``2**e``: the exponent
-#: ``e`` (float64: ``2**-1075``, float32: ``2**-150``, bfloat16: ``2**-134``, float16: ``2**-25``)
+#: gradual-underflow unit ``η = 2**(emin − p)`` per arithmetic, as the exponent (half the smallest
+#: positive subnormal; float64: ``2**-1075``, float32: ``2**-150``, bfloat16: ``2**-134``,
+#: float16: ``2**-25``)
 UNDERFLOW_EXPONENT: dict[str, int] = {name: emin - p for name, (p, emin) in ARITHMETICS.items()}
 
 #: the arithmetic names an implementation may declare

@@ -111,8 +111,7 @@ __all__ = [
     "unit_roundoff",
 ]
 
-#: the arithmetics and their unit roundoff / gradual-underflow exponent: one table, in
-#: :mod:`mforacle.dtypes` (``ARITHMETICS``: ``(p, emin)``; ``u = 2**-p``; ``η = 2**(emin − p)``)
+#: unit roundoff by arithmetic name (the table of :mod:`mforacle.dtypes`)
 DTYPES: dict[str, float] = UNIT_ROUNDOFF
 
 #: default relative accuracy of ``σ`` and ``σ'``, in units of ``u``: library functions are within

@@ -1,6 +1,7 @@
 """The import graph of ``mforacle/`` runs one way, through explicit layers, without cycles.
 
-Layers, lowest first (issue 8; docs/ARCHITECTURE.md)::
+Layers, lowest first (issue 8; docs/ARCHITECTURE.md; the certifying module mforacle.reference
+sits with the limit, above the three paths it compares)::
 
     numbers/model → exact, fast, ball (and the error model) → limit → training
                   → verdicts and claims → harness → report → CLI
@@ -53,7 +54,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
         "exact, fast, ball",
         ("mforacle.exact", "mforacle.fast", "mforacle.ball", "mforacle.tolerance"),
     ),
-    ("limit", ("mforacle.sampling",)),
+    ("limit", ("mforacle.sampling", "mforacle.reference")),
     ("training", ("mforacle.training", "mforacle.builtin")),
     (
         "verdicts and claims",

@@ -37,11 +37,11 @@ from hypothesis import strategies as st
 
 from mforacle.caseio import CASE_FORMAT, RESULT_FORMAT, read_case, read_result, result_from_json
 from mforacle.cli import main
+from mforacle.dtypes import check_dtype
 from mforacle.errors import MforacleError
 from mforacle.harness.limit import _stated_bound
 from mforacle.harness.vectors import export
 from mforacle.numbers import NUMBER_TEXT, exact_scalar
-from mforacle.protocol import check_dtype
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = sorted((ROOT / "mforacle" / "examples").glob("*.json"))
@@ -216,6 +216,7 @@ def test_exported_vectors_validate(vdir):
     [
         ("eval", THETA_EXAMPLE, "exact"),
         ("eval", THETA_EXAMPLE, "fast"),
+        ("eval", THETA_EXAMPLE, "ball"),
         ("eval", ROOT / "mforacle" / "examples" / "regrelu_kappa.json", "exact"),
         ("limit", MEASURE_EXAMPLE, "exact"),
         ("limit", MEASURE_EXAMPLE, "fast"),

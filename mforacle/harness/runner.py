@@ -133,6 +133,7 @@ KNOWN_RESULT_FIELDS = frozenset(
         "loss", "z_L", "grad_theta", "grad_x",
         "energy", "Z1", "first_variation", "velocity",
         "digits", "tolerance", "method", "dps", "working_dps", "confirm_dps", "unit_roundoff",
+        "error_bound_kind", "error_estimate", "certificate", "radii", "notes",
     }
 )  # fmt: skip
 
