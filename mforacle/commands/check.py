@@ -177,4 +177,6 @@ def run(args: argparse.Namespace) -> int:
         + f"; report {paths['html']}"
         + _unknown_fields_warning(info.get("unknown_fields") if file_mode else None)
     )
+    for hint in report["summary"].get("hints", []):
+        print(f"hint: {hint}")
     return exit_code(verdicts)
