@@ -48,6 +48,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "mforacle.caseio",
             "mforacle.cases",
             "mforacle.protocol",
+            "mforacle.threads",
         ),
     ),
     (
