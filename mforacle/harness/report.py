@@ -560,6 +560,17 @@ def write_report(
     return paths
 
 
+def run_notes(report: dict[str, Any]) -> list[str]:
+    """What the reader must know about how the run went: an interruption (``suite.interrupted``)
+    and what mforacle changed to run the implementation (``implementation.notes``)."""
+    notes = []
+    stopped = report.get("suite", {}).get("interrupted")
+    if stopped:
+        notes.append(f"INTERRUPTED ({stopped}): the verdicts cover only what was done")
+    notes += [str(n) for n in report.get("implementation", {}).get("notes", [])]
+    return notes
+
+
 def _headline(report: dict[str, Any]) -> str:
     s = report["summary"]
     word = "PASS" if s["ok"] else "FAIL"
@@ -637,6 +648,7 @@ def markdown(report: dict[str, Any]) -> str:
         f"- suite {report['suite'].get('version')}, profile `{report['profile']}`, "
         f"mforacle {report['mforacle_version']}, {report['created']}",
         f"- command: `{report['command']}`",
+        *[f"- note: {n}" for n in run_notes(report)],
         "",
         "## Claims",
         "",
@@ -898,6 +910,7 @@ def html_page(report: dict[str, Any]) -> str:
         f"{e(str(report['suite'].get('version')))} · profile {e(report['profile'])} · "
         f"mforacle {e(report['mforacle_version'])} · {e(report['created'])} · "
         f"<code>{e(report['command'])}</code></p>",
+        *[f"<p class='meta'><b>note:</b> {e(n)}</p>" for n in run_notes(report)],
     ]
     failing = _failing(report)
     # summary tables
