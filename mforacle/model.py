@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from .errors import InvalidArgument
-from .numbers import exact_array, exact_scalar, exact_text, float_array
+from .numbers import exact_array, exact_scalar, exact_text, float_array, format_exact
 
 __all__ = [
     "ACTIVATION_NAMES",
@@ -163,12 +163,13 @@ class Data:
 def _check_weights(ws: list[Any], n: int) -> None:
     for i, w in enumerate(ws):
         if w < 0:
-            raise InvalidArgument(f"weights[{i}]", w, "weights must be non-negative")
+            shown = format_exact(w, 6)
+            raise InvalidArgument(f"weights[{i}]", shown, "weights must be non-negative")
     total = sum(ws)
     tol = Fraction(n * WEIGHT_SUM_ULPS, 2**53)
     if abs(total - 1) > tol:
-        raise InvalidArgument(
-            "weights", float(total), f"weights must sum to 1 (within {float(tol):.1e})"
+        raise InvalidArgument(  # the sum as text: it may lie beyond float64's range
+            "weights", format_exact(total, 17), f"weights must sum to 1 (within {float(tol):.1e})"
         )
 
 

@@ -19,7 +19,63 @@ import numpy as np
 
 from .errors import InvalidArgument
 
-__all__ = ["exact_array", "exact_scalar", "float_array", "format_exact", "shape_of"]
+__all__ = [
+    "MAX_DECIMAL_EXPONENT",
+    "MAX_DIGITS",
+    "exact_array",
+    "exact_scalar",
+    "float_array",
+    "format_exact",
+    "shape_of",
+]
+
+#: Nonzero numbers must lie within ``10^-MAX_DECIMAL_EXPONENT <= |x| < 10^MAX_DECIMAL_EXPONENT``
+#: (far wider than float64's 4.9e-324 .. 1.8e308): converting ``1e999999999`` to a Fraction
+#: would build a billion-digit integer (a hang), so the range is checked before converting.
+MAX_DECIMAL_EXPONENT = 1000
+#: significant digits a decimal string (or integer) may have (the exact path's top --dps)
+MAX_DIGITS = 10000
+RANGE_TEXT = (
+    f"allowed: 0 or 1e-{MAX_DECIMAL_EXPONENT} <= |x| < 1e+{MAX_DECIMAL_EXPONENT}, "
+    f"at most {MAX_DIGITS} significant digits"
+)
+_LOG2_10 = 3.321928094887362
+#: the largest numerator/denominator of an accepted Fraction (a MAX_DIGITS-digit decimal at
+#: either end of the range has about this many bits)
+_FRACTION_BITS = int((MAX_DIGITS + 2 * MAX_DECIMAL_EXPONENT) * _LOG2_10) + 64
+
+
+def _out_of_range(field: str, shown: Any, what: str) -> InvalidArgument:
+    return InvalidArgument(field, shown, f"{what}; {RANGE_TEXT}")
+
+
+def _check_decimal(dec: Decimal, field: str, value: Any) -> None:
+    """Raise unless the finite Decimal ``dec`` is within the allowed digits and range."""
+    if dec.is_zero():
+        return
+    adjusted = dec.adjusted()  # floor(log10|x|)
+    if not -MAX_DECIMAL_EXPONENT <= adjusted < MAX_DECIMAL_EXPONENT:
+        raise _out_of_range(field, _shown(value), f"decimal exponent {adjusted}")
+    digits = len(dec.as_tuple().digits)
+    if digits > MAX_DIGITS:
+        raise _out_of_range(field, _shown(value), f"{digits} significant digits")
+
+
+def _check_int(n: int, field: str) -> None:
+    bits = abs(n).bit_length()
+    if bits > MAX_DECIMAL_EXPONENT * _LOG2_10:  # beyond 10^1000 (and beyond MAX_DIGITS)
+        raise _out_of_range(field, f"<an integer of {bits} bits>", "magnitude too large")
+
+
+def _check_binary_exponent(exponent2: int, field: str, value: Any) -> None:
+    """``|x| ≈ 2^exponent2``: the same range, in binary."""
+    if not -MAX_DECIMAL_EXPONENT * _LOG2_10 - 4 <= exponent2 <= MAX_DECIMAL_EXPONENT * _LOG2_10:
+        raise _out_of_range(field, _shown(value), f"binary exponent {exponent2}")
+
+
+def _shown(value: Any) -> str:
+    text = value if isinstance(value, str) else str(value)
+    return text if len(text) <= 40 else f"{text[:20]}...({len(text)} characters)"
 
 
 def exact_scalar(value: Any, field: str) -> Fraction:
@@ -31,30 +87,36 @@ def exact_scalar(value: Any, field: str) -> Fraction:
     if isinstance(value, bool | np.bool_):
         raise InvalidArgument(field, value, "expected a real number, not a boolean")
     if isinstance(value, Fraction):
+        if value:
+            _check_binary_exponent(
+                value.numerator.bit_length() - value.denominator.bit_length(), field, value
+            )
+            size = max(value.numerator.bit_length(), value.denominator.bit_length())
+            if size > _FRACTION_BITS:
+                raise _out_of_range(field, f"<a ratio of {size}-bit integers>", "too many digits")
         return value
     if isinstance(value, int | np.integer):
+        _check_int(int(value), field)
         return Fraction(int(value))
     if isinstance(value, str):
-        text = value.strip()
-        try:
-            if "/" in text:
-                return Fraction(text)
-            dec = Decimal(text)
-        except (ValueError, InvalidOperation, ZeroDivisionError):
-            raise InvalidArgument(field, value, "not a decimal number") from None
-        if not dec.is_finite():
+        return _exact_text(value, field)
+    if isinstance(value, Decimal):
+        if not value.is_finite():
             raise InvalidArgument(field, value, "must be finite")
-        return Fraction(dec)
-    if isinstance(value, float | np.floating | Decimal):
+        _check_decimal(value, field, value)
+        return Fraction(value)
+    if isinstance(value, float | np.floating):
         try:
-            return Fraction(float(value) if isinstance(value, np.floating) else value)
+            return Fraction(float(value))
         except (ValueError, OverflowError):
             raise InvalidArgument(field, value, "must be finite") from None
     raw = getattr(value, "_mpf_", None)  # mpmath.mpf: (sign, mantissa, exponent, bitcount)
     if raw is not None:
         if not _is_finite_mpf(value):
             raise InvalidArgument(field, value, "must be finite")
-        sign, man, exp, _bc = raw  # the mantissa is unsigned; the sign is its own field
+        sign, man, exp, bc = raw  # the mantissa is unsigned; the sign is its own field
+        if man:
+            _check_binary_exponent(int(exp) + int(bc), field, "mpf")
         return (-1) ** int(sign) * Fraction(int(man)) * (Fraction(2) ** int(exp))
     if isinstance(value, _numbers.Real):
         try:
@@ -64,6 +126,39 @@ def exact_scalar(value: Any, field: str) -> Fraction:
     raise InvalidArgument(field, value, f"expected a real number, got {type(value).__name__}")
 
 
+def _exact_text(value: str, field: str) -> Fraction:
+    """A decimal string (``"1.5"``, ``"-2e-3"``) or a ratio (``"3/4"``), range-checked before
+    it is converted (see :data:`MAX_DECIMAL_EXPONENT`)."""
+    text = value.strip()
+    if len(text) > 1 << 20:
+        raise _out_of_range(field, _shown(value), f"a number written with {len(text)} characters")
+    if "/" in text:
+        num, _, den = text.partition("/")
+        for part in (num, den):  # each side within range before Fraction builds it
+            if part.strip():
+                _exact_text(part, field)
+        try:
+            return exact_scalar(Fraction(text), field)
+        except (ValueError, ZeroDivisionError):
+            raise InvalidArgument(field, value, "not a decimal number or ratio") from None
+    try:
+        dec = Decimal(text)
+    except (ValueError, InvalidOperation):
+        if _looks_numeric(text):
+            raise _out_of_range(field, _shown(value), "exponent out of range") from None
+        raise InvalidArgument(field, _shown(value), "not a decimal number") from None
+    if not dec.is_finite():
+        raise InvalidArgument(field, value, "must be finite")
+    _check_decimal(dec, field, value)
+    return Fraction(dec)
+
+
+def _looks_numeric(text: str) -> bool:
+    import re
+
+    return re.fullmatch(r"[+-]?(\d+\.?\d*|\.\d+)[eE][+-]?\d+", text) is not None
+
+
 def _is_finite_mpf(value: Any) -> bool:
     import mpmath
 
@@ -71,14 +166,57 @@ def _is_finite_mpf(value: Any) -> bool:
 
 
 def shape_of(value: Any, field: str) -> tuple[int, ...]:
-    """Shape of a rectangular nested sequence (or array); raises if ragged."""
+    """Shape of a rectangular nested sequence (or array); raises if ragged (naming the index).
+
+    Linear in the number of entries (field names are only built for the error)."""
+    shape = _shape(value)
+    if shape is None:
+        return _shape_named(value, field)  # ragged: find and name the first culprit
+    return shape
+
+
+_NESTED = frozenset({list, tuple, np.ndarray})
+
+
+def _is_seq(value: Any) -> bool:
+    if isinstance(value, list | tuple):
+        return True
+    return not isinstance(value, str | bytes | dict) and isinstance(value, Sequence)
+
+
+def _shape(value: Any) -> tuple[int, ...] | None:
+    """The shape, or ``None`` when ragged (or unsure: the named pass decides)."""
+    if type(value) not in _NESTED:
+        if isinstance(value, np.ndarray):
+            return tuple(value.shape)
+        return None if _is_seq(value) else ()
+    if type(value) is np.ndarray:
+        return tuple(value.shape)
+    if len(value) == 0:
+        return (0,)
+    first = _shape(value[0])
+    if first is None:
+        return None
+    if first == ():
+        nested = _NESTED
+        for v in value:
+            if type(v) in nested:
+                return None
+        return (len(value),)
+    for v in value:
+        if _shape(v) != first:
+            return None
+    return (len(value), *first)
+
+
+def _shape_named(value: Any, field: str) -> tuple[int, ...]:
     if isinstance(value, np.ndarray):
         return tuple(value.shape)
-    if isinstance(value, str | bytes) or not isinstance(value, Sequence):
+    if not _is_seq(value):
         return ()
     if len(value) == 0:
         return (0,)
-    inner = [shape_of(v, f"{field}[{i}]") for i, v in enumerate(value)]
+    inner = [_shape_named(v, f"{field}[{i}]") for i, v in enumerate(value)]
     for i, s in enumerate(inner):
         if s != inner[0]:
             raise InvalidArgument(
@@ -108,8 +246,12 @@ def exact_array(value: Any, field: str, want: Sequence[int | None]) -> np.ndarra
     flat_in = np.asarray(value, dtype=object).reshape(-1) if shape else [value]
     out = np.empty(len(flat_in), dtype=object)
     for i, v in enumerate(flat_in):
-        idx = np.unravel_index(i, shape) if shape else ()
-        out[i] = exact_scalar(v, field + "".join(f"[{j}]" for j in idx))
+        try:
+            out[i] = exact_scalar(v, field)
+        except InvalidArgument as exc:  # name the element (built only here: it is slow)
+            idx = np.unravel_index(i, shape) if shape else ()
+            where = field + "".join(f"[{j}]" for j in idx)
+            raise InvalidArgument(where, exc.value, exc.reason) from None
     return out.reshape(shape)
 
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 import argparse
 import math
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from mforacle.verdict import Verdict
 
@@ -70,6 +70,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default="reports", help="report directory (reports/)")
     parser.add_argument("--stem", default="check", help="report file name stem (check)")
     parser.add_argument("--quiet", action="store_true", help="print only the summary")
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="check a --case FILE even when its exact reference is estimated to take too long",
+    )
 
 
 def _profile(name: str | None) -> str:
@@ -130,16 +135,30 @@ def run(args: argparse.Namespace) -> int:
     return _run_implementation(args, session, profile)
 
 
+def _say(text: str, stream: Any) -> None:
+    """Print, but a closed pipe (``| head -1``) must not change the run's exit status."""
+    try:
+        print(text, file=stream, flush=True)
+    except BrokenPipeError:
+        from ..cli import _silence_stdout
+
+        if stream is sys.stdout:
+            _silence_stdout()
+    except (OSError, ValueError):
+        pass
+
+
 def _print_verdict(args: argparse.Namespace, v: Verdict, check_id: str) -> None:
     if not args.quiet and v.status != "pass":
-        print(check_id, v.summary()[:200], file=sys.stderr)
+        _say(f"{check_id} {v.summary()[:200]}", sys.stderr)
 
 
 def _headline(report: dict, paths: dict, tail: str = "") -> None:
     s = report["summary"]
-    print(
+    _say(
         f"{'PASS' if s['ok'] else 'FAIL'}: {s['pass']} passed, {s['fail']} failed, "
-        f"{s['error']} errors, {s['not checked']} not checked; report {paths['html']}" + tail
+        f"{s['error']} errors, {s['not checked']} not checked; report {paths['html']}" + tail,
+        sys.stdout,
     )
 
 
@@ -185,7 +204,18 @@ def _run_implementation(args: argparse.Namespace, session: Session, profile: str
     from ..harness.vectors import SUITE_VERSION, build_suite, case_file_suites
 
     if args.case:
-        suite, limit_suite = case_file_suites(args.case)
+        from ..caseio import check_float64_range
+        from ..cost import estimate_json, refuse_if_huge
+
+        def guard(obj: Any) -> None:  # before reading millions of numbers
+            est = estimate_json(obj)
+            if est is not None:
+                refuse_if_huge(est, "exact", force=args.force, field=args.case)
+
+        suite, limit_suite = case_file_suites(args.case, guard)
+        for c in [*suite, *limit_suite]:
+            check_float64_range(c.case, "a float implementation")
+            refuse_if_huge(c.case, "exact", force=args.force, field=args.case)
         version = f"case file {args.case}"
     else:
         suite, limit_suite = build_suite(profile), build_limit_suite()
@@ -226,7 +256,7 @@ def _run_implementation(args: argparse.Namespace, session: Session, profile: str
                 info = impl.describe()
                 repro = reproduce_command(args.target, impl.dtype)
                 for note in impl.notes:
-                    print(f"mforacle: note: {note}", file=sys.stderr)
+                    _say(f"mforacle: note: {note}", sys.stderr)
                 planned = plan_checks(impl, suite, caller)
                 planned += plan_limit_checks(impl, limit_suite, caller)
                 if not args.no_claims and not args.case:
@@ -252,7 +282,7 @@ def _run_implementation(args: argparse.Namespace, session: Session, profile: str
         if stopped is not None:
             name = interrupt_name(stopped)
             suite_info["interrupted"] = f"{name} after {len(verdicts)} verdicts"
-            print(f"mforacle: interrupted ({name}); writing the report", file=sys.stderr)
+            _say(f"mforacle: interrupted ({name}); writing the report", sys.stderr)
         report, paths = session.write(
             verdicts, info, args.out, stem=args.stem, suite=suite_info, reproduce=repro
         )

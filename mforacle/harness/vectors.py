@@ -291,15 +291,17 @@ def load_limit_vectors(directory: str | Path) -> list[LimitCase]:
     return out
 
 
-def case_file_suites(path: str | Path) -> tuple[list[SuiteCase], list[LimitCase]]:
+def case_file_suites(
+    path: str | Path, before: Any = None
+) -> tuple[list[SuiteCase], list[LimitCase]]:
     """``--case FILE``: a theta case gives a one-case suite, a measure case a one-case limit
-    suite."""
+    suite. ``before(obj)`` sees the parsed JSON before validation (see ``read_case``)."""
     from ..caseio import read_case
 
-    case = read_case(path)
+    case = read_case(path, before)
     if case.measure is not None:
         return [], [LimitCase(Path(path).stem, case, ("file",))]
-    return case_file_suite(path), []
+    return [SuiteCase(Path(path).stem, case, ("file",))], []
 
 
 def case_file_suite(path: str | Path) -> list[SuiteCase]:
