@@ -164,21 +164,27 @@ def _headline(report: dict, paths: dict, tail: str = "") -> None:
 
 def _run_files(args: argparse.Namespace, session: Session) -> int:
     from ..harness.runner import check_files, exit_code
-    from ..harness.vectors import load_limit_vectors, load_vectors
+    from ..harness.vectors import read_vectors
 
-    manifest, suite = load_vectors(args.vectors)
-    limit_suite = load_limit_vectors(args.vectors)
+    vs = read_vectors(args.vectors)  # each malformed entry becomes an error verdict
+    manifest, suite, limit_suite, problems = vs.manifest, vs.suite, vs.limit_suite, vs.problems
     if args.only:
         keep = {c.id for c in _filter([*suite, *limit_suite], args.only, "case id")}
         suite = [sc for sc in suite if sc.id in keep]
         limit_suite = [lc for lc in limit_suite if lc.id in keep]
+        problems = [  # an entry without a usable id cannot be selected: always shown
+            v for v in problems
+            if args.only in str(v.evidence.get("case_id")) or "[" in str(v.evidence["case_id"])
+        ]
     verdicts, info = check_files(suite, args.results, limit_suite=limit_suite)
+    verdicts = problems + verdicts
     for v in verdicts:
         _print_verdict(args, v, str(v.evidence.get("check_id") or v.claim))
     suite_info = {
-        "version": manifest.get("suite_version"),
+        "version": str(manifest.get("suite_version"))[:40],
         "cases": len(suite),
         "limit_cases": len(limit_suite),
+        "invalid_entries": len(problems),
     }
 
     def repro(v, case_file, root):  # type: ignore[no-untyped-def]
