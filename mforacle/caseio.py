@@ -408,12 +408,35 @@ def numbers_to_text(value: Any, digits: int | None) -> Any:
     return format_exact(value, digits)
 
 
-def _writable_target(path: str | os.PathLike[str]) -> Path:
+def output_target(path: str | os.PathLike[str]) -> tuple[Path, bool]:
+    """Where writing ``path`` lands, and whether to write *through* it.
+
+    - a symlink is followed, knowingly: the file it points to is replaced (atomically) and the
+      link stays a link (a dangling link's target is created);
+    - an existing special file (``/dev/null``, ``/dev/stdout``, a FIFO) is written through,
+      never replaced by a regular file;
+    - otherwise the file is replaced atomically (temp file in the same folder, then rename).
+
+    Raises :class:`InvalidArgument` for a directory or a symlink loop."""
     p = Path(path)
+    if p.is_symlink():
+        try:
+            p = p.resolve(strict=False)
+        except (OSError, RuntimeError) as exc:
+            why = f"cannot follow the symlink: {exc}"
+            raise InvalidArgument("output", str(path), why) from None
     if p.is_dir():
-        raise InvalidArgument("output", str(p), "is a directory; give a file name")
-    p.parent.mkdir(parents=True, exist_ok=True)
-    return p
+        raise InvalidArgument("output", str(path), "is a directory; give a file name")
+    if p.exists() and not p.is_file():  # a device, FIFO or socket
+        return p, True
+    return p, False
+
+
+def _named(exc: OSError, path: Path) -> OSError:
+    """``exc`` with ``path`` as its filename (``write`` on a full disk names none)."""
+    if exc.filename is not None or isinstance(exc, BrokenPipeError):
+        return exc
+    return type(exc)(exc.errno, exc.strerror or str(exc), str(path))
 
 
 def _publish(tmp: str, dest: Path) -> None:
@@ -425,31 +448,61 @@ def _publish(tmp: str, dest: Path) -> None:
     os.replace(tmp, dest)
 
 
-def write_json_atomic(path: str | os.PathLike[str], obj: Any) -> None:
-    """Write JSON to ``path`` atomically (temp file in the same folder, then rename)."""
-    p = _writable_target(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(obj, fh, indent=1)
-            fh.write("\n")
-        _publish(tmp, p)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
-    """Write text to ``path`` atomically."""
-    p = _writable_target(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
+def _write_temp(dest: Path, text: str) -> str:
+    """``text`` in a new temp file beside ``dest`` (flushed to disk); returns its name."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
-        _publish(tmp, p)
-    except BaseException:
+            fh.flush()
+            os.fsync(fh.fileno())
+    except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise _named(exc, dest) from None
         raise
+    return tmp
+
+
+def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
+    """Write text to ``path``: atomically for a regular file, through a special file, to the
+    target of a symlink (see :func:`output_target`). I/O errors name the path."""
+    write_files_atomic({path: text})
+
+
+def write_json_atomic(path: str | os.PathLike[str], obj: Any) -> None:
+    """Write JSON to ``path`` (see :func:`write_text_atomic`)."""
+    write_text_atomic(path, json.dumps(obj, indent=1) + "\n")
+
+
+def write_files_atomic(files: dict[Any, str]) -> None:
+    """Write several files as a set: every regular file is first written in full to a temp
+    file beside it, and only when all are written are they renamed into place, so a failure
+    (a full disk, an exception) leaves the old set complete rather than a new JSON beside an
+    old HTML. Special files are written through (after the temp files succeeded); symlinks
+    are followed. I/O errors name the path."""
+    plan = [(Path(p), *output_target(p), text) for p, text in files.items()]
+    temps: list[tuple[str, Path]] = []
+    try:
+        for _given, dest, through, text in plan:
+            if not through:
+                temps.append((_write_temp(dest, text), dest))
+        for _given, dest, through, text in plan:
+            if through:
+                try:
+                    with open(dest, "w", encoding="utf-8") as fh:
+                        fh.write(text)
+                except OSError as exc:
+                    raise _named(exc, dest) from None
+        for tmp, dest in temps:
+            try:
+                _publish(tmp, dest)
+            except OSError as exc:
+                raise _named(exc, dest) from None
+    finally:
+        for tmp, _dest in temps:
+            Path(tmp).unlink(missing_ok=True)
 
 
 #: Significant digits of a written error bound.
@@ -472,5 +525,8 @@ def emit_result(result: dict[str, Any], output: str | None) -> None:
     if output:
         write_json_atomic(output, result)
     else:
-        json.dump(result, sys.stdout, indent=1)
-        sys.stdout.write("\n")
+        try:
+            sys.stdout.write(json.dumps(result, indent=1) + "\n")
+            sys.stdout.flush()
+        except OSError as exc:  # a full disk under a redirection: say where
+            raise _named(exc, Path("<standard output>")) from None

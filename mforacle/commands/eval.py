@@ -59,7 +59,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help=f"decimal digits of the exact path ({MIN_DPS}..{MAX_DPS}, "
                              f"default {DEFAULT_DPS})")
     parser.add_argument("-o", "--output", metavar="FILE", default=None,
-                        help="write the result here (atomically) instead of standard output")
+                        help="write the result here instead of standard output: a regular "
+                             "file is replaced atomically, a symlink's target is replaced (the "
+                             "link stays), a device or FIFO is written through")
     parser.add_argument("--force", action="store_true",
                         help="evaluate even when the up-front estimate of memory or time is "
                              "over the limits (see mforacle.cost)")

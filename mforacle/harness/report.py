@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..caseio import write_json_atomic, write_text_atomic
+from ..caseio import write_files_atomic, write_json_atomic
 from .svgplot import Plot, Series
 
 __all__ = [
@@ -537,7 +537,7 @@ def verdict_rows(verdicts: list[Any], out_dir: Path, reproduce: Any = None) -> l
 def write_report(
     report: dict[str, Any], out_dir: str | Path, stem: str = "latest"
 ) -> dict[str, Path]:
-    """Write ``stem.json``, ``stem.md`` and ``stem.html`` under ``out_dir``, each atomically.
+    """Write ``stem.json``, ``stem.md`` and ``stem.html`` under ``out_dir``, atomically as a set.
 
     The JSON gains the derived ``claims``, ``groups`` and ``plots`` keys (unless present)."""
     out = Path(out_dir)
@@ -554,9 +554,14 @@ def write_report(
         or [{"kind": d.kind, "checks": d.checks, "claims": d.claims} for d in datasets(rows)],
     }
     paths = {"json": out / f"{stem}.json", "md": out / f"{stem}.md", "html": out / f"{stem}.html"}
-    write_json_atomic(paths["json"], full)
-    write_text_atomic(paths["md"], markdown(full))
-    write_text_atomic(paths["html"], html_page(full))
+    # rendered first, then written as a set: a failure leaves the previous set whole
+    write_files_atomic(
+        {
+            paths["json"]: json.dumps(full, indent=1) + "\n",
+            paths["md"]: markdown(full),
+            paths["html"]: html_page(full),
+        }
+    )
     return paths
 
 
