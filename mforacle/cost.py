@@ -40,6 +40,8 @@ __all__ = [
 
 #: the exact path's estimated run time above which a case needs --force
 MAX_EXACT_SECONDS = 3600.0
+#: the ball path's time as a share of the exact path's (docs/bench.md: 11-25x faster)
+BALL_SHARE = 0.1
 #: the share of available memory the fast path may plan to use without --force
 MEMORY_SHARE = 0.5
 _SECONDS_PER_UNIT = 1e-4
@@ -149,7 +151,7 @@ def _time(s: float) -> str:
 def refuse_if_huge(
     case: object, path: str, *, dps: int = 30, force: bool = False, field: str = "case"
 ) -> Estimate:
-    """Refuse a case too big for ``path`` (``"fast"`` or ``"exact"``).
+    """Refuse a case too big for ``path`` (``"fast"``, ``"exact"`` or ``"ball"``).
 
     ``case`` is a validated Case or an :class:`Estimate`. Returns the estimate.
 
@@ -170,11 +172,13 @@ def refuse_if_huge(
                 f"the fast path would need about {_size(est.fast_bytes)} of memory, more than "
                 f"half of the {_size(room / MEMORY_SHARE)} available; pass --force to try",
             )
-    elif est.exact_seconds > MAX_EXACT_SECONDS:
-        raise InvalidArgument(
-            field,
-            est.shape,
-            f"the exact path would take about {_time(est.exact_seconds)} at {dps} digits "
-            f"(limit {_time(MAX_EXACT_SECONDS)}); pass --force to run it anyway",
-        )
+    else:
+        seconds = est.exact_seconds * (BALL_SHARE if path == "ball" else 1.0)
+        if seconds > MAX_EXACT_SECONDS:
+            raise InvalidArgument(
+                field,
+                est.shape,
+                f"the {path} path would take about {_time(seconds)} at {dps} digits "
+                f"(limit {_time(MAX_EXACT_SECONDS)}); pass --force to run it anyway",
+            )
     return est

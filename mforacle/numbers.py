@@ -9,7 +9,9 @@ double.
 
 from __future__ import annotations
 
+import math
 import numbers as _numbers
+import re
 from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
@@ -22,12 +24,25 @@ from .errors import InvalidArgument
 __all__ = [
     "MAX_DECIMAL_EXPONENT",
     "MAX_DIGITS",
+    "NUMBER_TEXT",
     "exact_array",
     "exact_scalar",
     "float_array",
     "format_exact",
     "shape_of",
 ]
+
+#: The syntax of a number written as a string (``docs/case-format.md``, "Numbers"): optional
+#: JSON whitespace around it, an optional sign, then a decimal with an optional exponent
+#: (``1``, ``-0.25``, ``.5``, ``3.``, ``6.02e23``) or a rational ``p/q`` with ``q > 0``. ASCII
+#: only: no ``_`` digit groups, no other scripts' digits. The JSON Schemas in ``mforacle/schema/``
+#: use the same pattern (``tests/test_schema.py`` checks that they agree).
+NUMBER_TEXT = re.compile(
+    r"[ \t\n\r]*[+-]?(([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?"
+    r"|[0-9]+/[0-9]*[1-9][0-9]*)[ \t\n\r]*"
+)
+_NON_FINITE_WORDS = frozenset({"inf", "infinity", "nan"})
+
 
 #: Nonzero numbers must lie within ``10^-MAX_DECIMAL_EXPONENT <= |x| < 10^MAX_DECIMAL_EXPONENT``
 #: (far wider than float64's 4.9e-324 .. 1.8e308): converting ``1e999999999`` to a Fraction
@@ -78,6 +93,18 @@ def _shown(value: Any) -> str:
     return text if len(text) <= 40 else f"{text[:20]}...({len(text)} characters)"
 
 
+def _check_text(value: str, field: str) -> str:
+    """The stripped text of a number string, or :class:`InvalidArgument` naming ``field``."""
+    if len(value) > 1 << 20:
+        raise _out_of_range(field, _shown(value), f"a number written with {len(value)} characters")
+    text = value.strip()
+    if text.lower().lstrip("+-") in _NON_FINITE_WORDS:
+        raise InvalidArgument(field, value, "must be finite")
+    if not NUMBER_TEXT.fullmatch(value):
+        raise InvalidArgument(field, value, "not a decimal number")
+    return text
+
+
 def exact_scalar(value: Any, field: str) -> Fraction:
     """Return ``value`` as an exact Fraction, or raise :class:`InvalidArgument`.
 
@@ -118,6 +145,7 @@ def exact_scalar(value: Any, field: str) -> Fraction:
         if man:
             _check_binary_exponent(int(exp) + int(bc), field, "mpf")
         return (-1) ** int(sign) * Fraction(int(man)) * (Fraction(2) ** int(exp))
+
     if isinstance(value, _numbers.Real):
         try:
             return Fraction(float(value))
@@ -127,36 +155,25 @@ def exact_scalar(value: Any, field: str) -> Fraction:
 
 
 def _exact_text(value: str, field: str) -> Fraction:
-    """A decimal string (``"1.5"``, ``"-2e-3"``) or a ratio (``"3/4"``), range-checked before
-    it is converted (see :data:`MAX_DECIMAL_EXPONENT`)."""
-    text = value.strip()
-    if len(text) > 1 << 20:
-        raise _out_of_range(field, _shown(value), f"a number written with {len(text)} characters")
+    """A number string (:data:`NUMBER_TEXT`: ``"1.5"``, ``"-2e-3"``, ``"3/4"``), range-checked
+    before it is converted (see :data:`MAX_DECIMAL_EXPONENT`)."""
+    text = _check_text(value, field)
     if "/" in text:
         num, _, den = text.partition("/")
         for part in (num, den):  # each side within range before Fraction builds it
-            if part.strip():
-                _exact_text(part, field)
+            _exact_text(part, field)
         try:
             return exact_scalar(Fraction(text), field)
         except (ValueError, ZeroDivisionError):
             raise InvalidArgument(field, value, "not a decimal number or ratio") from None
     try:
         dec = Decimal(text)
-    except (ValueError, InvalidOperation):
-        if _looks_numeric(text):
-            raise _out_of_range(field, _shown(value), "exponent out of range") from None
-        raise InvalidArgument(field, _shown(value), "not a decimal number") from None
-    if not dec.is_finite():
+    except (ValueError, InvalidOperation):  # an exponent beyond what Decimal holds
+        raise _out_of_range(field, _shown(value), "exponent out of range") from None
+    if not dec.is_finite():  # pragma: no cover - _check_text refuses these
         raise InvalidArgument(field, value, "must be finite")
     _check_decimal(dec, field, value)
     return Fraction(dec)
-
-
-def _looks_numeric(text: str) -> bool:
-    import re
-
-    return re.fullmatch(r"[+-]?(\d+\.?\d*|\.\d+)[eE][+-]?\d+", text) is not None
 
 
 def _is_finite_mpf(value: Any) -> bool:
@@ -246,20 +263,28 @@ def exact_array(value: Any, field: str, want: Sequence[int | None]) -> np.ndarra
     flat_in = np.asarray(value, dtype=object).reshape(-1) if shape else [value]
     out = np.empty(len(flat_in), dtype=object)
     for i, v in enumerate(flat_in):
-        try:
-            out[i] = exact_scalar(v, field)
-        except InvalidArgument as exc:  # name the element (built only here: it is slow)
-            idx = np.unravel_index(i, shape) if shape else ()
-            where = field + "".join(f"[{j}]" for j in idx)
-            raise InvalidArgument(where, exc.value, exc.reason) from None
+        t = type(v)
+        if t is Fraction:
+            out[i] = v
+        elif (t is float or t is np.float64) and math.isfinite(v):  # the common case, quickly
+            out[i] = Fraction(float(v))
+        else:  # everything else; the element's index is named only in an error (slow)
+            try:
+                out[i] = exact_scalar(v, field)
+            except InvalidArgument as exc:
+                idx = np.unravel_index(i, shape) if shape else ()
+                where = field + "".join(f"[{j}]" for j in idx)
+                raise InvalidArgument(where, exc.value, exc.reason) from None
     return out.reshape(shape)
 
 
 def float_array(value: Any, field: str, want: Sequence[int | None]) -> np.ndarray:
     """Validate an array-like as a finite float64 array of the expected shape.
 
-    Strings are read with Python's correctly rounded ``float``; NaN or Inf raise, naming the
-    first offending index.
+    Strings must follow :data:`NUMBER_TEXT` and are converted with correct rounding (Python's
+    ``float``; ``p/q`` through :class:`~fractions.Fraction`); booleans are refused, as in
+    :func:`exact_scalar`. NaN, Inf or a magnitude beyond float64's range raise, naming the first
+    offending index.
     """
     if isinstance(value, np.ndarray) and value.dtype.kind in "fiu":
         arr = np.asarray(value, dtype=np.float64)
@@ -267,16 +292,37 @@ def float_array(value: Any, field: str, want: Sequence[int | None]) -> np.ndarra
     else:
         shape = shape_of(value, field)
         _check_shape(field, value, shape, want)
-        try:
-            arr = np.asarray(value, dtype=np.float64)
-        except (TypeError, ValueError):
-            exact_array(value, field, want)  # raises with the index of the bad element
-            raise
+        leaves = np.asarray(value, dtype=object).reshape(-1) if shape else [value]
+        if any(isinstance(v, str | bool | np.bool_) for v in leaves):
+            out = np.empty(len(leaves), dtype=np.float64)
+            for i, v in enumerate(leaves):
+                where = field + "".join(f"[{j}]" for j in np.unravel_index(i, shape))
+                out[i] = _float_scalar(v, where)
+            arr = out.reshape(shape)
+        else:
+            try:
+                arr = np.asarray(value, dtype=np.float64)
+            except OverflowError:  # an integer beyond float64's range
+                arr = np.array([_float_scalar(v, field) for v in leaves]).reshape(shape)
+            except (TypeError, ValueError):
+                exact_array(value, field, want)  # raises with the index of the bad element
+                raise
     bad = ~np.isfinite(arr)
     if bad.any():
         idx = tuple(int(i) for i in np.argwhere(bad)[0])
         raise InvalidArgument(field + "".join(f"[{j}]" for j in idx), arr[idx], "must be finite")
     return arr
+
+
+def _float_scalar(value: Any, field: str) -> float:
+    """One number to the nearest float64 (``inf`` beyond its range), validated as intake."""
+    try:
+        if isinstance(value, str):
+            text = _check_text(value, field)
+            return float(_exact_text(text, field)) if "/" in text else float(text)
+        return float(exact_scalar(value, field))
+    except OverflowError:
+        return float("inf")
 
 
 def format_exact(value: Any, digits: int) -> str:

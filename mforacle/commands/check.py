@@ -3,7 +3,7 @@
     mforacle check module.path:object [--dtype float32] [--framework torch] [--case FILE]
     mforacle check --vectors VDIR --results RDIR
 
-The first form loads a Python implementation (see ``mforacle.harness.protocol``; a bare
+The first form loads a Python implementation (see ``mforacle.protocol``; a bare
 ``module.path`` makes the module itself the implementation) and runs the conformance suite
 (every case × forward, loss, gradients, a training step) plus the claims it can feed; the
 second grades result files written by any program for an exported suite (``mforacle vectors
@@ -15,7 +15,10 @@ isolation: the implementation runs inside this process. Progress goes to stderr.
 SIGTERM and SIGHUP stop the run: the worker group is killed and the report is written with
 what was done (exit status 128 + the signal number). A report is always written to ``--out``
 (``check.{json,md,html}``), also when the implementation cannot be loaded.
-Exit status: 0 all checks passed, 1 something failed or errored, 2 usage error.
+Exit status: 0 all checks passed (PASS), 1 something failed or errored (FAIL), 2 usage error,
+3 nothing could be checked (NOTHING CHECKED: every check was *not checked*, e.g. a case whose
+activation the implementation does not support; the summary line gives the commonest reason),
+128 + N when stopped by signal N (SIGINT 130, SIGTERM 143).
 """
 
 from __future__ import annotations
@@ -107,7 +110,7 @@ def _unknown_fields_warning(unknown: dict[str, list[str]] | None) -> str:
     shown = ", ".join(names[:8]) + (", ..." if len(names) > 8 else "")
     return (
         f"; WARNING: {len(unknown)} result file(s) miss contract fields and have unknown "
-        f"fields {shown} (misspelled? see shared/spec/case-format.md)"
+        f"fields {shown} (misspelled? see docs/case-format.md)"
     )
 
 
@@ -153,13 +156,10 @@ def _print_verdict(args: argparse.Namespace, v: Verdict, check_id: str) -> None:
         _say(f"{check_id} {v.summary()[:200]}", sys.stderr)
 
 
-def _headline(report: dict, paths: dict, tail: str = "") -> None:
-    s = report["summary"]
-    _say(
-        f"{'PASS' if s['ok'] else 'FAIL'}: {s['pass']} passed, {s['fail']} failed, "
-        f"{s['error']} errors, {s['not checked']} not checked; report {paths['html']}" + tail,
-        sys.stdout,
-    )
+def _headline(report: dict, info: dict, paths: dict, tail: str = "") -> None:
+    from ..harness.runner import summary_line
+
+    _say(summary_line(report["summary"], info) + f"; report {paths['html']}" + tail, sys.stdout)
 
 
 def _run_files(args: argparse.Namespace, session: Session) -> int:
@@ -194,7 +194,7 @@ def _run_files(args: argparse.Namespace, session: Session) -> int:
     report, paths = session.write(
         verdicts, info, args.out, stem=args.stem, suite=suite_info, reproduce=repro
     )
-    _headline(report, paths, _unknown_fields_warning(info.get("unknown_fields")))
+    _headline(report, info, paths, _unknown_fields_warning(info.get("unknown_fields")))
     return exit_code(verdicts)
 
 
@@ -293,7 +293,7 @@ def _run_implementation(args: argparse.Namespace, session: Session, profile: str
             verdicts, info, args.out, stem=args.stem, suite=suite_info, reproduce=repro
         )
     tail = f"; INTERRUPTED ({suite_info['interrupted']})" if stopped is not None else ""
-    _headline(report, paths, tail)
+    _headline(report, info, paths, tail)
     if stopped is not None:
         return exit_status(stopped)
     return exit_code(verdicts)

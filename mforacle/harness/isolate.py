@@ -48,9 +48,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from ..dtypes import DTYPES
 from ..errors import ImplementationError
+from ..protocol import OPTIONAL_MEMBERS, Implementation
 from .calls import DEFAULT_TIMEOUT, Outcome
-from .protocol import DTYPES, OPTIONAL_MEMBERS, Implementation
 from .wire import MAX_HEADER, MAX_PAYLOAD, WireError, decode
 
 __all__ = [
