@@ -356,6 +356,10 @@ def result_from_json(obj: Any, case: Case | None = None) -> dict[str, Any]:
     from .numbers import float_array
 
     check_format(obj, RESULT_FORMAT)
+    if "error_bound_kind" in obj and obj["error_bound_kind"] not in ("rigorous", "estimate"):
+        raise CaseFormatError(
+            "error_bound_kind", obj["error_bound_kind"], "expected 'rigorous' or 'estimate'"
+        )
     out: dict[str, Any] = dict(obj)
     dims: dict[str, int] = {}
     if case is not None:
