@@ -458,3 +458,31 @@ def test_wire_rejects_deep_nesting():
     text = b'{"value": ' + b'{"l": [' * 5000 + b"]}" * 5000 + b"}"
     with pytest.raises(WireError):
         decode(b"MFW1" + len(text).to_bytes(4, "big") + text)
+
+
+def test_sigterm_while_loading_leaves_no_worker(tmp_path):
+    """Stopped during a slow import: the worker is killed, the report is written."""
+    slow = tmp_path / "slow_forever.py"
+    slow.write_text(
+        "import os, time\n"
+        f"open({str(tmp_path / 'mark')!r}, 'w').write(f'sleep {{os.getpid()}}')\n"
+        "time.sleep(1000)\n"
+    )
+    out = tmp_path / "rep"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    args = [sys.executable, "-m", "mforacle", "check", f"{slow}:IMPL", "--out", str(out)]
+    proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
+    try:
+        end = time.monotonic() + 240
+        while not _marks(tmp_path / "mark", "sleep") and time.monotonic() < end:
+            time.sleep(0.1)
+        (worker,) = _marks(tmp_path / "mark", "sleep")
+        proc.send_signal(signal.SIGTERM)
+        stdout, _ = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 128 + signal.SIGTERM, stdout
+    assert (out / "check.json").is_file()
+    assert _wait_gone(worker), "the loading worker outlived check"

@@ -184,6 +184,9 @@ class ProcessCaller:
         deadline = time.monotonic() + self.load_timeout
         try:
             head, _ = decode(self._recv(deadline))
+        except KeyboardInterrupt:  # SIGINT / SIGTERM while loading: no orphaned worker
+            self.stop()
+            raise
         except _TimedOut:
             self.stop()
             raise ImplementationError(
