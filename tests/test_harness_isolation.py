@@ -486,3 +486,15 @@ def test_sigterm_while_loading_leaves_no_worker(tmp_path):
     assert proc.returncode == 128 + signal.SIGTERM, stdout
     assert (out / "check.json").is_file()
     assert _wait_gone(worker), "the loading worker outlived check"
+
+
+def test_wire_sends_long_number_lists_as_arrays():
+    import numpy as np
+
+    from mforacle.harness.wire import MAX_NODES, decode, encode
+
+    big = [[float(i), float(-i)] for i in range(MAX_NODES)]  # more parts than MAX_NODES
+    _, got = decode(encode({"kind": "ok"}, (big, [1.0, 2.0]), with_value=True))
+    assert isinstance(got, tuple) and got[1] == [1.0, 2.0]
+    assert got[0].dtype == np.float64 and got[0].shape == (MAX_NODES, 2)
+    assert np.array_equal(got[0], np.asarray(big))

@@ -139,6 +139,15 @@ class _Encoder:
             if value.dtype.kind not in "biufc":
                 return {"o": f"array of dtype {value.dtype}", "why": "not a numeric dtype"}
             return self.array(value)
+        if isinstance(value, list | tuple) and len(value) > 64:
+            # a long sequence of numbers (a forward pass returning nested lists): as one array,
+            # which is what np.asarray makes of it in-process too
+            try:
+                arr = np.asarray(value)
+            except Exception:
+                arr = None
+            if arr is not None and arr.dtype.kind in "biuf" and arr.shape[:1] == (len(value),):
+                return self.array(arr)
         if isinstance(value, list | tuple):
             kind = "l" if isinstance(value, list) else "t"
             return {kind: [self.node(v, depth + 1) for v in value]}
