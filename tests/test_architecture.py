@@ -68,7 +68,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
         ),
     ),
     ("harness", ("mforacle.harness",)),
-    ("report", ("mforacle.harness.report", "mforacle.harness.svgplot", "mforacle.harness.session")),
+    ("report", ("mforacle.report",)),
     (
         "CLI",
         (

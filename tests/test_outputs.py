@@ -15,8 +15,9 @@ import pytest
 
 from mforacle import caseio
 from mforacle.cli import main
-from mforacle.harness import report as report_module
-from mforacle.harness.report import write_report
+from mforacle.report import files as report_files
+from mforacle.report import write_report
+from mforacle.report.rows import REPORT_FORMAT
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "mforacle" / "examples"
 TINY = str(EXAMPLES / "tiny.json")
@@ -84,7 +85,7 @@ def test_a_full_disk_names_the_path(tmp_path, capsys, monkeypatch):
 
 def _report(total: int) -> dict:
     return {
-        "format": report_module.REPORT_FORMAT,
+        "format": REPORT_FORMAT,
         "created": "2026-01-01T00:00:00Z",
         "mforacle_version": "test",
         "command": "mforacle check x",
@@ -105,7 +106,7 @@ def test_a_failed_report_leaves_the_old_set_whole(tmp_path, monkeypatch):
     def broken(report):
         raise RuntimeError("html rendering failed")
 
-    monkeypatch.setattr(report_module, "html_page", broken)
+    monkeypatch.setattr(report_files, "html_page", broken)
     with pytest.raises(RuntimeError):
         write_report(_report(2), tmp_path, "check")
     assert {k: p.read_text() for k, p in paths.items()} == old

@@ -33,7 +33,7 @@ from mforacle.verdict import Verdict
 from ..errors import InvalidArgument
 
 if TYPE_CHECKING:
-    from ..harness.session import Session
+    from ..report.session import Session
 
 __all__ = ["configure", "run"]
 
@@ -130,7 +130,7 @@ def run(args: argparse.Namespace) -> int:
         if not (math.isfinite(value) and value > 0):
             flag = "--" + name.replace("_", "-")
             raise InvalidArgument(flag, value, "must be a finite number of seconds > 0")
-    from ..harness.session import Session
+    from ..report.session import Session
 
     session = Session(profile)
     if file_mode:
@@ -160,6 +160,8 @@ def _headline(report: dict, info: dict, paths: dict, tail: str = "") -> None:
     from ..harness.runner import summary_line
 
     _say(summary_line(report["summary"], info) + f"; report {paths['html']}" + tail, sys.stdout)
+    for hint in report["summary"].get("hints", []):
+        _say(f"hint: {hint}", sys.stdout)
 
 
 def _run_files(args: argparse.Namespace, session: Session) -> int:
@@ -206,8 +208,8 @@ def _run_implementation(args: argparse.Namespace, session: Session, profile: str
     from ..harness.limit import build_limit_suite, plan_limit_checks
     from ..harness.loading import load_implementation
     from ..harness.runner import exit_code, plan_claims, run_one
-    from ..harness.session import reproduce_command
     from ..harness.vectors import SUITE_VERSION, build_suite, case_file_suites
+    from ..report.session import reproduce_command
 
     if args.case:
         from ..caseio import check_float64_range

@@ -30,6 +30,7 @@ from ..errors import MforacleError
 from ..protocol import Implementation, check_dtype
 from .calls import DEFAULT_TIMEOUT, Caller
 from .checks import QUANTITIES, PlannedCheck, SuiteCase, plan_checks
+from .hints import pattern_hints
 from .limit import LIMIT_QUANTITIES, LimitCase, plan_limit_checks
 from .vectors import resolve_inside, safe_id
 
@@ -354,6 +355,7 @@ def summarize(verdicts: list[Verdict]) -> dict[str, Any]:
         "outcome": outcome,
         "headline": HEADLINES[outcome],
         "not_checked_reasons": [[r, n] for r, n in top],
+        "hints": pattern_hints(verdicts) if outcome == "fail" else [],
     }
 
 
