@@ -46,6 +46,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "mforacle.model",
             "mforacle.measures",
             "mforacle.caseio",
+            "mforacle.cost",
             "mforacle.cases",
             "mforacle.protocol",
             "mforacle.threads",
