@@ -1,5 +1,6 @@
 """Benchmark, side by side in one run: the fast path against its floor, PyTorch and JAX; the
-exact path against a straightforward scalar mpmath implementation of the same formulas.
+exact path against a straightforward scalar mpmath implementation of the same formulas; and the
+three arithmetics (exact mpmath, Arb ball, fast float64) on the same cases.
 
 Run ``python -m mforacle.bench`` (``--quick`` for a smaller size and fewer repeats). Not a test:
 the numbers depend on the machine and its load (the header prints both). Figures of a run are
@@ -464,6 +465,47 @@ def _mp_backend() -> str:
 # --------------------------------------------------------------------------- CLI
 
 
+# --------------------------------------------------------------------------- three arithmetics
+
+#: (d, L, M, N) for the three arithmetics side by side; BALL_EXTRA runs ball and fast only
+THREE_LADDER = [(1, 2, 2, 2), (2, 4, 4, 4), (2, 8, 8, 4)]
+BALL_EXTRA = [(4, 32, 32, 8)]
+
+
+def run_three(ladder: Any, dps_list: Any, repeats: int, extra: Any = ()) -> list[str]:
+    """Exact (mpmath, confirmed), ball (Arb, rigorous) and fast (float64) ``evaluate`` on the
+    same cases (tanh, ``κ = 1/4``), CPU time of this process; ``speed-up`` = exact / ball. The
+    ``extra`` sizes run the ball and fast paths only."""
+    from mforacle.ball import network as ball_network
+    from mforacle.exact import network as exact_network
+    from mforacle.fast import network as fast_network
+
+    cpu = time.process_time
+    rows = [
+        "| d | L | M | N | dps | exact, confirmed (s) | ball, rigorous (s) | speed-up | "
+        "ball bits | fast float64 (s) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for size in [*ladder, *extra]:
+        d, L, M, N = size
+        model = _model(d, "tanh")
+        theta, x, y = _case(d, L, M, N)
+        t_f = median_time(lambda: fast_network.evaluate(model, theta, x, y), repeats, cpu)  # noqa: B023
+        for dps in dps_list:
+            t_b = median_time(
+                lambda: ball_network.evaluate(model, theta, x, y, dps=dps), repeats, cpu)  # noqa: B023
+            bits = ball_network.evaluate(model, theta, x, y, dps=dps).prec
+            if size not in extra:
+                t_e = median_time(
+                    lambda: exact_network.evaluate(model, theta, x, y, dps=dps), repeats, cpu)  # noqa: B023
+                te, sp = f"{t_e:.4g}", f"{t_e / t_b:.1f}×"
+            else:
+                te, sp = "–", "–"
+            rows.append(f"| {d} | {L} | {M} | {N} | {dps} | {te} | {t_b:.4g} | {sp} | {bits} | "
+                        f"{t_f:.3g} |")
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m mforacle.bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="smaller sizes, fewer repeats")
@@ -509,6 +551,11 @@ def main(argv: list[str] | None = None) -> int:
         size = QUICK_EXACT_SIZE if args.quick else EXACT_SIZE
         print(f"\n## Exact path (mpmath), median of {max(1, repeats // 2)}\n", flush=True)
         print("\n".join(run_exact(size, max(1, repeats // 2))), flush=True)
+        print(f"\n## Three arithmetics side by side (evaluate: loss, z, adjoint, gradients), "
+              f"CPU time, median of {repeats}\n", flush=True)
+        ladder = THREE_LADDER[:2] if args.quick else THREE_LADDER
+        extra = () if args.quick else BALL_EXTRA
+        print("\n".join(run_three(ladder, (30, 60), repeats, extra)), flush=True)
     return 0
 
 

@@ -42,23 +42,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name, (module, help_text) in COMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text)
-        try:
-            mod = importlib.import_module(f"mforacle.commands.{module}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"mforacle.commands.{module}":
-                raise
-            p.set_defaults(_run=_not_available(name))
-            continue
+        mod = importlib.import_module(f"mforacle.commands.{module}")
         mod.configure(p)
         p.set_defaults(_run=mod.run)
     return parser
-
-
-def _not_available(name: str):  # type: ignore[no-untyped-def]
-    def run(args: argparse.Namespace) -> int:
-        raise MforacleError(f"'{name}' is not available in this build")
-
-    return run
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -73,7 +60,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         # BLAS/OpenMP threads of this process: MFORACLE_THREADS, else 1 (mforacle.threads:
         # several threads per process oversubscribe a loaded machine, 20× slower, issue 13)
         with threads.limit():
-            return int(args._run(args) or 0)
+            code = int(args._run(args) or 0)
+        sys.stdout.flush()  # a closed pipe shows here, not at exit
+        return code
+    except BrokenPipeError:  # `mforacle ... | head -1`: stop quietly, as other Unix tools do
+        _silence_stdout()
+        return 0
     except MforacleError as exc:
         print(f"mforacle: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -86,8 +78,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("mforacle: interrupted", file=sys.stderr)
         return 130
-    except BrokenPipeError:
-        return 0
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush raises nothing."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
 
 
 if __name__ == "__main__":

@@ -18,8 +18,9 @@ from typing import Any
 
 import numpy as np
 
+from .dtypes import unit_roundoff
 from .errors import InvalidArgument
-from .numbers import exact_array, exact_scalar, exact_text, float_array
+from .numbers import exact_array, exact_scalar, exact_text, float_array, format_exact
 
 __all__ = [
     "ACTIVATION_NAMES",
@@ -27,15 +28,29 @@ __all__ = [
     "Data",
     "Model",
     "check_theta",
+    "describe_entry",
     "float_data",
     "float_theta",
+    "normalized_weights",
+    "weight_sum_tolerance",
 ]
 
 ACTIVATION_NAMES = ("tanh", "erf", "sigmoid", "softplus", "sin", "regrelu")
 
-#: Weights must sum to one within ``N * WEIGHT_SUM_ULPS * 2**-53``: the float64 roundoff of
-#: summing ``N`` weights that were each rounded once. Both paths then use the weights as given.
+#: Weights must sum to one within ``N * WEIGHT_SUM_ULPS * u`` (:func:`weight_sum_tolerance`,
+#: ``u = 2**-53`` for a case): the float64 roundoff of summing ``N`` weights that were each
+#: rounded once. Both paths then use the weights as given.
 WEIGHT_SUM_ULPS = 4
+
+
+def weight_sum_tolerance(n: int, dtype: str = "float64") -> Fraction:
+    """How far from one the sum of ``n`` weights, each rounded once to ``dtype``, may be:
+    ``n · WEIGHT_SUM_ULPS · u(dtype)`` (exact).
+
+    Raises:
+        InvalidArgument: ``dtype`` is not an arithmetic of :mod:`mforacle.dtypes`.
+    """
+    return n * WEIGHT_SUM_ULPS * Fraction(unit_roundoff(dtype))
 
 
 @dataclass(frozen=True)
@@ -160,16 +175,61 @@ class Data:
         return int(self.x.shape[0])
 
 
-def _check_weights(ws: list[Any], n: int) -> None:
+def normalized_weights(weights: Any, n: int, dtype: str = "float64") -> tuple[np.ndarray, Fraction]:
+    """``(ω / s, s)`` with ``s = Σ ω`` (exact Fractions): weights that an implementation received
+    rounded to ``dtype`` (``(n,)``, non-negative, summing to one within
+    :func:`weight_sum_tolerance` for ``dtype``) as weights summing to exactly one and the scale
+    ``s``. Every weighted quantity is linear in ``ω`` (``E = Σ ω_n ℓ_n``, its gradient, the limit's
+    energy, first variation and velocity), so its value for ``ω`` is ``s`` times its value for
+    ``ω / s``; ``z_L`` and the unweighted ``grad_x`` do not depend on ``ω``.
+
+    ``weights=None`` means uniform weights ``1/n`` (then ``s = 1``).
+
+    Raises:
+        InvalidArgument: a weight is negative, or the sum is off by more than the tolerance.
+    """
+    if weights is None:
+        return np.array([Fraction(1, n)] * n, dtype=object), Fraction(1)
+    ws = exact_array(weights, "weights", (n,))
     for i, w in enumerate(ws):
         if w < 0:
             raise InvalidArgument(f"weights[{i}]", w, "weights must be non-negative")
-    total = sum(ws)
-    tol = Fraction(n * WEIGHT_SUM_ULPS, 2**53)
+    total = sum(ws.tolist(), Fraction(0))
+    tol = weight_sum_tolerance(n, dtype)
     if abs(total - 1) > tol:
         raise InvalidArgument(
-            "weights", float(total), f"weights must sum to 1 (within {float(tol):.1e})"
+            "weights",
+            float(total),
+            f"weights rounded to {dtype} must sum to 1 (within {float(tol):.1e})",
         )
+    return np.array([w / total for w in ws], dtype=object), total
+
+
+def _check_weights(ws: list[Any], n: int) -> None:
+    for i, w in enumerate(ws):
+        if w < 0:
+            shown = format_exact(w, 6)
+            raise InvalidArgument(f"weights[{i}]", shown, "weights must be non-negative")
+    total = sum(ws)
+    tol = weight_sum_tolerance(n)
+    if abs(total - 1) > tol:
+        raise InvalidArgument(  # the sum as text: it may lie beyond float64's range
+            "weights", format_exact(total, 17), f"weights must sum to 1 (within {float(tol):.1e})"
+        )
+
+
+def describe_entry(quantity: str, index: Any, d: int) -> str:
+    """An array entry in the model's terms (0-based): ``theta`` / ``grad_theta`` / ``train_step``
+    ``[l, m, j]`` -> ``layer l, neuron m, w[j]`` (``u[j − d]``, ``b`` for ``j = 2d``); ``z_L`` /
+    ``grad_x`` ``[n, i]`` -> ``data point n, coordinate i``; anything else: the index as given."""
+    idx = [int(i) for i in index]
+    if quantity in ("theta", "grad_theta", "train_step") and len(idx) == 3:
+        layer, neuron, j = idx
+        part = f"w[{j}]" if j < d else (f"u[{j - d}]" if j < 2 * d else "b")
+        return f"layer {layer}, neuron {neuron}, {part}"
+    if quantity in ("z_L", "grad_x", "x") and len(idx) == 2:
+        return f"data point {idx[0]}, coordinate {idx[1]}"
+    return str(idx)
 
 
 def check_theta(model: Model, theta: Any) -> np.ndarray:
@@ -204,7 +264,7 @@ def float_data(
         if (ws < 0).any():
             i = int(np.argmax(ws < 0))
             raise InvalidArgument(f"weights[{i}]", ws[i], "weights must be non-negative")
-        tol = n * WEIGHT_SUM_ULPS * 2.0**-53
+        tol = float(weight_sum_tolerance(n))
         if abs(float(np.sum(ws)) - 1.0) > tol:
             raise InvalidArgument(
                 "weights", float(np.sum(ws)), f"weights must sum to 1 (within {tol:.1e})"

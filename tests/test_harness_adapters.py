@@ -7,8 +7,9 @@ import sys
 import numpy as np
 import pytest
 
+from mforacle.dtypes import round_to_dtype
 from mforacle.errors import ImplementationError
-from mforacle.harness.adapters import adapt, round_to_dtype
+from mforacle.harness.adapters import adapt
 from mforacle.harness.loading import load_implementation
 from mforacle.harness.runner import check_implementation
 from mforacle.harness.vectors import build_suite
@@ -30,7 +31,8 @@ def test_load_by_module_path_and_file(tmp_path):
 @pytest.mark.parametrize(
     ("target", "text"),
     [
-        ("no_colon_here", "expected 'module.path:object'"),
+        ("no_colon_here", "cannot import module 'no_colon_here'"),  # a bare module target
+        ("examples.numpy_resnet:", "expected 'module.path[:object]'"),
         ("no_such_module_xyz:IMPL", "cannot import module 'no_such_module_xyz'"),
         ("examples.numpy_resnet:NOPE", "has no attribute 'NOPE'"),
         ("examples.numpy_resnet:np", "no callable 'forward"),

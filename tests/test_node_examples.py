@@ -93,7 +93,7 @@ def test_adjoint_finding_first_layer_gets_no_gradient_and_inner_error_shrinks():
     from examples.torchdiffeq_resnet import ADJOINT
     from mforacle.caseio import read_case
     from mforacle.fast.network import loss_and_grad
-    from mforacle.harness.protocol import ModelSpec
+    from mforacle.protocol import ModelSpec
     from mforacle.sampling import sample_network
 
     case = read_case(CASE)

@@ -68,8 +68,8 @@ def _round_signed(signs: Any, mans: Any, exps: Any, bcs: Any, prec: int) -> tupl
     other, no term to drop) or hand over to :func:`_round_parts`."""
     low = min(exps)
     if max(map(add, exps, bcs)) - low > SPAN_BITS:
-        terms = zip(signs, mans, exps, bcs, strict=True)
-        return _round_parts([(-m if sg else m, e, e + bc) for sg, m, e, bc in terms], prec)
+        spans = zip(signs, mans, exps, bcs, strict=True)
+        return _round_parts([(-m if sg else m, e, e + bc) for sg, m, e, bc in spans], prec)
     terms = zip(signs, mans, exps, strict=True)
     total = sum([-(m << (e - low)) if sg else m << (e - low) for sg, m, e in terms])
     return from_man_exp(total, low, prec, round_nearest)  # one correctly rounded conversion

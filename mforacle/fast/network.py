@@ -113,7 +113,9 @@ class EnsembleResult:
 # layer's (S, N, d) block is contiguous); kept layer arrays (S, N, M).
 
 
-def _layer(act: FastActivation, th: np.ndarray, zl: np.ndarray, d: int):
+def _layer(
+    act: FastActivation, th: np.ndarray, zl: np.ndarray, d: int
+) -> tuple[np.ndarray, Any]:
     """``(σ(A_l), aux)`` for one layer of every member: ``th`` (S, M, k), ``zl`` (S, N, d)."""
     pre = np.matmul(zl, th[:, :, :d].transpose(0, 2, 1))  # (S, N, M)
     pre += th[:, None, :, 2 * d]
@@ -267,7 +269,7 @@ def float_thetas(model: Model, thetas: Any) -> np.ndarray:
     return th
 
 
-def _data(model: Model, x: Any, y: Any, weights: Any, validate: bool):
+def _data(model: Model, x: Any, y: Any, weights: Any, validate: bool) -> tuple[Any, Any, Any]:
     if validate:
         return float_data(model, x, y, weights)
     ws = weights if weights is not None else np.full(x.shape[0], 1.0 / x.shape[0])

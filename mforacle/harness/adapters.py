@@ -15,29 +15,20 @@ from typing import Any
 
 import numpy as np
 
+from ..dtypes import check_dtype, numpy_dtype
 from ..errors import ImplementationError
 from ..model import ACTIVATION_NAMES
-from .protocol import Implementation, check_dtype
+from ..protocol import MEMBERS, OPTIONAL_MEMBERS, Implementation
 
-__all__ = ["FRAMEWORKS", "adapt", "detect_framework", "numpy_dtype", "round_to_dtype"]
+__all__ = ["FRAMEWORKS", "adapt", "detect_framework"]
 
 FRAMEWORKS = ("numpy", "torch", "jax")
-MEMBERS = ("loss", "gradient", "train_step", "limit")
-
-
-def numpy_dtype(dtype: str) -> np.dtype:
-    """The NumPy dtype arrays of ``dtype`` are handed over in (float32 for bfloat16)."""
-    return np.dtype("float32" if dtype == "bfloat16" else dtype)
-
-
-def round_to_dtype(arr: Any, dtype: str) -> np.ndarray:
-    """Round a float64 array to ``dtype`` (nearest, ties to even) and return it as float64."""
-    a = np.asarray(arr, dtype=np.float64)
-    if dtype == "bfloat16":
-        bits = a.astype(np.float32).view(np.uint32).astype(np.uint64)
-        rounded = (bits + 0x7FFF + ((bits >> 16) & 1)) & 0xFFFF0000
-        return rounded.astype(np.uint32).view(np.float32).astype(np.float64)
-    return a.astype(numpy_dtype(dtype)).astype(np.float64)
+#: the report's note when the JAX adapter switches on float64 for a float64 implementation
+JAX_X64_NOTE = (
+    "mforacle switched on jax_enable_x64 to run this float64 JAX implementation; your own "
+    "scripts compute in float32 unless they do the same "
+    "(jax.config.update('jax_enable_x64', True))"
+)
 
 
 def detect_framework(obj: Any) -> str:
@@ -58,14 +49,14 @@ def detect_framework(obj: Any) -> str:
 def _members(obj: Any) -> dict[str, Any]:
     if inspect.isfunction(obj) or inspect.isbuiltin(obj):
         return {"forward": obj, "name": getattr(obj, "__name__", "forward")}
-    found = {m: getattr(obj, m, None) for m in ("forward", *MEMBERS)}
+    found = {m: getattr(obj, m, None) for m in MEMBERS}
     if found["forward"] is None and callable(obj) and not inspect.isclass(obj):
         found["forward"] = obj
     if not callable(found["forward"]):
         raise ImplementationError(
-            f"{obj!r} has no callable 'forward(spec, theta, x)'; see mforacle.harness.protocol"
+            f"{obj!r} has no callable 'forward(spec, theta, x)'; see mforacle.protocol"
         )
-    for m in MEMBERS:
+    for m in OPTIONAL_MEMBERS:
         if found[m] is not None and not callable(found[m]):
             raise ImplementationError(f"{obj!r}.{m} is not callable")
     found["name"] = (
@@ -77,7 +68,7 @@ def _members(obj: Any) -> dict[str, Any]:
 def adapt(
     obj: Any, *, dtype: str | None = None, framework: str | None = None, source: str = ""
 ) -> Implementation:
-    """Wrap ``obj`` (see :mod:`mforacle.harness.protocol`) as an :class:`Implementation`.
+    """Wrap ``obj`` (see :mod:`mforacle.protocol`) as an :class:`Implementation`.
 
     ``dtype`` / ``framework`` override what the object declares. A class is instantiated with
     no arguments. Raises :class:`ImplementationError` if the object lacks ``forward``.
@@ -109,6 +100,7 @@ def adapt(
         )
     build = {"numpy": _numpy, "torch": _torch, "jax": _jax}[fw]
     calls = build(members, dt)
+    notes = tuple(calls.pop("notes", None) or ())
     return Implementation(
         name=str(members["name"]),
         framework=fw,
@@ -117,6 +109,7 @@ def adapt(
         supports_kappa=bool(getattr(obj, "supports_kappa", True)),
         source=source,
         output_dtype="float32" if dt == "bfloat16" else dt,
+        notes=notes,
         **calls,
     )
 
@@ -238,8 +231,10 @@ def _import_jax() -> Any:
 
 def _jax(m: dict[str, Any], dtype: str) -> dict[str, Callable[..., Any] | None]:
     jax = _import_jax()
-    if dtype == "float64":
+    notes = []
+    if dtype == "float64" and not getattr(jax.config, "jax_enable_x64", False):
         jax.config.update("jax_enable_x64", True)
+        notes.append(JAX_X64_NOTE)
     jnp = jax.numpy
     jdt = getattr(jnp, dtype)
 
@@ -267,6 +262,7 @@ def _jax(m: dict[str, Any], dtype: str) -> dict[str, Callable[..., Any] | None]:
         return out(g_theta), out(g_x * n)
 
     return {
+        "notes": notes,
         "forward": lambda spec, th, x: out(fwd(spec, J(th), J(x))),
         "loss": (lambda spec, th, x, y, w: out(lss(spec, J(th), J(x), J(y), J(w))))
         if lss is not None

@@ -3,8 +3,10 @@
 Whatever the implementation does — raise, return NaN, the wrong shape or dtype, hang — each
 check ends in a verdict (``error``/``fail`` with the reason); a bug inside a check becomes an
 ``error`` verdict too ("harness error", with the traceback), never an exception out of
-:func:`run_planned`. The run as a whole passes when no verdict is ``fail`` or ``error``
-(*not checked* is neutral), see :func:`exit_code`.
+:func:`run_planned`. The run's outcome (:func:`summarize`, :func:`exit_code`): **FAIL** (exit 1)
+when any verdict is ``fail`` or ``error``; else **PASS** (exit 0) when at least one check passed;
+else **NOTHING CHECKED** (exit 3): every check was *not checked* (or there were none), which is
+neither a pass nor a failure — the headline gives the commonest reason.
 
 File mode (:func:`file_implementations`): results written by any program, one
 ``mforacle-result/1`` file per exported case (``RESULTS/<id>.json``, naming its ``"dtype"``),
@@ -25,13 +27,16 @@ from mforacle.verdict import Verdict
 
 from ..caseio import read_result
 from ..errors import MforacleError
+from ..protocol import Implementation, check_dtype
 from .calls import DEFAULT_TIMEOUT, Caller
 from .checks import QUANTITIES, PlannedCheck, SuiteCase, plan_checks
+from .hints import pattern_hints
 from .limit import LIMIT_QUANTITIES, LimitCase, plan_limit_checks
-from .protocol import Implementation, check_dtype
+from .vectors import resolve_inside, safe_id
 
 __all__ = [
     "EXIT_FAIL",
+    "EXIT_NOTHING_CHECKED",
     "EXIT_PASS",
     "check_files",
     "check_implementation",
@@ -41,9 +46,13 @@ __all__ = [
     "run_one",
     "run_planned",
     "summarize",
+    "summary_line",
 ]
 
-EXIT_PASS, EXIT_FAIL = 0, 1
+EXIT_PASS, EXIT_FAIL, EXIT_NOTHING_CHECKED = 0, 1, 3
+#: a run's outcome -> its headline word and exit status
+HEADLINES = {"pass": "PASS", "fail": "FAIL", "nothing checked": "NOTHING CHECKED"}
+EXIT_CODES = {"pass": EXIT_PASS, "fail": EXIT_FAIL, "nothing checked": EXIT_NOTHING_CHECKED}
 
 
 def run_one(p: PlannedCheck) -> list[Verdict]:
@@ -125,6 +134,7 @@ KNOWN_RESULT_FIELDS = frozenset(
         "loss", "z_L", "grad_theta", "grad_x",
         "energy", "Z1", "first_variation", "velocity",
         "digits", "tolerance", "method", "dps", "working_dps", "confirm_dps", "unit_roundoff",
+        "error_bound_kind", "error_estimate", "certificate", "radii", "notes",
     }
 )  # fmt: skip
 
@@ -194,6 +204,13 @@ def _file_limit(result: dict[str, Any], path: Path) -> Implementation:
     )
 
 
+def _result_path(root: Path, case_id: str) -> Path:
+    """``RESULTS/<id>.json`` for a safe id (see :func:`~.vectors.safe_id`), not yet required
+    to exist; raises :class:`~mforacle.errors.CaseFormatError` for an id that would leave
+    ``RESULTS``."""
+    return root / f"{safe_id(case_id, 'case id')}.json"
+
+
 def check_limit_files(
     suite: list[LimitCase],
     results: str | Path,
@@ -208,14 +225,21 @@ def check_limit_files(
     verdicts: list[Verdict] = []
     dtypes: set[str] = set()
     for lc in suite:
-        path = root / f"{lc.id}.json"
         ev = {"case_id": lc.id, "check_id": f"{lc.id}::file"}
-        if not path.is_file():
+        try:
+            path = _result_path(root, lc.id)
+        except MforacleError as exc:
+            verdicts.append(
+                Verdict.errored("H0.result-file", "the result file is valid", str(exc), ev)
+            )
+            continue
+        if not path.exists() and not path.is_symlink():
             v = Verdict.not_checked("H6.limit", "limit results", f"no result file {path}")
             v.evidence.update(ev)
             verdicts.append(v)
             continue
         try:
+            resolve_inside(root, f"{lc.id}.json", "result file")
             result = read_result(path, lc.case)
             impl = _file_limit(result, path)
         except MforacleError as exc:
@@ -250,18 +274,26 @@ def check_files(
     dtypes: set[str] = set()
     unknown_fields: dict[str, list[str]] = {}
     for sc in suite:
-        path = root / f"{sc.id}.json"
-        if not path.is_file():
+        ev = {"case_id": sc.id, "check_id": f"{sc.id}::file"}
+        try:
+            path = _result_path(root, sc.id)
+        except MforacleError as exc:
+            verdicts.append(
+                Verdict.errored("H0.result-file", "the result file is valid", str(exc), ev)
+            )
+            continue
+        if not path.exists() and not path.is_symlink():
             verdicts.append(
                 Verdict.errored(
                     "H0.result-file",
                     "a result file exists for the case",
                     f"missing result file {path}",
-                    {"case_id": sc.id, "check_id": f"{sc.id}::file"},
+                    ev,
                 )
             )
             continue
         try:
+            resolve_inside(root, f"{sc.id}.json", "result file")
             result = read_result(path, sc.case)
             impl = _file_implementation(result, path)
         except MforacleError as exc:
@@ -300,16 +332,56 @@ def check_files(
 
 
 def summarize(verdicts: list[Verdict]) -> dict[str, Any]:
+    """Counts by status, the ``outcome`` (``pass``, ``fail``, ``nothing checked``; module
+    docstring) with its ``headline`` word, ``ok`` (outcome is pass) and the commonest reasons
+    of the *not checked* verdicts (``not_checked_reasons``: ``[reason, count]``, at most 3)."""
     counts = {s: 0 for s in ("pass", "fail", "error", "not checked")}
+    reasons: dict[str, int] = {}
     for v in verdicts:
         counts[v.status] = counts.get(v.status, 0) + 1
-    ok = counts["fail"] == 0 and counts["error"] == 0 and counts["pass"] > 0
-    return {**counts, "total": len(verdicts), "ok": ok}
+        if v.status == "not checked":
+            reasons[v.reason] = reasons.get(v.reason, 0) + 1
+    if counts["fail"] or counts["error"]:
+        outcome = "fail"
+    elif counts["pass"]:
+        outcome = "pass"
+    else:
+        outcome = "nothing checked"
+    top = sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0]))[:3]
+    return {
+        **counts,
+        "total": len(verdicts),
+        "ok": outcome == "pass",
+        "outcome": outcome,
+        "headline": HEADLINES[outcome],
+        "not_checked_reasons": [[r, n] for r, n in top],
+        "hints": pattern_hints(verdicts) if outcome == "fail" else [],
+    }
 
 
 def exit_code(verdicts: list[Verdict]) -> int:
-    """0 when nothing failed or errored and something passed, else 1."""
-    return EXIT_PASS if summarize(verdicts)["ok"] else EXIT_FAIL
+    """0 pass, 1 fail (a verdict failed or errored), 3 nothing checked (module docstring)."""
+    return EXIT_CODES[summarize(verdicts)["outcome"]]
+
+
+def summary_line(summary: dict[str, Any], implementation: dict[str, Any] | None = None) -> str:
+    """The line a run ends with: ``PASS: 5 passed, 0 failed, 0 errors, 0 not checked —
+    pkg.mod:IMPL (float32)``; for NOTHING CHECKED also the commonest reason."""
+    s = summary
+    line = (
+        f"{s['headline']}: {s['pass']} passed, {s['fail']} failed, {s['error']} errors, "
+        f"{s['not checked']} not checked"
+    )
+    if implementation:
+        who = implementation.get("source") or implementation.get("name") or "?"
+        line += f" — {who} ({implementation.get('dtype', '?')})"
+    if s["outcome"] == "nothing checked":
+        if s["not_checked_reasons"]:
+            reason, n = s["not_checked_reasons"][0]
+            line += f"; nothing could be checked, commonly because: {reason} ({n}×)"
+        else:
+            line += "; there were no checks to run"
+    return line
 
 
 def finite_or_none(x: Any) -> float | None:
