@@ -267,8 +267,11 @@ _MAX_REFERENCE_TEXT = 200
 
 
 def safe_id(value: Any, field: str = "id") -> str:
-    """A manifest id usable as a relative path (``small/tanh``); raises
-    :class:`CaseFormatError` for anything else (``../x``, ``/etc/passwd``, ``a//b``, ``.``)."""
+    """A manifest id usable as a relative path (``small/tanh``).
+
+    Raises:
+        CaseFormatError: anything else (``../x``, ``/etc/passwd``, ``a//b``, ``.``).
+    """
     if not isinstance(value, str) or not 0 < len(value) <= 200 or not _ID.fullmatch(value):
         raise CaseFormatError(field, value, "expected an id like 'small/tanh'")
     if any(part in (".", "..") for part in value.split("/")):
