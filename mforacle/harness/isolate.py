@@ -164,6 +164,9 @@ class ProcessCaller:
                 pass_fds=(theirs.fileno(),),
                 start_new_session=True,
                 stdin=subprocess.DEVNULL,
+                # what the implementation prints goes to our stderr: it must not be able to
+                # forge check's verdict lines on stdout
+                stdout=2,
                 env=worker_environment(),
             )
         except OSError as exc:
