@@ -64,3 +64,59 @@ def test_the_implementation_cannot_write_to_checks_stdout(tmp_path):
     assert "999 passed" not in proc.stdout, proc.stdout
     assert "999 passed" in proc.stderr  # shown, but where it cannot pass for a verdict
     assert proc.returncode == 0 and proc.stdout.startswith("PASS: 1 passed"), proc.stdout
+
+
+def test_wide_cases_catch_code_wrong_only_for_d_at_least_4(tmp_path):
+    """The suite had d <= 3 and N <= 4 only: code wrong for d >= 4 passed everything."""
+    (tmp_path / "wide_bug.py").write_text(textwrap.dedent("""
+        from examples.numpy_resnet import NumpyResNet
+
+        class WrongOnlyD(NumpyResNet):
+            def forward(self, spec, theta, x):
+                z = super().forward(spec, theta, x)
+                if spec.d >= 4:
+                    z = z.copy()
+                    z[:, -1] *= 1.001
+                return z
+
+        IMPL = WrongOnlyD("float64")
+    """))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), str(tmp_path)]))
+    proc = subprocess.run(
+        [sys.executable, "-m", "mforacle", "check", "wide_bug:IMPL", "--no-claims",
+         "--only", "wide/", "--quiet", "--out", str(tmp_path / "rep")],
+        capture_output=True, text=True, env=env, timeout=600,
+    )
+    assert proc.returncode == 1 and proc.stdout.startswith("FAIL"), proc.stdout + proc.stderr
+
+
+def test_file_mode_refuses_references_as_results(tmp_path, capsys):
+    vdir = tmp_path / "V"
+    assert main(["vectors", "export", str(vdir)]) == 0
+    capsys.readouterr()
+    assert main(["check", "--vectors", str(vdir), "--results", str(vdir / "reference")]) == 2
+    assert "inside the vectors directory" in capsys.readouterr().err
+
+
+def test_file_mode_recomputes_the_tolerance(tmp_path, capsys):
+    """An edited tolerance in the exported vectors does not widen what a result is held to."""
+    import json
+
+    vdir = tmp_path / "V"
+    assert main(["vectors", "export", str(vdir)]) == 0
+    ref_path = vdir / "reference" / "small" / "tanh.json"
+    ref = json.loads(ref_path.read_text())
+    for dt in ref["tolerance"]:
+        ref["tolerance"][dt] = {q: "1e10" for q in ref["tolerance"][dt]}
+    ref_path.write_text(json.dumps(ref))
+    res = {k: v for k, v in ref.items() if k in ("loss", "z_L", "grad_theta", "grad_x")}
+    res["loss"] = "12345.0"
+    (tmp_path / "R" / "small").mkdir(parents=True)
+    (tmp_path / "R" / "small" / "tanh.json").write_text(
+        json.dumps({"format": "mforacle-result/1", "dtype": "float64", **res}))
+    capsys.readouterr()
+    main(["check", "--vectors", str(vdir), "--results", str(tmp_path / "R"), "--only",
+          "small/tanh", "--quiet", "--out", str(tmp_path / "rep")])
+    report = json.loads((tmp_path / "rep" / "check.json").read_text())
+    status = {v["id"]: v["status"] for v in report["verdicts"]}
+    assert status.get("small/tanh::loss") == "fail", status
