@@ -72,6 +72,9 @@ def main(boot: dict[str, Any]) -> None:
 
     members = ("forward", "loss", "gradient", "train_step", "limit")
     try:
+        from .. import threads
+
+        threads.configure_worker()  # before the implementation's libraries load (issue 13)
         from .loading import load_implementation
 
         impl = load_implementation(boot["source"], dtype=boot["dtype"], framework=boot["framework"])

@@ -79,7 +79,7 @@ class Session:
         suite: dict[str, Any] | None = None,
         reproduce: Callable[..., str] | None = None,
     ) -> tuple[dict[str, Any], dict[str, Path]]:
-        """Write the report of ``verdicts`` as ``out_dir/stem.{json,md,html}`` and its cases
+        """Write the report of ``verdicts`` as ``<out_dir>/<stem>.{json,md,html}`` and its cases
         under ``out_dir/cases``; ``reproduce(verdict, case_file, out_dir)`` builds each check's
         command. Returns ``(report, {"json": path, "md": path, "html": path})``.
 
