@@ -47,7 +47,7 @@ def _in_process(capsys, *argv: str, timeout: float = 120) -> tuple[int, str]:
     worker = threading.Thread(target=target, daemon=True)
     # a C-level watchdog: code that hangs inside one C call (a billion-digit integer) holds the
     # GIL, so the join below could not time out; then the whole run ends with a traceback dump
-    faulthandler.dump_traceback_later(timeout + 60, exit=True)
+    faulthandler.dump_traceback_later(timeout + 60, exit=True, file=sys.__stderr__)
     try:
         worker.start()
         worker.join(timeout)

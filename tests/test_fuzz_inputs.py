@@ -134,7 +134,7 @@ def _run(argv: list[str]) -> tuple[int, str]:
     worker = threading.Thread(target=target, daemon=True)
     # a C-level watchdog: code that hangs inside one C call (a billion-digit integer) holds the
     # GIL, so the join below could not time out; then the whole run ends with a traceback dump
-    faulthandler.dump_traceback_later(TIME_LIMIT + 60, exit=True)
+    faulthandler.dump_traceback_later(TIME_LIMIT + 60, exit=True, file=sys.__stderr__)
     try:
         worker.start()
         worker.join(TIME_LIMIT)
