@@ -47,6 +47,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "mforacle.measures",
             "mforacle.caseio",
             "mforacle.cost",
+            "mforacle.threads",
             "mforacle.cases",
             "mforacle.protocol",
             "mforacle.threads",

@@ -62,6 +62,17 @@ def test_progress_estimate_uses_each_kind_mean():
     assert p.remaining() == pytest.approx(10.0)
 
 
+def test_progress_estimate_grows_with_a_long_running_check():
+    import time
+
+    p = Progress(["claim", "claim", "claim"], stream=io.StringIO(), enabled=False)
+    p.done, p.spent = 1, {"claim": [1.0]}
+    assert p.remaining() == pytest.approx(2.0)
+    p.begin("claim::C3")
+    p._mark = time.monotonic() - 9.0  # it has run 9 s: the claims' mean becomes 5 s
+    assert p.remaining() == pytest.approx(5.0, abs=0.5)
+
+
 def test_check_prints_progress_to_stderr(tmp_path, capsys, monkeypatch):
     monkeypatch.syspath_prepend(str(ROOT))
     code = main(
