@@ -1,0 +1,788 @@
+"""Certified enclosures of the mean-field limit (forward ODE, adjoint, energy, probes) in Arb.
+
+``shared/spec/model.md`` §4: ``dZ/dt = F_ρ(Z, t)``, ``Z(0) = x``; ``dp/dt = −J_ρ(Z, t)ᵀp``,
+``p(1) = (g(Z(1)) − y)∇g(Z(1))``; ``E(ρ) = Σ ω_n (g(Z(1; x_n)) − y_n)²/2``;
+``δE/δρ(θ, t) = Σ ω_n p(t; x_n)·f(Z(t; x_n), θ)``, ``V(θ, t) = Σ ω_n ∂_θf(Z, θ)ᵀp``.
+Every returned number is an Arb ball that contains the true value.
+
+**Method (documented choice): a-posteriori Taylor steps with Cauchy-bounded defects and a
+logarithmic-norm Grönwall bound.** Each data point's ODE is integrated on its own; steps end at
+every probe depth and at ``t = 1``. On a step ``[t_k, t_k + h]``:
+
+1. *Approximation* (not rigorous, need not be): Taylor polynomials of degree ``n`` of ``Z`` and
+   of the variational matrix ``W`` (``W' = J W``, ``W(t_k) = I``) of the ODE with the
+   quadrature-discretized field ``F_h`` (:mod:`mforacle.ball.gaussian`), by Newton's iteration on
+   power series (``arb_series``); coefficients are then rounded to exact binary numbers, so
+   ``P`` and ``W`` are exact polynomials.
+2. *Defect*, rigorous: ``δ(τ) = P'(τ) − F_h(P(τ), t_k + τ)`` is analytic; its Taylor
+   coefficients ``d_j``, ``j < N``, are computed in ball arithmetic at the real point, and the
+   rest is bounded by Cauchy's estimate ``|d_j| ≤ M_R/R^j`` with
+   ``M_R ≥ sup_{|τ| ≤ R}|δ(τ)|`` from complex-ball (``acb``) evaluations covering the disk
+   (finite enclosures also prove analyticity there: no pole, no branch cut touched). So
+   ``∫_0^h |δ| ≤ Σ_{j<N} |d_j| h^{j+1}/(j+1) + h M_R q^N/(1 − q)``, ``q = h/R``. Same for
+   ``δ_W = W' − J_h(P) W``.
+3. *Grönwall*: with ``e = Z − P``, ``e' = J̄ e + (F − F_h)(P) − δ`` (``J̄`` the mean of the true
+   ``J`` on ``[P, Z]``), so ``‖e(t)‖ ≤ e^{μh}‖e(t_k)‖ + e^{μ⁺h}(∫|δ| + ε_F h)``, where ``μ`` is
+   an upper bound of the logarithmic 2-norm (Gershgorin on the symmetric part) of the true ``J``
+   over the tube ``{P(τ) + B(0, r)}``, enclosed by real-ball evaluation with the quadrature
+   error added, and ``ε_F`` bounds ``|F − F_h|`` on it. The tube radius ``r`` is accepted only
+   if the resulting bound stays below it (continuity argument: ``Z`` cannot leave the tube).
+4. *Adjoint* via the variational matrix: ``p(t_k) = Φ(t_{k+1}, t_k)ᵀ p(t_{k+1})`` with
+   ``Φ = W(h) ± e_W``, ``e_W ≤ e^{μ⁺h}[(K_J e_Z + ε_J) h sup‖W‖ + ∫|δ_W|]``, where
+   ``K_J = sup|σ''| (E|u|²)^{1/2} (E|w|⁴)^{1/2}`` bounds the z-Lipschitz constant of ``J``
+   (Cauchy–Schwarz on ``∂_zJ[e] = E[σ''(Y)(w·e) u wᵀ]``) and ``ε_J`` the quadrature error.
+   ``p`` is then propagated backward in ball arithmetic from the enclosure of ``p(1)``.
+5. Energy, ``δE/δρ`` and ``V`` at the probes are ball formulas in the enclosures of ``Z`` and
+   ``p`` at the probe depths.
+
+Adaptivity: ``h`` from the size of the next Taylor coefficient, shrunk until the disk
+evaluation is finite and the step's defect meets the per-unit-time target; ``N`` (the defect
+series length) from ``M_R`` and ``q``. If a run misses ``tol``, it is repeated once or twice
+with the target scaled by the observed overshoot.
+
+What is *not* covered (raises :class:`NotCertified`): ``Var(w·Z + b)`` reaching 0 on a step
+for ``regrelu`` (its moments are only C¹ there) or, with ``r ≥ 2`` and a quadrature activation,
+at a step's start (the series of ``√v`` does not exist); ``regrelu`` with deterministic
+``w·Z + b`` crossing a kink ``±η``.
+
+This module shares no numerical code with ``mforacle.exact`` or ``mforacle.fast``.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any
+
+from flint import acb, arb, arb_series, ctx
+
+from ..errors import InvalidArgument, MforacleError
+from ..measures import GaussianPath, Probe
+from ..model import Data, Model
+from .activations import arb_of, sigma
+from .gaussian import QUADRATURE, GaussianField, Rule, choose_rule, trapezoid_error
+
+__all__ = ["BallLimitResult", "NotCertified", "solve"]
+
+#: proved upper bounds of sup |σ''| on the real line (for the Lipschitz constant of J)
+_SUP_D2 = {
+    "tanh": Fraction(77, 100),  # 4/(3√3) = 0.7698
+    "erf": Fraction(968, 1000),  # (4/√π)(2e)^{-1/2} = 0.9679
+    "sigmoid": Fraction(963, 10000),  # 1/(6√3) = 0.09623
+    "softplus": Fraction(1, 4),
+    "sin": Fraction(1),
+}
+
+DEFAULT_ORDER = 24
+MAX_SERIES = 120
+RATIOS = (4, 3, 2)
+
+
+class NotCertified(MforacleError):
+    """The ball path cannot certify this case (see the module docstring for when)."""
+
+
+# ------------------------------------------------------------------------------------------
+# small helpers (ball arithmetic)
+# ------------------------------------------------------------------------------------------
+def _coeffs(s: arb_series, L: int) -> list[arb]:
+    """The first ``L`` coefficients (zeros beyond the stored ones). Arb truncates every series
+    operation at ``flint.ctx.cap``; a series known to fewer than ``L`` terms is refused."""
+    if s.prec < L:
+        raise ArithmeticError(f"series known to {s.prec} < {L} terms (flint.ctx.cap too small)")
+    c = s.coeffs()
+    return (list(c) + [arb(0)] * L)[:L]
+
+
+def _horner(coeffs: Sequence[Any], x: Any) -> Any:
+    acc = coeffs[-1] + 0 * x
+    for c in reversed(coeffs[:-1]):
+        acc = acc * x + c
+    return acc
+
+
+def _deriv(coeffs: Sequence[arb]) -> list[arb]:
+    out = [coeffs[j] * j for j in range(1, len(coeffs))]
+    return out or [arb(0)]
+
+
+def _up(x: Any) -> arb:
+    """Exact upper bound of ``|x|`` (arb or acb); ``inf`` when not finite."""
+    if not x.is_finite():
+        return arb("inf")
+    return x.abs_upper()
+
+
+def _norm_up(xs: Iterable[Any]) -> arb:
+    acc = arb(0)
+    for x in xs:
+        u = _up(x)
+        acc += u * u
+    return acc.sqrt().upper()
+
+
+def _lognorm_up(J: list[list[arb]]) -> arb:
+    """Upper bound of the logarithmic 2-norm ``λ_max((J + Jᵀ)/2)`` (Gershgorin)."""
+    d = len(J)
+    best = None
+    for i in range(d):
+        val = J[i][i].upper()
+        for l_ in range(d):
+            if l_ != i:
+                val = val + _up((J[i][l_] + J[l_][i]) / 2)
+        best = val if best is None else best.max(val)
+    assert best is not None
+    return best.upper()
+
+
+def _finite(xs: Iterable[Any]) -> bool:
+    return all(x.is_finite() for x in xs)
+
+
+def _fl(x: arb) -> float:
+    """A float near ``x`` for heuristics only (never used in a bound)."""
+    try:
+        return float(x.mid())
+    except (OverflowError, ValueError):
+        return math.inf
+
+
+@dataclass
+class _StepRecord:
+    t0: Fraction
+    t1: Fraction
+    z1: list[arb]  # exact midpoint at t1
+    e1: arb  # ‖Z(t1) − z1‖ ≤ e1
+    Phi: list[list[arb]]  # ball enclosure of Φ(t1, t0)
+    h: Fraction
+    N: int
+
+
+@dataclass
+class _Stats:
+    steps: int = 0
+    rejected: int = 0
+    max_N: int = 0
+    quad_nodes: int = 0
+
+
+class _Integrator:
+    """Rigorous integration of one data point's forward and variational equations."""
+
+    def __init__(self, field: GaussianField, target: arb, order: int, stats: _Stats,
+                 progress: Callable[[str], None] | None, label: str) -> None:
+        self.f = field
+        self.target = target
+        self.tf = _fl(target)
+        self.n = order
+        self.stats = stats
+        self.progress = progress
+        self.label = label
+        self.d = field.d
+        self.sup_d2 = (arb(1) / (2 * field.eta) if field.name == "regrelu"
+                       else arb_of(_SUP_D2[field.name]))
+        self._last_report = time.monotonic()
+
+    # -- rule and piece at the start of a step ------------------------------------------------
+    def _rule(self, t0a: arb, z0: list[arb], s_scale: float = 1.0) -> Rule | None:
+        if self.f.name not in QUADRATURE or self.f.degenerate:
+            return None
+        marg = self.f.marginal(t0a)
+        _F, _J, aux = self.f.evaluate(z0, marg, want_J=False, kind="real",
+                                      moments={0: arb(0), 1: arb(0)})
+        v = aux["v"]
+        s0 = _fl(v.sqrt()) if v > 0 else 0.0
+        m0 = abs(_fl(aux["m"]))
+        s_hi = arb((1.25 * s0 + 0.05) * s_scale)
+        rule = choose_rule(self.f.name, s_hi, arb(1.25 * m0 + 1), self.target / 1000)
+        self.stats.quad_nodes = max(self.stats.quad_nodes, 2 * rule.K + 1)
+        return rule
+
+    def _piece(self, t0a: arb, z0: list[arb]) -> int | None:
+        if not (self.f.name == "regrelu" and self.f.degenerate):
+            return None
+        marg = self.f.marginal(t0a)
+        _F, _J, aux = self.f.evaluate(z0, marg, want_J=False, kind="real",
+                                      moments={0: arb(0), 1: arb(0)})
+        m, eta = aux["m"], self.f.eta
+        if m < -eta:
+            return -1
+        if m > eta:
+            return 1
+        if m > -eta and m < eta:
+            return 0
+        raise NotCertified("regrelu: deterministic w·Z + b sits on a kink ±η")
+
+    # -- approximation: Taylor polynomials by Newton's iteration on series -------------------
+    def _series_FJ(self, t0a: arb, P: list[list[arb]], L: int, rule, piece):
+        marg = self.f.shifted(t0a, L)
+        Ps = [arb_series(p[:L], prec=L) for p in P]
+        F, J, _aux = self.f.evaluate(Ps, marg, want_J=True, kind="series", rule=rule,
+                                     piece=piece)
+        assert J is not None
+        return F, J
+
+    def _taylor(self, t0a: arb, z0: list[arb], L: int, rule, piece):
+        d = self.d
+        P = [[z0[i]] for i in range(d)]
+        q = 1
+        while q < L:
+            q2 = min(2 * q, L)
+            F, J = self._series_FJ(t0a, P, q2, rule, piece)
+            Pp = [p + [arb(0)] * (q2 - len(p)) for p in P]
+            r = []
+            for i in range(d):
+                Fi = _coeffs(F[i], q2)
+                dP = [*_deriv(Pp[i]), arb(0)]
+                r.append([Fi[j] - dP[j] for j in range(q2)])
+            Jc = [[_coeffs(J[i][l_], q2) for l_ in range(d)] for i in range(d)]
+            delta = [[arb(0)] * q2 for _ in range(d)]
+            for j in range(q2 - 1):
+                for i in range(d):
+                    acc = r[i][j]
+                    for k in range(1, j + 1):  # delta_0 = 0
+                        for l_ in range(d):
+                            acc += Jc[i][l_][j - k] * delta[l_][k]
+                    delta[i][j + 1] = acc / (j + 1)
+            P = [[(Pp[i][j] + delta[i][j]).mid() for j in range(q2)] for i in range(d)]
+            q = q2
+        if not all(_finite(p) for p in P):
+            raise NotCertified("Taylor coefficients are not finite (Var Y vanishes at a step "
+                               "start?)")
+        return P
+
+    def _fundamental(self, Jc: list[list[list[arb]]], L: int) -> list[list[list[arb]]]:
+        """Taylor coefficients of ``W' = J W``, ``W(0) = I`` (exact midpoints), length L."""
+        d = self.d
+        W = [[[arb(1 if i == l_ else 0)] + [arb(0)] * (L - 1) for l_ in range(d)]
+             for i in range(d)]
+        for j in range(L - 1):
+            for i in range(d):
+                for l_ in range(d):
+                    acc = arb(0)
+                    for k in range(j + 1):
+                        for m in range(d):
+                            acc += Jc[i][m][k] * W[m][l_][j - k]
+                    W[i][l_][j + 1] = (acc / (j + 1)).mid()
+        return W
+
+    # -- rigorous parts -------------------------------------------------------------------------
+    def _disk(self, t0a: arb, P, dP, W, dW, R: arb, rule, piece):
+        """``(M_F, M_W)``: bounds of ``|δ|`` and ``‖δ_W‖_F`` on the disk ``|τ| ≤ R`` (covered by
+        squares), or ``None`` when some enclosure is not finite (possible singularity)."""
+        d = self.d
+        for g in (1, 2, 4):
+            ok = True
+            MF = arb(0)
+            MW = arb(0)
+            half = R / g
+            for ix in range(g):
+                for iy in range(g):
+                    cx = -R + (2 * ix + 1) * half
+                    cy = -R + (2 * iy + 1) * half
+                    tau = acb(arb(cx.mid(), half.upper() * 1), arb(cy.mid(), half.upper()))
+                    z = [_horner(p, tau) for p in P]
+                    marg = self.f.marginal(t0a + tau)
+                    F, J, _aux = self.f.evaluate(z, marg, want_J=True, kind="complex",
+                                                 rule=rule, piece=piece)
+                    assert J is not None
+                    dF = [_horner(dP[i], tau) - F[i] for i in range(d)]
+                    Wv = [[_horner(W[i][l_], tau) for l_ in range(d)] for i in range(d)]
+                    dWv = [[_horner(dW[i][l_], tau) for l_ in range(d)] for i in range(d)]
+                    dlt = []
+                    for i in range(d):
+                        for l_ in range(d):
+                            acc = dWv[i][l_]
+                            for m in range(d):
+                                acc = acc - J[i][m] * Wv[m][l_]
+                            dlt.append(acc)
+                    if not (_finite(dF) and _finite(dlt)):
+                        ok = False
+                        break
+                    MF = MF.max(_norm_up(dF))
+                    MW = MW.max(_norm_up(dlt))
+                if not ok:
+                    break
+            if ok:
+                return MF, MW
+        return None
+
+    def _box(self, t0a: arb, P, W, h: arb, r: arb, rule, piece, nsub: int = 4):
+        """Over the real tube ``{P(τ) + B(0, r)}``, ``τ ∈ [0, h]``: ``μ`` (log-norm of the true
+        J), ``ε_F``, ``ε_J`` (quadrature), ``K_J`` (Lipschitz of J), ``sup‖W‖_F``, ``s_hi``."""
+        d = self.d
+        f = self.f
+        mu = epsF = epsJ = KJ = Wsup = s_hi_all = None
+        for k in range(nsub):
+            tau = arb(((2 * k + 1) * h / (2 * nsub)).mid(), (h / (2 * nsub)).upper())
+            z = [_horner(p, tau) + arb(0, r) for p in P]
+            marg = f.marginal(t0a + tau)
+            _F, J, aux = f.evaluate(z, marg, want_J=True, kind="real", rule=rule, piece=piece)
+            assert J is not None
+            m, v = aux["m"], aux["v"]
+            if f.name == "regrelu":
+                if f.degenerate:
+                    eta = f.eta
+                    inside = ((piece == -1 and m < -eta) or (piece == 1 and m > eta)
+                              or (piece == 0 and m > -eta and m < eta))
+                    if not inside:
+                        return None
+                elif not v > 0:
+                    return None
+            if f.r == 1 and not f.degenerate:
+                s_hi = _up(aux["a"][0])
+            else:
+                s_hi = v.upper().max(arb(0)).sqrt().upper()
+            if rule is not None:
+                errs = trapezoid_error(f.name, rule, s_hi, _up(m))
+                Eerr = {j: arb(0, errs[j]) for j in range(4)}
+                Ferr, Jerr, _ = f.evaluate(z, marg, want_J=True, kind="real", rule=rule,
+                                           moments=Eerr)
+                assert Jerr is not None
+                Jt = [[J[i][l_] + Jerr[i][l_] for l_ in range(d)] for i in range(d)]
+                eF = _norm_up(Ferr)
+                eJ = _norm_up([x for row in Jerr for x in row])
+            else:
+                Jt = J
+                eF = eJ = arb(0)
+            if not all(_finite(row) for row in Jt):
+                return None
+            mu_k = _lognorm_up(Jt)
+            KJ_k = self._lipschitz_J(marg)
+            Wv = [_horner(W[i][l_], tau) for i in range(d) for l_ in range(d)]
+            Ws = _norm_up(Wv)
+            vals = (mu_k, eF, eJ, KJ_k, Ws, s_hi)
+            if mu is None:
+                mu, epsF, epsJ, KJ, Wsup, s_hi_all = vals
+            else:
+                mu, epsF, epsJ, KJ, Wsup, s_hi_all = (
+                    a.max(b) for a, b in zip((mu, epsF, epsJ, KJ, Wsup, s_hi_all), vals,
+                                             strict=True))
+        return mu, epsF, epsJ, KJ, Wsup, s_hi_all
+
+    def _lipschitz_J(self, marg) -> arb:
+        """``sup|σ''| (E|u|²)^{1/2} (E|w|⁴)^{1/2}`` at the (ball) depth of ``marg``."""
+        d, r = self.d, self.f.r
+        c, A = marg.c, marg.A
+
+        def val(x):
+            return arb(0) if x is None else x
+
+        Eu2 = arb(0)
+        for i in range(d):
+            Eu2 += val(c[d + i]) * val(c[d + i])
+            for j in range(r):
+                Eu2 += val(A[d + i][j]) * val(A[d + i][j])
+        cw2 = arb(0)
+        trS = arb(0)
+        for i in range(d):
+            cw2 += val(c[i]) * val(c[i])
+            for j in range(r):
+                trS += val(A[i][j]) * val(A[i][j])
+        trS2 = arb(0)
+        for i in range(d):
+            for l_ in range(d):
+                s_il = arb(0)
+                for j in range(r):
+                    s_il += val(A[i][j]) * val(A[l_][j])
+                trS2 += s_il * s_il
+        cSc = arb(0)
+        for j in range(r):
+            acc = arb(0)
+            for i in range(d):
+                acc += val(A[i][j]) * val(c[i])
+            cSc += acc * acc
+        Ew2 = cw2 + trS
+        Ew4 = Ew2 * Ew2 + 2 * trS2 + 4 * cSc
+        return (self.sup_d2 * Eu2.upper().sqrt() * Ew4.upper().sqrt()).upper()
+
+    # -- one step -------------------------------------------------------------------------------
+    def step(self, t0: Fraction, z0: list[arb], e0: arb, t_stop: Fraction,
+             h_prev: Fraction | None) -> _StepRecord:
+        d, n = self.d, self.n
+        t0a = arb_of(t0)
+        piece = self._piece(t0a, z0)
+        s_scale = 1.0
+        for _attempt in range(4):
+            rule = self._rule(t0a, z0, s_scale)
+            P = self._taylor(t0a, z0, n + 2, rule, piece)
+            _F, J = self._series_FJ(t0a, P, n + 1, rule, piece)
+            Jc = [[_coeffs(J[i][l_], n + 1) for l_ in range(d)] for i in range(d)]
+            W = self._fundamental(Jc, n + 1)
+            Pn = [p[: n + 1] for p in P]
+            h = self._initial_h(P, t0, t_stop, h_prev)
+            rec = self._attempt(t0, t0a, z0, e0, Pn, W, h, t_stop, rule, piece)
+            if rec is not None:
+                return rec
+            s_scale *= 2  # the rule's error bound was too large on the step: finer rule
+        raise NotCertified(f"no certified step from t = {float(t0):.6g}")
+
+    def _initial_h(self, P, t0: Fraction, t_stop: Fraction, h_prev: Fraction | None) -> Fraction:
+        n = self.n
+        pn1 = max(abs(_fl(P[i][n + 1])) for i in range(self.d))
+        pn = max(abs(_fl(P[i][n])) for i in range(self.d))
+        hs = [1.0]
+        if pn1 > 0:
+            hs.append((self.tf / pn1) ** (1 / n))
+        if pn > 0:
+            hs.append((self.tf / pn) ** (1 / (n - 1)))
+        h = 0.8 * min(hs)
+        if h_prev is not None:
+            h = min(h, 2.5 * float(h_prev))
+        return self._quantize(h, t0, t_stop)
+
+    @staticmethod
+    def _quantize(h: float, t0: Fraction, t_stop: Fraction) -> Fraction:
+        rest = t_stop - t0
+        if h >= float(rest) * 0.999:
+            return rest
+        if not h > 0:
+            h = 1e-300
+        # a dyadic step keeps depths exact
+        k = max(0, -math.floor(math.log2(h)) + 12)
+        hq = Fraction(math.floor(h * 2**k), 2**k)
+        return max(hq, Fraction(1, 2**k))
+
+    def _attempt(self, t0, t0a, z0, e0, Pn, W, h: Fraction, t_stop, rule, piece):
+        d, n = self.d, self.n
+        dP = [_deriv(p) for p in Pn]
+        dW = [[_deriv(W[i][l_]) for l_ in range(d)] for i in range(d)]
+        while True:
+            if h < Fraction(1, 2**60):
+                raise NotCertified(f"step size underflow at t = {float(t0):.6g}")
+            ha = arb_of(h)
+            disk = None
+            for ratio in RATIOS:
+                R = ha * ratio
+                disk = self._disk(t0a, Pn, dP, W, dW, R, rule, piece)
+                if disk is not None:
+                    break
+            if disk is None:
+                self.stats.rejected += 1
+                h = self._quantize(float(h) / 2, t0, t_stop)
+                continue
+            MF, MW = disk
+            q = ha / R
+            lq = -math.log(_fl(q))
+            tail_target = self.tf * 1e-3
+            need = [n + 2]
+            for M in (MF, MW):
+                Mf = _fl(M)
+                if Mf > 0:
+                    need.append(math.ceil(math.log(Mf / (tail_target * (1 - _fl(q)))) / lq) + 1)
+            N = max(need)
+            if N > MAX_SERIES:
+                self.stats.rejected += 1
+                h = self._quantize(float(h) * 0.6, t0, t_stop)
+                continue
+            # rigorous defect series at the real point
+            F, J = self._series_FJ(t0a, Pn, N, rule, piece)
+            dF = []
+            for i in range(d):
+                Fi = _coeffs(F[i], N)
+                dPi = dP[i] + [arb(0)] * (N - len(dP[i]))
+                dF.append([dPi[j] - Fi[j] for j in range(N)])
+            Ws = [[arb_series(W[i][l_], prec=N) for l_ in range(d)] for i in range(d)]
+            dWs = []
+            for i in range(d):
+                for l_ in range(d):
+                    acc = arb_series(dW[i][l_], prec=N)
+                    for m in range(d):
+                        acc = acc - J[i][m] * Ws[m][l_]
+                    dWs.append(_coeffs(acc, N))
+            D_F = arb(0)
+            D_W = arb(0)
+            hp = ha
+            for j in range(N):
+                D_F += _norm_up(dF[i][j] for i in range(d)) * hp / (j + 1)
+                D_W += _norm_up(row[j] for row in dWs) * hp / (j + 1)
+                hp = hp * ha
+            tail = q ** N / (1 - q)
+            D_F = (D_F + ha * MF * tail).upper()
+            D_W = (D_W + ha * MW * tail).upper()
+            budget = self.target * ha
+            if not (D_F <= 2 * budget and D_W <= 2 * budget):
+                self.stats.rejected += 1
+                worst = max(_fl(D_F), _fl(D_W)) / _fl(budget)
+                shrink = min(0.7, 0.9 * worst ** (-1 / (n + 1)))
+                h = self._quantize(float(h) * shrink, t0, t_stop)
+                continue
+            # tube, bootstrap
+            r = (4 * (e0 + D_F) + arb(2) ** (-ctx.prec + 20)).upper()
+            box = None
+            for _ in range(6):
+                box = self._box(t0a, Pn, W, ha, r, rule, piece)
+                if box is None:
+                    break
+                mu, epsF, _epsJ, _KJ, _Wsup, _s_hi = box
+                mup = mu.max(arb(0))
+                growth = (mup * ha).exp()
+                e_sup = (growth * (e0 + D_F + epsF * ha)).upper()
+                if e_sup <= r:
+                    break
+                r = (2 * e_sup).upper()
+                box = None
+            if box is None:
+                self.stats.rejected += 1
+                h = self._quantize(float(h) / 2, t0, t_stop)
+                continue
+            mu, epsF, epsJ, KJ, Wsup, _s_hi = box
+            if epsF * ha > budget or epsJ * ha > budget:
+                return None  # the quadrature rule is too coarse for this step's s: refine
+            mup = mu.max(arb(0))
+            growth = (mup * ha).exp()
+            e1 = ((mu * ha).exp() * e0 + growth * (D_F + epsF * ha)).upper()
+            eW = (growth * ((KJ * e_sup + epsJ) * ha * Wsup + D_W)).upper()
+            # endpoint: exact midpoint + rounding radius
+            Pend = [_horner(p, ha) for p in Pn]
+            z1 = [x.mid() for x in Pend]
+            e1 = (e1 + _norm_up(x - x.mid() for x in Pend)).upper()
+            Phi = []
+            for i in range(d):
+                row = []
+                for l_ in range(d):
+                    row.append(_horner(W[i][l_], ha) + arb(0, eW))
+                Phi.append(row)
+            self.stats.steps += 1
+            self.stats.max_N = max(self.stats.max_N, N)
+            self._report(t0 + h, e1)
+            return _StepRecord(t0, t0 + h, z1, e1, Phi, h, N)
+
+    def _report(self, t: Fraction, e: arb) -> None:
+        now = time.monotonic()
+        if self.progress is not None and now - self._last_report > 2.0:
+            self._last_report = now
+            self.progress(f"{self.label}: t = {float(t):.4f}, steps {self.stats.steps}, "
+                          f"bound on |Z - mid| {_fl(e):.2e}")
+
+    def run(self, x0: list[arb], stops: Sequence[Fraction]) -> list[_StepRecord]:
+        """Integrate from ``t = 0`` through every stop (the last is 1)."""
+        z = [v.mid() for v in x0]
+        e = _norm_up(v - v.mid() for v in x0)
+        t = Fraction(0)
+        recs: list[_StepRecord] = []
+        h_prev = None
+        for stop in stops:
+            while t < stop:
+                rec = self.step(t, z, e, stop, h_prev)
+                recs.append(rec)
+                t, z, e, h_prev = rec.t1, rec.z1, rec.e1, rec.h
+        return recs
+
+
+# ------------------------------------------------------------------------------------------
+# the public solver
+# ------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class BallLimitResult:
+    """Certified enclosures (Arb balls) of the limit's outputs.
+
+    ``Z``/``p``: per depth in ``times`` (0, the probe depths, 1), lists over data points of
+    d-vectors of balls. ``error_bound[field]``: an upper bound of the largest radius in that
+    field. ``converged``: every bound is ``≤ tol``.
+    """
+
+    prec: int
+    tol: Fraction
+    energy: arb
+    Z1: list[list[arb]]  # (N, d)
+    first_variation: list[arb]  # (P,)
+    velocity: list[list[arb]]  # (P, k)
+    times: tuple[Fraction, ...]
+    Z: dict[Fraction, list[list[arb]]]
+    p: dict[Fraction, list[list[arb]]]
+    error_bound: dict[str, arb] = field(default_factory=dict)
+    converged: bool = True
+    stats: dict[str, Any] = field(default_factory=dict)
+
+
+def _probe(model: Model, p: Any, i: int) -> Probe:
+    if isinstance(p, Probe):
+        if len(p.theta) != model.k:
+            raise InvalidArgument(f"probes[{i}].theta", p.theta, f"expected k = {model.k} entries")
+        return p
+    if isinstance(p, dict):
+        return Probe.create(model, p.get("t"), p.get("theta"), f"probes[{i}]")
+    if isinstance(p, Sequence) and len(p) == 2:
+        return Probe.create(model, p[0], p[1], f"probes[{i}]")
+    raise InvalidArgument(f"probes[{i}]", p,
+                          "expected a Probe, {'t':..., 'theta':...} or (t, theta)")
+
+
+def _check_inputs(model, measure, x, y, weights, probes):
+    if not isinstance(model, Model):
+        raise InvalidArgument("model", model, "expected an mforacle.model.Model")
+    if not isinstance(measure, GaussianPath):
+        raise InvalidArgument("measure", measure, "expected an mforacle.measures.GaussianPath")
+    if measure.k != model.k:
+        raise InvalidArgument("measure.k", measure.k,
+                              f"measure is for k = {measure.k}, model has k = {model.k}")
+    data = Data.create(model, x, y, weights)
+    return data, tuple(_probe(model, p, i) for i, p in enumerate(probes))
+
+
+def _check_tol(tol: Any, dps: Any) -> tuple[Fraction, int]:
+    from ..numbers import exact_scalar
+
+    if dps is not None and (isinstance(dps, bool) or not isinstance(dps, int)
+                            or not 15 <= dps <= 1000):
+        raise InvalidArgument("dps", dps, "expected an integer number of digits in [15, 1000]")
+    if tol is None:
+        t = Fraction(1, 10 ** ((dps or 30) // 2))
+    else:
+        t = exact_scalar(tol, "tol")
+        if not 0 < t < 1:
+            raise InvalidArgument("tol", tol, "expected 0 < tol < 1")
+    bits_tol = math.ceil(-math.log2(float(t))) if t > Fraction(1, 10**300) else 1000
+    prec = max(64, bits_tol + 48)
+    if dps is not None:
+        prec = max(prec, math.ceil(dps * 3.3219280948873626) + 16)
+        if bits_tol > prec - 16:
+            raise InvalidArgument("tol", tol, f"tol is below what dps={dps} digits can carry")
+    return t, prec
+
+
+def _readout(model: Model, z: list[arb]) -> tuple[arb, list[arb]]:
+    a = [arb_of(v) for v in model.a]
+    kap = arb_of(model.kappa)
+    g = arb(0)
+    sq = arb(0)
+    for i in range(model.d):
+        g += a[i] * z[i]
+        sq += z[i] * z[i]
+    g += kap / 2 * sq
+    return g, [a[i] + kap * z[i] for i in range(model.d)]
+
+
+def _max_rad(xs: Iterable[arb]) -> arb:
+    out = arb(0)
+    for x in xs:
+        out = out.max(x.rad())
+    return out.upper()
+
+
+def _one_run(model, measure, data, probe_list, prec, target, order, progress):
+    fieldobj = GaussianField(model, measure)
+    d, k = model.d, model.k
+    stops = sorted({p.t for p in probe_list if p.t > 0} | {Fraction(1)})
+    times = tuple([Fraction(0), *stops])
+    stats = _Stats()
+    Zt: dict[Fraction, list[list[arb]]] = {t: [] for t in times}
+    pt: dict[Fraction, list[list[arb]]] = {t: [] for t in times}
+    energy = arb(0)
+    omega = [arb_of(w) for w in data.weights]
+    for nidx in range(data.n):
+        x0 = [arb_of(v) for v in data.x[nidx]]
+        integ = _Integrator(fieldobj, target, order, stats, progress,
+                            f"point {nidx + 1}/{data.n}")
+        recs = integ.run(x0, stops)
+        # Z balls at the stop times
+        balls = {Fraction(0): x0}
+        for rec in recs:
+            if rec.t1 in Zt:
+                balls[rec.t1] = [z + arb(0, rec.e1) for z in rec.z1]
+        Z1 = balls[Fraction(1)]
+        g, grad = _readout(model, Z1)
+        res = g - arb_of(data.y[nidx])
+        energy += omega[nidx] * res * res / 2
+        p = [res * gi for gi in grad]
+        pballs = {Fraction(1): p}
+        for rec in reversed(recs):
+            p = [sum((rec.Phi[m][i] * p[m] for m in range(d)), arb(0)) for i in range(d)]
+            if rec.t0 in pt:
+                pballs[rec.t0] = p
+        for t in times:
+            Zt[t].append(balls[t])
+            pt[t].append(pballs[t])
+    act = model.activation
+    fvs, vels = [], []
+    for pr in probe_list:
+        th = [arb_of(v) for v in pr.theta]
+        w, u, b = th[:d], th[d: 2 * d], th[2 * d]
+        fv = arb(0)
+        vel = [arb(0)] * k
+        for nidx in range(data.n):
+            z, p = Zt[pr.t][nidx], pt[pr.t][nidx]
+            pre = b + sum((w[i] * z[i] for i in range(d)), arb(0))
+            s0, s1 = sigma(act, pre, 0), sigma(act, pre, 1)
+            up = sum((u[i] * p[i] for i in range(d)), arb(0))
+            fv += omega[nidx] * up * s0
+            for i in range(d):
+                vel[i] += omega[nidx] * s1 * up * z[i]
+                vel[d + i] += omega[nidx] * s0 * p[i]
+            vel[2 * d] += omega[nidx] * s1 * up
+        fvs.append(fv)
+        vels.append(vel)
+    return energy, Zt, pt, fvs, vels, times, stats
+
+
+def solve(model: Model, measure: GaussianPath, x: Any, y: Any, weights: Any = None,
+          probes: Iterable[Any] = (), *, tol: Any = None, dps: int | None = None,
+          order: int = DEFAULT_ORDER, max_runs: int = 3,
+          progress: Callable[[str], None] | None = None) -> BallLimitResult:
+    """Certified enclosures of the limit for ``measure`` and data (module docstring).
+
+    ``tol`` (default ``10^-(dps//2)``, ``dps`` default 30) is the target for every output's
+    radius; the working precision is ``max(64, log2(1/tol) + 48)`` bits (at least ``dps``
+    digits when given). ``order`` is the Taylor degree. ``progress`` receives one-line messages
+    (at most one every two seconds) during long runs.
+
+    Returns:
+        :class:`BallLimitResult`: ``energy`` (ball), ``Z1`` (N, d), ``first_variation`` (P,),
+        ``velocity`` (P, k), ``Z``/``p`` at the stop depths, ``error_bound`` per field.
+
+    Raises:
+        InvalidArgument: malformed inputs.
+        NotCertified: a step could not be certified (module docstring).
+    """
+    data, probe_list = _check_inputs(model, measure, x, y, weights, probes)
+    tol_q, prec = _check_tol(tol, dps)
+    if isinstance(order, bool) or not isinstance(order, int) or not 6 <= order <= 60:
+        raise InvalidArgument("order", order, "expected an integer Taylor degree in [6, 60]")
+    t_start = time.monotonic()
+    old_cap = ctx.cap
+    ctx.cap = MAX_SERIES + 8  # Arb truncates every series operation at ctx.cap
+    try:
+        return _solve(model, measure, data, probe_list, tol_q, prec, order, max_runs, progress,
+                      t_start)
+    finally:
+        ctx.cap = old_cap
+
+
+def _solve(model, measure, data, probe_list, tol_q, prec, order, max_runs, progress, t_start):
+    with ctx.workprec(prec):
+        tol_a = arb_of(tol_q)
+        target = tol_a / 20
+        for run in range(max_runs):
+            energy, Zt, pt, fvs, vels, times, stats = _one_run(
+                model, measure, data, probe_list, prec, target, order, progress)
+            Z1 = Zt[Fraction(1)]
+            bounds = {
+                "energy": _max_rad([energy]),
+                "Z1": _max_rad(z for row in Z1 for z in row),
+                "first_variation": _max_rad(fvs),
+                "velocity": _max_rad(v for row in vels for v in row),
+            }
+            worst = max(bounds.values())
+            if worst <= tol_a or run == max_runs - 1:
+                break
+            factor = max(_fl(worst / tol_a), 2.0) * 4
+            if progress is not None:
+                progress(f"bounds {_fl(worst):.2e} > tol {float(tol_q):.1e}: rerun with a "
+                         f"target {factor:.1f} times smaller")
+            target = target / arb(factor)
+        return BallLimitResult(
+            prec=prec, tol=tol_q, energy=energy, Z1=Z1, first_variation=fvs, velocity=vels,
+            times=times, Z=Zt, p=pt, error_bound=bounds, converged=bool(worst <= tol_a),
+            stats={"steps": stats.steps, "rejected": stats.rejected, "max_N": stats.max_N,
+                   "quad_nodes": stats.quad_nodes, "runs": run + 1, "order": order,
+                   "seconds": round(time.monotonic() - t_start, 3)},
+        )
+
+
+def _stderr_progress(msg: str) -> None:
+    print(f"mforacle limit --path ball: {msg}", file=sys.stderr, flush=True)
