@@ -58,11 +58,15 @@ from .activations import arb_of, sigma
 __all__ = [
     "QUADRATURE",
     "GaussianField",
+    "Grid",
     "Rule",
+    "choose_grid",
     "choose_rule",
     "drift",
     "drift_and_jacobian",
     "gaussian_moments",
+    "grid_error",
+    "make_grid",
     "trapezoid_error",
 ]
 
@@ -147,13 +151,45 @@ def _strip_bounds(name: str, b: arb, m_hi: arb, s_hi: arb) -> tuple[arb, ...]:
     return (c0, sig[0], sig[1], sig[2])
 
 
+def _disc_bound(name: str, g: arb, s_hi: arb, m_hi: arb, orders: Sequence[int]) -> arb:
+    """Discretization part, for a grid in ``ζ`` no coarser than ``1/g``: the largest over
+    ``orders`` of ``min_b 2 C_j(b) e^{a²/2} / (e^{2πag} − 1)``, ``a = min(b/s_hi, 2πg)``."""
+    two_pi = 2 * arb.pi()
+    a_cap = two_pi * g
+    limit = arb.pi() / 2 if name == "tanh" else arb.pi()
+    best: dict[int, arb] = {}
+    for frac in _B_FRACTIONS:
+        b = limit * frac.numerator / frac.denominator
+        a = a_cap if s_hi == 0 else (b / s_hi).min(a_cap)
+        C = _strip_bounds(name, b, m_hi, s_hi)
+        factor = 2 * (a * a / 2).exp() / ((two_pi * a * g).exp() - 1)
+        for j in orders:
+            val = (factor * C[j]).upper()
+            if j not in best or val < best[j]:
+                best[j] = val
+    return best  # type: ignore[return-value]
+
+
+def _trunc_bound(name: str, Z: arb, s_hi: arb, m_hi: arb, orders: Sequence[int]) -> dict:
+    """Truncation part: nodes cover ``|ζ| ≤ Z`` (``Z ≥ 1``) for every ``(m, s)`` in range."""
+    phiZ = (-(Z * Z) / 2).exp() / (2 * arb.pi()).sqrt()
+    out = {}
+    for j in orders:
+        sup = _SUP[name][j]
+        if sup is None:  # softplus itself grows linearly
+            trunc = 2 * ((m_hi + arb(2).log()) * phiZ / Z + s_hi * phiZ)
+        else:
+            trunc = 2 * arb_of(Fraction(sup)) * phiZ / Z
+        out[j] = trunc.upper()
+    return out
+
+
 def trapezoid_error(
     name: str, rule: Rule, s_hi: Any, m_hi: Any = 0, orders: Sequence[int] = (0, 1, 2, 3)
 ) -> dict[int, arb]:
-    """Rigorous bounds ``|Q_j − E_j| ≤ ε_j`` of the rule for ``σ^{(j)}`` (module docstring).
-
-    Valid for every ``Y ~ N(m, s²)`` with ``|s| ≤ s_hi`` and ``|m| ≤ m_hi`` (``m_hi`` matters
-    only for softplus, ``j = 0``). Returns exact upper bounds (``arb`` with radius 0).
+    """Rigorous bounds ``|Q_j − E_j| ≤ ε_j`` of the ``ζ``-rule for ``σ^{(j)}`` (module
+    docstring). Valid for every ``Y ~ N(m, s²)`` with ``|s| ≤ s_hi`` and ``|m| ≤ m_hi``
+    (``m_hi`` matters only for softplus, ``j = 0``). Returns exact upper bounds.
 
     Raises:
         InvalidArgument: ``name`` is not one of :data:`QUADRATURE` or ``Z = K/n_q < 1``.
@@ -164,38 +200,42 @@ def trapezoid_error(
         raise InvalidArgument("rule", (rule.n_q, rule.K), "truncation point K/n_q must be >= 1")
     s_hi = abs(arb(s_hi)).upper()
     m_hi = abs(arb(m_hi)).upper()
-    h = arb(1) / rule.n_q
-    two_pi = 2 * arb.pi()
-    a_cap = two_pi / h
-    limit = arb.pi() / 2 if name == "tanh" else arb.pi()
-    Z = arb(rule.K) / rule.n_q
-    phiZ = (-(Z * Z) / 2).exp() / two_pi.sqrt()
-    out: dict[int, arb] = {}
-    best: dict[int, arb] = {}
-    for frac in _B_FRACTIONS:
-        b = limit * frac.numerator / frac.denominator
-        a = a_cap if s_hi == 0 else (b / s_hi).min(a_cap)
-        C = _strip_bounds(name, b, m_hi, s_hi)
-        factor = 2 * (a * a / 2).exp() / ((two_pi * a / h).exp() - 1)
-        for j in orders:
-            val = (factor * C[j]).upper()
-            if j not in best or val < best[j]:
-                best[j] = val
-    for j in orders:
-        sup = _SUP[name][j]
-        if sup is None:  # softplus itself grows linearly
-            trunc = 2 * ((m_hi + arb(2).log()) * phiZ / Z + s_hi * phiZ)
+    disc = _disc_bound(name, arb(rule.n_q), s_hi, m_hi, orders)
+    trunc = _trunc_bound(name, arb(rule.K) / rule.n_q, s_hi, m_hi, orders)
+    return {j: (disc[j] + trunc[j]).upper() for j in orders}
+
+
+def _needed_Z(name: str, s_hi: arb, m_hi: arb, eps: arb, orders: Sequence[int]) -> int:
+    """Smallest integer ``Z ≥ 1`` whose truncation bound is ``≤ eps``."""
+    Z = 1
+    while max(_trunc_bound(name, arb(Z), s_hi, m_hi, orders).values()) > eps and Z < 80:
+        Z += 1
+    return Z
+
+
+def _smallest(pred, lo: int = 1) -> int:
+    """Smallest integer ``n ≥ lo`` with ``pred(n)`` for a monotone ``pred`` (doubling, then
+    bisection)."""
+    hi = lo
+    while not pred(hi):
+        lo, hi = hi, hi * 2
+        if hi > 1 << 24:
+            raise InvalidArgument("eps", None, "quadrature would need more than 2^24 nodes")
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if pred(mid):
+            hi = mid
         else:
-            trunc = 2 * arb_of(Fraction(sup)) * phiZ / Z
-        out[j] = (best[j] + trunc).upper()
-    return out
+            lo = mid + 1
+    return hi
 
 
 def choose_rule(
     name: str, s_hi: Any, m_hi: Any, eps: Any, orders: Sequence[int] = (0, 1, 2, 3)
 ) -> Rule:
-    """The coarsest rule (smallest ``n_q``, then ``K``) with ``trapezoid_error ≤ eps`` for all
-    ``orders`` on ``|s| ≤ s_hi``, ``|m| ≤ m_hi``. Cost grows like ``s_hi · log(1/eps)``.
+    """The coarsest ``ζ``-rule (smallest ``n_q``, then ``K``) with ``trapezoid_error ≤ eps``
+    for all ``orders`` on ``|s| ≤ s_hi``, ``|m| ≤ m_hi``. Cost grows like
+    ``s_hi · log(1/eps)``.
 
     Raises:
         InvalidArgument: ``eps`` is not positive.
@@ -204,31 +244,142 @@ def choose_rule(
     if not eps > 0:
         raise InvalidArgument("eps", eps, "expected a positive tolerance")
     with ctx.workprec(64):
-        # truncation first: K/n_q = Z with phi(Z)/Z small enough (independent of n_q)
-        Zf = 1
-        while True:
-            probe = Rule(1, Zf, (), (), arb(0))
-            err = trapezoid_error(name, probe, 0, m_hi, orders)
-            # probe has h = 1 and a = 2π: its discretization part is tiny; we only need Z here
-            if max(err.values()) < eps / 2 or Zf > 60:
-                break
-            Zf += 1
-        n_q = 1
-        while True:
-            rule_probe = Rule(n_q, Zf * n_q, (), (), arb(0))
-            err = trapezoid_error(name, rule_probe, s_hi, m_hi, orders)
-            if max(err.values()) <= eps:
-                break
-            n_q += 1 if n_q < 16 else max(1, n_q // 8)
-    # shrink K back as far as the bound allows (fewer nodes)
-    K = Zf * n_q
-    with ctx.workprec(64):
-        while K - 1 >= n_q:
-            err = trapezoid_error(name, Rule(n_q, K - 1, (), (), arb(0)), s_hi, m_hi, orders)
-            if max(err.values()) > eps:
-                break
-            K -= 1
+        s_hi = abs(arb(s_hi)).upper()
+        m_hi = abs(arb(m_hi)).upper()
+        half = eps / 2
+        n_q = _smallest(lambda n: max(_disc_bound(name, arb(n), s_hi, m_hi, orders).values())
+                        <= half)
+        # the smallest K with K/n_q past the truncation point
+        Zmax = _needed_Z(name, s_hi, m_hi, half, orders)
+        K = _smallest(lambda k: max(_trunc_bound(name, arb(k) / n_q, s_hi, m_hi,
+                                                 orders).values()) <= half,
+                      lo=max(n_q, (Zmax - 1) * n_q))
     return make_rule(n_q, K)
+
+
+# ------------------------------------------------------------------------------------------
+# the y-grid form: nodes fixed in Y, Gaussian weights depend on (m, v) (entire in m)
+# ------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Grid:
+    """Trapezoidal rule in ``y``: nodes ``y_j = (j0 + j) h_y``, ``0 ≤ j ≤ J``, with the values
+    ``σ^{(k)}(y_j)`` (k = 0..3) as balls. Moments ``E_k ≈ h_y Σ_j φ_v(y_j − m) σ^{(k)}(y_j)``:
+    the singularities of ``σ`` stay on fixed nodes, so the moments are entire in ``m`` and
+    analytic in ``v`` off ``(−∞, 0]`` — far larger complex neighbourhoods than the
+    ``ζ``-rule, whose far nodes put poles near the real axis when ``s`` varies."""
+
+    hy: arb
+    j0: int
+    J: int
+    ys: tuple[arb, ...]
+    sig: tuple[tuple[arb, ...], ...]  # sig[k][j]
+
+    @property
+    def lo(self) -> arb:
+        return self.ys[0]
+
+    @property
+    def hi(self) -> arb:
+        return self.ys[-1]
+
+
+_GRID_VALUES: dict[tuple[str, Fraction, int, int], tuple[arb, ...]] = {}
+
+
+def _dyadic_step(h: float) -> Fraction:
+    """A dyadic step ``≤ h`` of the form ``c 2^-e``, ``c ∈ {4, 5, 6, 7}/4`` (cache-friendly)."""
+    import math
+
+    e = math.floor(math.log2(h))
+    base = Fraction(2) ** e
+    for c in (7, 6, 5, 4):
+        if base * Fraction(c, 4) <= Fraction(h):
+            return base * Fraction(c, 4)
+    return base
+
+
+def make_grid(act: Activation, lo: Any, hi: Any, hy: Fraction) -> Grid:
+    """Nodes ``j·hy`` covering ``[lo, hi]`` and ``σ^{(k)}`` there (cached per node)."""
+    import math
+
+    lo_f, hi_f = float(arb(lo).lower()), float(arb(hi).upper())
+    j0 = math.floor(lo_f / hy)
+    j1 = math.ceil(hi_f / hy)
+    hya = arb_of(hy)
+    ys, sig = [], [[], [], [], []]
+    for j in range(j0, j1 + 1):
+        y = hya * j
+        ys.append(y)
+        key = (str(act), hy, j, ctx.prec)
+        vals = _GRID_VALUES.get(key)
+        if vals is None:
+            vals = tuple(sigma(act, y, k) for k in range(4))
+            _GRID_VALUES[key] = vals
+        for k in range(4):
+            sig[k].append(vals[k])
+    return Grid(hya, j0, j1 - j0, tuple(ys), tuple(tuple(v) for v in sig))
+
+
+def grid_error(name: str, grid: Grid, m_lo: Any, m_hi: Any, s_lo: Any, s_hi: Any,
+               orders: Sequence[int] = (0, 1, 2, 3)) -> dict[int, arb]:
+    """Rigorous ``|Q_k − E_k| ≤ ε_k`` of the y-grid for every ``m ∈ [m_lo, m_hi]``,
+    ``s ∈ [s_lo, s_hi]`` (``s_lo > 0``): the ``ζ``-grid step is at most ``h_y/s_lo``, the nodes
+    cover ``|ζ| ≤ Z = min(m_lo − y_0, y_J − m_hi)/s_hi``. Infinite if ``Z < 1``."""
+    m_lo, m_hi, s_lo, s_hi = (arb(x) for x in (m_lo, m_hi, s_lo, s_hi))
+    s_lo = s_lo.lower()
+    s_hi = s_hi.upper()
+    if not s_lo > 0:
+        return {j: arb("inf") for j in orders}
+    Z = ((m_lo.lower() - grid.lo).min(grid.hi - m_hi.upper()) / s_hi).lower()
+    if not Z >= 1:
+        return {j: arb("inf") for j in orders}
+    m_abs = abs(m_lo).max(abs(m_hi)).upper()
+    disc = _disc_bound(name, s_lo / grid.hy, s_hi, m_abs, orders)
+    trunc = _trunc_bound(name, Z, s_hi, m_abs, orders)
+    return {j: (disc[j] + trunc[j]).upper() for j in orders}
+
+
+def choose_grid(act: Activation, m_lo: float, m_hi: float, s_lo: float, s_hi: float,
+                eps: Any, orders: Sequence[int] = (0, 1, 2, 3)) -> Grid:
+    """The coarsest dyadic-step y-grid with :func:`grid_error` ``≤ eps`` on the given ranges.
+
+    Raises:
+        InvalidArgument: ``s_lo ≤ 0`` or ``eps ≤ 0``.
+    """
+    name = act.name
+    if not s_lo > 0:
+        raise InvalidArgument("s_lo", s_lo, "the y-grid needs Var Y bounded away from 0")
+    eps = arb(eps)
+    if not eps > 0:
+        raise InvalidArgument("eps", eps, "expected a positive tolerance")
+    with ctx.workprec(64):
+        sh = arb(s_hi)
+        m_abs = arb(max(abs(m_lo), abs(m_hi)))
+        half = eps / 2
+        # the ζ-step 1/g with g = s_lo/h_y: find the smallest admissible integer-ish g
+        g = _smallest(lambda n: max(_disc_bound(name, arb(n) / 4, sh, m_abs, orders).values())
+                      <= half)
+        Z = _needed_Z(name, sh, m_abs, half, orders)
+    hy = _dyadic_step(s_lo * 4 / g)
+    return make_grid(act, m_lo - Z * s_hi - float(hy), m_hi + Z * s_hi + float(hy), hy)
+
+
+def _grid_moments(grid: Grid, m: Any, v: Any, s: Any, orders: Sequence[int]) -> dict[int, Any]:
+    """``h_y/(√(2π) s) Σ_j exp(−(y_j − m)²/(2v)) σ^{(k)}(y_j)`` (``s = √v > 0``)."""
+    inv2v = 1 / (2 * v)
+    acc: dict[int, Any] = {}
+    for j, y in enumerate(grid.ys):
+        x = y - m
+        w = (-(x * x) * inv2v).exp()
+        for k in orders:
+            c = grid.sig[k][j]
+            if c == 0:
+                continue
+            term = w * c
+            acc[k] = term if k not in acc else acc[k] + term
+    norm = grid.hy / ((2 * arb.pi()).sqrt() * s)
+    zero = _zero(m)
+    return {k: (acc[k] * norm if k in acc else zero) for k in orders}
 
 
 # ------------------------------------------------------------------------------------------
@@ -423,7 +574,7 @@ class GaussianField:
 
     # -- F and J ----------------------------------------------------------------------------
     def evaluate(self, z: Sequence[Any], marg: Marginal, *, want_J: bool, kind: str,
-                 rule: Rule | None = None, eps: dict[int, arb] | None = None,
+                 rule: Rule | Grid | None = None, eps: dict[int, arb] | None = None,
                  piece: int | None = None, moments: dict[int, Any] | None = None,
                  ) -> tuple[list[Any], list[list[Any]] | None, dict]:
         """``(F, J, aux)`` at state ``z`` (d,) under ``marg``.
@@ -522,6 +673,9 @@ class GaussianField:
         else:
             if self.degenerate:
                 E = _quad_moments(name, m, _zero(m), POINT_RULE, orders, cplx)
+            elif isinstance(rule, Grid):
+                s = self._s(v, a, kind, analytic=True)
+                E = _grid_moments(rule, m, v, s, orders)
             else:
                 if rule is None:
                     raise InvalidArgument("rule", rule, f"{name} needs a quadrature rule")

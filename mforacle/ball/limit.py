@@ -64,7 +64,16 @@ from ..errors import InvalidArgument, MforacleError
 from ..measures import GaussianPath, Probe
 from ..model import Data, Model
 from .activations import arb_of, sigma
-from .gaussian import QUADRATURE, GaussianField, Rule, choose_rule, trapezoid_error
+from .gaussian import (
+    QUADRATURE,
+    GaussianField,
+    Grid,
+    Rule,
+    choose_grid,
+    choose_rule,
+    grid_error,
+    trapezoid_error,
+)
 
 __all__ = ["BallLimitResult", "NotCertified", "solve"]
 
@@ -78,8 +87,9 @@ _SUP_D2 = {
 }
 
 DEFAULT_ORDER = 24
+_DEBUG = False
 MAX_SERIES = 120
-RATIOS = (4, 3, 2)
+DISK_RATIO = 3  # disk radius / half step
 
 
 class NotCertified(MforacleError):
@@ -186,21 +196,53 @@ class _Integrator:
         self.sup_d2 = (arb(1) / (2 * field.eta) if field.name == "regrelu"
                        else arb_of(_SUP_D2[field.name]))
         self._last_report = time.monotonic()
+        self.h_next = 0.25
 
     # -- rule and piece at the start of a step ------------------------------------------------
-    def _rule(self, t0a: arb, z0: list[arb], s_scale: float = 1.0) -> Rule | None:
-        if self.f.name not in QUADRATURE or self.f.degenerate:
-            return None
+    def _point_ms(self, t0a: arb, z0: list[Any]) -> tuple[arb, arb]:
+        """``(m, s)`` (balls) at a state, ``s = √v`` (``|a|`` when r = 1)."""
         marg = self.f.marginal(t0a)
         _F, _J, aux = self.f.evaluate(z0, marg, want_J=False, kind="real",
                                       moments={0: arb(0), 1: arb(0)})
         v = aux["v"]
-        s0 = _fl(v.sqrt()) if v > 0 else 0.0
-        m0 = abs(_fl(aux["m"]))
-        s_hi = arb((1.25 * s0 + 0.05) * s_scale)
-        rule = choose_rule(self.f.name, s_hi, arb(1.25 * m0 + 1), self.target / 1000)
-        self.stats.quad_nodes = max(self.stats.quad_nodes, 2 * rule.K + 1)
-        return rule
+        if self.f.r == 1 and not self.f.degenerate:
+            s = abs(aux["a"][0])
+        else:
+            s = v.sqrt() if v > 0 else arb(0, v.upper().max(arb(0)).sqrt().upper())
+        return aux["m"], s
+
+    def _form(self, t0a: arb, z0: list[arb], h_plan: float) -> Rule | Grid | None:
+        """The quadrature used on a step planned to be ``≤ h_plan`` long: the y-grid when
+        ``s`` stays away from 0 on it (large analytic neighbourhoods), else the ζ-rule."""
+        f = self.f
+        if f.name not in QUADRATURE or f.degenerate:
+            return None
+        eps = self.target * 1e-6
+        m0, s0 = self._point_ms(t0a, z0)
+        s0f, m0f = _fl(abs(s0)), abs(_fl(m0))
+        rule0 = choose_rule(f.name, arb(1.25 * s0f + 0.05), arb(m0f + 1), eps)
+        P6 = self._taylor(t0a, z0, 6, rule0, None)
+        tau = arb(h_plan / 2, h_plan / 2)
+        zb = [_horner(p, tau) for p in P6]
+        m, s = self._point_ms(t0a + tau, zb)
+        if not (m.is_finite() and s.is_finite()):
+            return rule0
+        m_lo, m_hi = _fl(m.lower()), _fl(m.upper())
+        s_lo, s_hi = _fl(abs(s).lower()), _fl(abs(s).upper())
+        pad = 0.25 * (m_hi - m_lo) + 0.02
+        m_lo, m_hi = m_lo - pad, m_hi + pad
+        s_hi = 1.2 * s_hi + 0.01
+        s_lo = 0.8 * s_lo
+        rule = choose_rule(f.name, arb(s_hi), arb(max(abs(m_lo), abs(m_hi)) + 1), eps)
+        if s_lo < 0.15 * s_hi or s_lo < 1e-3:
+            self.stats.quad_nodes = max(self.stats.quad_nodes, 2 * rule.K + 1)
+            return rule
+        grid = choose_grid(f.model.activation, m_lo, m_hi, s_lo, s_hi, eps)
+        if grid.J + 1 > 4 * (2 * rule.K + 1):
+            self.stats.quad_nodes = max(self.stats.quad_nodes, 2 * rule.K + 1)
+            return rule
+        self.stats.quad_nodes = max(self.stats.quad_nodes, grid.J + 1)
+        return grid
 
     def _piece(self, t0a: arb, z0: list[arb]) -> int | None:
         if not (self.f.name == "regrelu" and self.f.degenerate):
@@ -271,20 +313,28 @@ class _Integrator:
         return W
 
     # -- rigorous parts -------------------------------------------------------------------------
-    def _disk(self, t0a: arb, P, dP, W, dW, R: arb, rule, piece):
-        """``(M_F, M_W)``: bounds of ``|δ|`` and ``‖δ_W‖_F`` on the disk ``|τ| ≤ R`` (covered by
-        squares), or ``None`` when some enclosure is not finite (possible singularity)."""
+    def _disk(self, t0a: arb, P, dP, W, dW, c: arb, R: arb, rule, piece):
+        """``(M_F, M_W)``: bounds of ``|δ|`` and ``‖δ_W‖_F`` on the disk ``|τ − c| ≤ R``,
+        covered by ``g × g`` squares (``g = 2, 4, 8``: the first finite cover whose bound
+        stops improving), or ``None`` when no cover gives finite enclosures (a possible
+        singularity: analyticity is not proved)."""
         d = self.d
-        for g in (1, 2, 4):
+        best = None
+        for g in (2, 4, 8):
             ok = True
             MF = arb(0)
             MW = arb(0)
             half = R / g
             for ix in range(g):
                 for iy in range(g):
-                    cx = -R + (2 * ix + 1) * half
+                    cx = c - R + (2 * ix + 1) * half
                     cy = -R + (2 * iy + 1) * half
-                    tau = acb(arb(cx.mid(), half.upper() * 1), arb(cy.mid(), half.upper()))
+                    # skip squares that miss the disk
+                    dx = (abs(cx - c) - half).max(arb(0))
+                    dy = (abs(cy) - half).max(arb(0))
+                    if dx * dx + dy * dy > R * R:
+                        continue
+                    tau = acb(arb(cx.mid(), half.upper()), arb(cy.mid(), half.upper()))
                     z = [_horner(p, tau) for p in P]
                     marg = self.f.marginal(t0a + tau)
                     F, J, _aux = self.f.evaluate(z, marg, want_J=True, kind="complex",
@@ -308,8 +358,13 @@ class _Integrator:
                 if not ok:
                     break
             if ok:
-                return MF, MW
-        return None
+                M = MF.max(MW)
+                if best is not None and not M * 1000 < best[0].max(best[1]):
+                    return (MF.min(best[0]), MW.min(best[1]))
+                best = (MF, MW) if best is None else (MF.min(best[0]), MW.min(best[1]))
+                if _fl(M) < 1e3:
+                    return best
+        return best
 
     def _box(self, t0a: arb, P, W, h: arb, r: arb, rule, piece, nsub: int = 4):
         """Over the real tube ``{P(τ) + B(0, r)}``, ``τ ∈ [0, h]``: ``μ`` (log-norm of the true
@@ -338,7 +393,16 @@ class _Integrator:
             else:
                 s_hi = v.upper().max(arb(0)).sqrt().upper()
             if rule is not None:
-                errs = trapezoid_error(f.name, rule, s_hi, _up(m))
+                if isinstance(rule, Grid):
+                    if not v > 0:
+                        return "replan"
+                    sv = v.sqrt()
+                    errs = grid_error(f.name, rule, m.lower(), m.upper(), sv.lower(),
+                                      sv.upper())
+                    if not all(e.is_finite() for e in errs.values()):
+                        return "replan"
+                else:
+                    errs = trapezoid_error(f.name, rule, s_hi, _up(m))
                 Eerr = {j: arb(0, errs[j]) for j in range(4)}
                 Ferr, Jerr, _ = f.evaluate(z, marg, want_J=True, kind="real", rule=rule,
                                            moments=Eerr)
@@ -406,19 +470,21 @@ class _Integrator:
         d, n = self.d, self.n
         t0a = arb_of(t0)
         piece = self._piece(t0a, z0)
-        s_scale = 1.0
-        for _attempt in range(4):
-            rule = self._rule(t0a, z0, s_scale)
-            P = self._taylor(t0a, z0, n + 2, rule, piece)
-            _F, J = self._series_FJ(t0a, P, n + 1, rule, piece)
+        h_plan = min(float(t_stop - t0), 0.25 if h_prev is None else self.h_next)
+        for _attempt in range(8):
+            form = self._form(t0a, z0, h_plan)
+            P = self._taylor(t0a, z0, n + 2, form, piece)
+            _F, J = self._series_FJ(t0a, P, n + 1, form, piece)
             Jc = [[_coeffs(J[i][l_], n + 1) for l_ in range(d)] for i in range(d)]
             W = self._fundamental(Jc, n + 1)
             Pn = [p[: n + 1] for p in P]
             h = self._initial_h(P, t0, t_stop, h_prev)
-            rec = self._attempt(t0, t0a, z0, e0, Pn, W, h, t_stop, rule, piece)
-            if rec is not None:
+            h = min(h, self._quantize(h_plan, t0, t_stop))
+            rec = self._attempt(t0, t0a, z0, e0, Pn, W, h, t_stop, form, piece, P)
+            if isinstance(rec, _StepRecord):
                 return rec
-            s_scale *= 2  # the rule's error bound was too large on the step: finer rule
+            # the quadrature form does not fit the step: plan a shorter one
+            h_plan = 0.5 * float(rec)
         raise NotCertified(f"no certified step from t = {float(t0):.6g}")
 
     def _initial_h(self, P, t0: Fraction, t_stop: Fraction, h_prev: Fraction | None) -> Fraction:
@@ -431,8 +497,6 @@ class _Integrator:
         if pn > 0:
             hs.append((self.tf / pn) ** (1 / (n - 1)))
         h = 0.8 * min(hs)
-        if h_prev is not None:
-            h = min(h, 2.5 * float(h_prev))
         return self._quantize(h, t0, t_stop)
 
     @staticmethod
@@ -440,6 +504,8 @@ class _Integrator:
         rest = t_stop - t0
         if h >= float(rest) * 0.999:
             return rest
+        if h >= float(rest) * 0.5:  # two equal steps rather than a sliver at the end
+            return rest / 2
         if not h > 0:
             h = 1e-300
         # a dyadic step keeps depths exact
@@ -447,7 +513,8 @@ class _Integrator:
         hq = Fraction(math.floor(h * 2**k), 2**k)
         return max(hq, Fraction(1, 2**k))
 
-    def _attempt(self, t0, t0a, z0, e0, Pn, W, h: Fraction, t_stop, rule, piece):
+    def _attempt(self, t0, t0a, z0, e0, Pn, W, h: Fraction, t_stop, rule, piece,
+                 Pfull=None):
         d, n = self.d, self.n
         dP = [_deriv(p) for p in Pn]
         dW = [[_deriv(W[i][l_]) for l_ in range(d)] for i in range(d)]
@@ -455,53 +522,73 @@ class _Integrator:
             if h < Fraction(1, 2**60):
                 raise NotCertified(f"step size underflow at t = {float(t0):.6g}")
             ha = arb_of(h)
-            disk = None
-            for ratio in RATIOS:
-                R = ha * ratio
-                disk = self._disk(t0a, Pn, dP, W, dW, R, rule, piece)
-                if disk is not None:
-                    break
+            c = ha / 2
+            R = c * DISK_RATIO
+            disk = self._disk(t0a, Pn, dP, W, dW, c, R, rule, piece)
             if disk is None:
                 self.stats.rejected += 1
                 h = self._quantize(float(h) / 2, t0, t_stop)
                 continue
             MF, MW = disk
-            q = ha / R
+            q = c / R
             lq = -math.log(_fl(q))
-            tail_target = self.tf * 1e-3
+            # tail target: well below the expected truncation defect (quality of the bound),
+            # never below 1e-6 of the step's budget (cost)
+            hf = float(h)
+            series_est = max(_fl(_norm_up(p[n] for p in Pn)) * hf ** n,
+                             _fl(_norm_up(p[n + 1] for p in Pfull)) * hf ** (n + 1)
+                             if Pfull is not None else 0.0) * hf
+            budget_f = self.tf * hf
+            tail_target = min(1e-3 * budget_f, max(0.02 * series_est, 1e-6 * budget_f))
             need = [n + 2]
             for M in (MF, MW):
-                Mf = _fl(M)
-                if Mf > 0:
-                    need.append(math.ceil(math.log(Mf / (tail_target * (1 - _fl(q)))) / lq) + 1)
+                Mf = _fl(M) * hf
+                if not math.isfinite(Mf):
+                    need.append(10**6)
+                elif Mf > 0:
+                    need.append(math.ceil(math.log(Mf / (tail_target * (1 - _fl(q)))) / lq) + 2)
             N = max(need)
             if N > MAX_SERIES:
-                self.stats.rejected += 1
-                h = self._quantize(float(h) * 0.6, t0, t_stop)
-                continue
-            # rigorous defect series at the real point
-            F, J = self._series_FJ(t0a, Pn, N, rule, piece)
+                # accept the cap if the tail stays negligible against the budget
+                worst = max(_fl(MF), _fl(MW)) * hf * _fl(q) ** (MAX_SERIES - 1) / (1 - _fl(q))
+                if math.isfinite(worst) and worst <= 1e-3 * budget_f:
+                    N = MAX_SERIES
+                else:
+                    self.stats.rejected += 1
+                    h = self._quantize(float(h) * 0.6, t0, t_stop)
+                    continue
+            # rigorous defect series at the step's midpoint c
+            u = arb_series([c, arb(1)], prec=N)
+            Pc = [[x for x in _coeffs(_horner(p, u), N)] for p in Pn]
+            marg = self.f.shifted(t0a + c, N)
+            Ps = [arb_series(p, prec=N) for p in Pc]
+            F, J, _aux = self.f.evaluate(Ps, marg, want_J=True, kind="series", rule=rule,
+                                         piece=piece)
+            assert J is not None
             dF = []
             for i in range(d):
                 Fi = _coeffs(F[i], N)
-                dPi = dP[i] + [arb(0)] * (N - len(dP[i]))
+                dPi = [*_coeffs(Ps[i].derivative(), N - 1), arb(0)]
                 dF.append([dPi[j] - Fi[j] for j in range(N)])
-            Ws = [[arb_series(W[i][l_], prec=N) for l_ in range(d)] for i in range(d)]
+            Ws = [[_horner(W[i][l_], u) for l_ in range(d)] for i in range(d)]
             dWs = []
             for i in range(d):
                 for l_ in range(d):
-                    acc = arb_series(dW[i][l_], prec=N)
+                    acc = _horner(dW[i][l_], u)
                     for m in range(d):
                         acc = acc - J[i][m] * Ws[m][l_]
-                    dWs.append(_coeffs(acc, N))
+                    dWs.append(_coeffs(acc, N - 1))
+            # ∫_0^h |τ - c|^j dτ = 2 c^{j+1}/(j+1)
             D_F = arb(0)
             D_W = arb(0)
-            hp = ha
-            for j in range(N):
-                D_F += _norm_up(dF[i][j] for i in range(d)) * hp / (j + 1)
-                D_W += _norm_up(row[j] for row in dWs) * hp / (j + 1)
-                hp = hp * ha
-            tail = q ** N / (1 - q)
+            cp = c
+            for j in range(N - 1):
+                D_F += _norm_up(dF[i][j] for i in range(d)) * 2 * cp / (j + 1)
+                D_W += _norm_up(row[j] for row in dWs) * 2 * cp / (j + 1)
+                cp = cp * c
+            # coefficient N-1 of the derivative-based series is incomplete: leave it to the tail
+            tail = q ** (N - 1) / (1 - q)
+            series_part = max(_fl(D_F), _fl(D_W))
             D_F = (D_F + ha * MF * tail).upper()
             D_W = (D_W + ha * MW * tail).upper()
             budget = self.target * ha
@@ -516,6 +603,9 @@ class _Integrator:
             box = None
             for _ in range(6):
                 box = self._box(t0a, Pn, W, ha, r, rule, piece)
+                if box == "replan":
+                    self.stats.rejected += 1
+                    return h
                 if box is None:
                     break
                 mu, epsF, _epsJ, _KJ, _Wsup, _s_hi = box
@@ -531,8 +621,9 @@ class _Integrator:
                 h = self._quantize(float(h) / 2, t0, t_stop)
                 continue
             mu, epsF, epsJ, KJ, Wsup, _s_hi = box
-            if epsF * ha > budget or epsJ * ha > budget:
-                return None  # the quadrature rule is too coarse for this step's s: refine
+            if not (epsF * ha <= budget and epsJ * ha <= budget):
+                self.stats.rejected += 1
+                return h  # the quadrature form is too coarse for this step: replan
             mup = mu.max(arb(0))
             growth = (mup * ha).exp()
             e1 = ((mu * ha).exp() * e0 + growth * (D_F + epsF * ha)).upper()
@@ -547,8 +638,17 @@ class _Integrator:
                 for l_ in range(d):
                     row.append(_horner(W[i][l_], ha) + arb(0, eW))
                 Phi.append(row)
+            if _DEBUG:
+                print(f"step t0={float(t0):.4f} h={float(h):.4f} N={N} R/h={_fl(R/ha):.0f} "
+                      f"MF={_fl(MF):.1e} MW={_fl(MW):.1e} DF={_fl(D_F):.2e} DW={_fl(D_W):.2e} "
+                      f"epsF*h={_fl(epsF*ha):.1e} epsJ*h={_fl(epsJ*ha):.1e} mu={_fl(mu):.3f} "
+                      f"KJ={_fl(KJ):.2f} e1={_fl(e1):.2e} eW={_fl(eW):.2e}", file=sys.stderr)
             self.stats.steps += 1
             self.stats.max_N = max(self.stats.max_N, N)
+            # next step: grow while the truncation defect is below the budget
+            ratio = _fl(budget) / max(series_part, 1e-300)
+            grow = min(4.0, max(1.0, 0.8 * ratio ** (1 / (n + 1))))
+            self.h_next = float(h) * grow
             self._report(t0 + h, e1)
             return _StepRecord(t0, t0 + h, z1, e1, Phi, h, N)
 
