@@ -1,4 +1,5 @@
-"""Benchmark: fast-path forward+gradient time over a size ladder; exact-path cost per case.
+"""Benchmark: fast-path forward+gradient time over a size ladder; exact- and ball-path cost per
+case, the three arithmetics side by side.
 
 Run ``python -m mforacle.bench`` (full ladder, up to d = 16, L = 128, M = 512, N = 256) or
 ``python -m mforacle.bench --quick``. Times are medians over repeats of ``time.perf_counter``
@@ -33,6 +34,8 @@ FAST_LADDER = [  # (d, L, M, N)
 QUICK_FAST_LADDER = FAST_LADDER[:3]
 EXACT_LADDER = [(1, 2, 2, 2), (2, 4, 4, 4), (2, 8, 8, 4)]
 QUICK_EXACT_LADDER = EXACT_LADDER[:2]
+#: the ball path on the exact ladder plus sizes beyond the exact path's reach
+BALL_EXTRA = [(4, 32, 32, 8)]
 
 
 def median_time(fn: Callable[[], object], repeats: int) -> float:
@@ -108,6 +111,41 @@ def run_exact(ladder, dps_list, repeats: int) -> list[str]:
     return rows
 
 
+def run_three(ladder, dps_list, repeats: int, extra=()) -> list[str]:
+    """Exact (mpmath, confirmed), ball (Arb, rigorous) and fast (float64) ``evaluate`` on the
+    same cases (tanh, κ = 1/4); ``speed-up`` = exact time / ball time. ``extra`` sizes run the
+    ball and fast paths only."""
+    from mforacle.ball import network as ball_network
+
+    try:
+        from mforacle.exact import network as exact_network
+    except ImportError:
+        exact_network = None
+    rows = [
+        "| d | L | M | N | dps | exact, confirmed (s) | ball, rigorous (s) | speed-up | "
+        "ball bits | fast float64 (s) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    print("\n".join(rows))
+    for size in [*ladder, *extra]:
+        d, L, M, N = size
+        model, theta, x, y = _case(d, L, M, N, "tanh")
+        t_f = median_time(lambda: fast_network.evaluate(model, theta, x, y), repeats)  # noqa: B023
+        for dps in dps_list:
+            t_b = median_time(lambda: ball_network.evaluate(model, theta, x, y, dps=dps), repeats)  # noqa: B023
+            bits = ball_network.evaluate(model, theta, x, y, dps=dps).prec
+            if exact_network is not None and size not in extra:
+                t_e = median_time(
+                    lambda: exact_network.evaluate(model, theta, x, y, dps=dps), repeats)  # noqa: B023
+                te, sp = f"{t_e:.4g}", f"{t_e / t_b:.1f}×"
+            else:
+                te, sp = "–", "–"
+            rows.append(f"| {d} | {L} | {M} | {N} | {dps} | {te} | {t_b:.4g} | {sp} | {bits} | "
+                        f"{t_f:.3g} |")
+            print(rows[-1], flush=True)
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m mforacle.bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="small ladders, fewer repeats")
@@ -127,6 +165,10 @@ def main(argv: list[str] | None = None) -> int:
     run_fast(QUICK_FAST_LADDER if args.quick else FAST_LADDER, acts, repeats)
     print("\n## Exact path (mpmath), one case, median of", max(1, repeats // 2), "repeats\n")
     run_exact(QUICK_EXACT_LADDER if args.quick else EXACT_LADDER, (30, 60), max(1, repeats // 2))
+    print("\n## Three arithmetics side by side (evaluate: loss, z, adjoint, gradients), median of",
+          repeats, "repeats\n")
+    run_three(QUICK_EXACT_LADDER if args.quick else EXACT_LADDER, (30, 60), repeats,
+              extra=() if args.quick else BALL_EXTRA)
     return 0
 
 

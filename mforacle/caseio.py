@@ -1,4 +1,4 @@
-"""Case and result files: the language-neutral JSON contract (``shared/spec/case-format.md``).
+"""Case and result files: the language-neutral JSON contract (``docs/case-format.md``).
 
 ``mforacle-case/1`` describes a problem (a ``theta`` network or a ``measure`` limit, with data);
 ``mforacle-result/1`` holds what an implementation computed for it. Numbers may be JSON numbers
@@ -242,8 +242,11 @@ def result_from_json(obj: Any, case: Case | None = None) -> dict[str, Any]:
                 out[name] = float_array(obj[name], name, tuple(dims.get(a) for a in axes))
         for name in ("first_variation", "velocity"):
             if name in obj:
+                value = obj[name]
+                if name == "velocity" and isinstance(value, list) and not value:
+                    value = np.zeros((0, dims.get("k") or 0))  # P = 0: JSON's [] is (0, k)
                 out[name] = float_array(
-                    obj[name],
+                    value,
                     name,
                     (len(case.probes) if case else None,)
                     if name == "first_variation"

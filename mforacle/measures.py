@@ -1,4 +1,4 @@
-"""Descriptions of the depth-indexed measures ``rho(., t)`` (``shared/spec/model.md`` section 5).
+"""Descriptions of the depth-indexed measures ``rho(., t)`` (``docs/model.md`` section 5).
 
 Only the validated, exact description lives here. Evaluating expectations is the job of
 ``mforacle.exact.gaussian`` / ``mforacle.fast.gaussian``; sampling discrete networks is in

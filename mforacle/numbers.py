@@ -9,7 +9,9 @@ double.
 
 from __future__ import annotations
 
+import math
 import numbers as _numbers
+import re
 from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
@@ -19,7 +21,35 @@ import numpy as np
 
 from .errors import InvalidArgument
 
-__all__ = ["exact_array", "exact_scalar", "float_array", "format_exact", "shape_of"]
+__all__ = [
+    "NUMBER_TEXT",
+    "exact_array",
+    "exact_scalar",
+    "float_array",
+    "format_exact",
+    "shape_of",
+]
+
+#: The syntax of a number written as a string (``docs/case-format.md``, "Numbers"): optional
+#: JSON whitespace around it, an optional sign, then a decimal with an optional exponent
+#: (``1``, ``-0.25``, ``.5``, ``3.``, ``6.02e23``) or a rational ``p/q`` with ``q > 0``. ASCII
+#: only: no ``_`` digit groups, no other scripts' digits. The JSON Schemas in ``mforacle/schema/``
+#: use the same pattern (``tests/test_schema.py`` checks that they agree).
+NUMBER_TEXT = re.compile(
+    r"[ \t\n\r]*[+-]?(([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?"
+    r"|[0-9]+/[0-9]*[1-9][0-9]*)[ \t\n\r]*"
+)
+_NON_FINITE_WORDS = frozenset({"inf", "infinity", "nan"})
+
+
+def _check_text(value: str, field: str) -> str:
+    """The stripped text of a number string, or :class:`InvalidArgument` naming ``field``."""
+    text = value.strip()
+    if text.lower().lstrip("+-") in _NON_FINITE_WORDS:
+        raise InvalidArgument(field, value, "must be finite")
+    if not NUMBER_TEXT.fullmatch(value):
+        raise InvalidArgument(field, value, "not a decimal number")
+    return text
 
 
 def exact_scalar(value: Any, field: str) -> Fraction:
@@ -35,16 +65,11 @@ def exact_scalar(value: Any, field: str) -> Fraction:
     if isinstance(value, int | np.integer):
         return Fraction(int(value))
     if isinstance(value, str):
-        text = value.strip()
+        text = _check_text(value, field)
         try:
-            if "/" in text:
-                return Fraction(text)
-            dec = Decimal(text)
-        except (ValueError, InvalidOperation, ZeroDivisionError):
+            return Fraction(text) if "/" in text else Fraction(Decimal(text))
+        except (ValueError, InvalidOperation, ZeroDivisionError):  # pragma: no cover
             raise InvalidArgument(field, value, "not a decimal number") from None
-        if not dec.is_finite():
-            raise InvalidArgument(field, value, "must be finite")
-        return Fraction(dec)
     if isinstance(value, float | np.floating | Decimal):
         try:
             return Fraction(float(value) if isinstance(value, np.floating) else value)
@@ -108,16 +133,24 @@ def exact_array(value: Any, field: str, want: Sequence[int | None]) -> np.ndarra
     flat_in = np.asarray(value, dtype=object).reshape(-1) if shape else [value]
     out = np.empty(len(flat_in), dtype=object)
     for i, v in enumerate(flat_in):
-        idx = np.unravel_index(i, shape) if shape else ()
-        out[i] = exact_scalar(v, field + "".join(f"[{j}]" for j in idx))
+        t = type(v)
+        if t is Fraction:
+            out[i] = v
+        elif (t is float or t is np.float64) and math.isfinite(v):  # the common case, quickly
+            out[i] = Fraction(float(v))
+        else:  # everything else, with the element's index in the error message
+            idx = np.unravel_index(i, shape) if shape else ()
+            out[i] = exact_scalar(v, field + "".join(f"[{j}]" for j in idx))
     return out.reshape(shape)
 
 
 def float_array(value: Any, field: str, want: Sequence[int | None]) -> np.ndarray:
     """Validate an array-like as a finite float64 array of the expected shape.
 
-    Strings are read with Python's correctly rounded ``float``; NaN or Inf raise, naming the
-    first offending index.
+    Strings must follow :data:`NUMBER_TEXT` and are converted with correct rounding (Python's
+    ``float``; ``p/q`` through :class:`~fractions.Fraction`); booleans are refused, as in
+    :func:`exact_scalar`. NaN, Inf or a magnitude beyond float64's range raise, naming the first
+    offending index.
     """
     if isinstance(value, np.ndarray) and value.dtype.kind in "fiu":
         arr = np.asarray(value, dtype=np.float64)
@@ -125,16 +158,37 @@ def float_array(value: Any, field: str, want: Sequence[int | None]) -> np.ndarra
     else:
         shape = shape_of(value, field)
         _check_shape(field, value, shape, want)
-        try:
-            arr = np.asarray(value, dtype=np.float64)
-        except (TypeError, ValueError):
-            exact_array(value, field, want)  # raises with the index of the bad element
-            raise
+        leaves = np.asarray(value, dtype=object).reshape(-1) if shape else [value]
+        if any(isinstance(v, str | bool | np.bool_) for v in leaves):
+            out = np.empty(len(leaves), dtype=np.float64)
+            for i, v in enumerate(leaves):
+                where = field + "".join(f"[{j}]" for j in np.unravel_index(i, shape))
+                out[i] = _float_scalar(v, where)
+            arr = out.reshape(shape)
+        else:
+            try:
+                arr = np.asarray(value, dtype=np.float64)
+            except OverflowError:  # an integer beyond float64's range
+                arr = np.array([_float_scalar(v, field) for v in leaves]).reshape(shape)
+            except (TypeError, ValueError):
+                exact_array(value, field, want)  # raises with the index of the bad element
+                raise
     bad = ~np.isfinite(arr)
     if bad.any():
         idx = tuple(int(i) for i in np.argwhere(bad)[0])
         raise InvalidArgument(field + "".join(f"[{j}]" for j in idx), arr[idx], "must be finite")
     return arr
+
+
+def _float_scalar(value: Any, field: str) -> float:
+    """One number to the nearest float64 (``inf`` beyond its range), validated as intake."""
+    try:
+        if isinstance(value, str):
+            text = _check_text(value, field)
+            return float(Fraction(text)) if "/" in text else float(text)
+        return float(exact_scalar(value, field))
+    except OverflowError:
+        return float("inf")
 
 
 def format_exact(value: Any, digits: int) -> str:

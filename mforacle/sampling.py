@@ -1,6 +1,6 @@
 """Sample a discrete network ``theta`` (L, M, k) from a Gaussian depth-path measure (seeded).
 
-``theta(t) = c(t) + A(t) xi`` with ``xi ~ N(0, I_r)`` (``shared/spec/model.md`` section 5).
+``theta(t) = c(t) + A(t) xi`` with ``xi ~ N(0, I_r)`` (``docs/model.md`` section 5).
 Layer ``l`` (``l = 0, ..., L-1``) uses the depth **``t_l = l/L``**: it is the layer that applies
 the Euler step from ``z_l`` to ``z_{l+1}``, the discrete counterpart of ``F_rho(z(t_l), t_l)``.
 

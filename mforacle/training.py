@@ -1,4 +1,4 @@
-"""Training in the paper's time ``s`` (``shared/spec/model.md`` §3–4): discrete GD and the PDE.
+"""Training in the paper's time ``s`` (``docs/model.md`` §3–4): discrete GD and the PDE.
 
 **Discrete network.** ``dΘ/ds = −L·M ∇E(Θ) − λ(s) Θ``. One explicit step of size ``Δs``::
 

@@ -72,7 +72,7 @@ def test_file_mode_without_quiet_fails_and_writes_report(vdir, tmp_path, capsys)
 
 
 def test_misspelled_fields_are_named_and_the_summary_warns(vdir, tmp_path, capsys):
-    """Extra fields are allowed (case-format.md), so misspelled gradient fields leave those
+    """Extra fields are allowed (docs/case-format.md), so misspelled gradient fields leave those
     checks *not checked* and the run may pass, but the reason and the summary line say why."""
     rdir, out = _results(vdir, tmp_path), tmp_path / "rep"
     for path in rdir.rglob("*.json"):
@@ -126,7 +126,8 @@ def test_only_matching_nothing_is_a_usage_error(vdir, tmp_path, capsys):
 
 
 def test_a_result_with_one_gradient_component_checks_that_one(vdir, tmp_path, capsys):
-    """case-format.md: an omitted field is *not checked*; the field that is there is checked."""
+    """An omitted field is *not checked* (docs/case-format.md); the field that is there is
+    checked."""
     rdir, out = _results(vdir, tmp_path), tmp_path / "rep"
     path = rdir / "small" / "tanh.json"
     obj = json.loads(path.read_text())

@@ -141,7 +141,7 @@ def _rat(v) -> sp.Rational:
 
 
 def _sympy_gradient(case) -> tuple[list, list]:
-    """E(θ) built from model.md §1 with sympy, and its derivative in every θ entry."""
+    """E(θ) built from docs/model.md §1 with sympy, and its derivative in every θ entry."""
     m = case.model
     d = m.d
     L, M, k = case.theta.shape

@@ -44,7 +44,7 @@ def test_entry_points_agree_and_shapes(case: DiscreteCase) -> None:
 
 @given(case=discrete_cases())
 def test_duplicating_neurons_within_derived_bound(case: DiscreteCase) -> None:
-    """M -> 2M with copied neurons: same function (model.md §6), up to float64 rounding."""
+    """M -> 2M with copied neurons: same function (docs/model.md §6.2), up to float64 rounding."""
     m, th, x, y, w = case.model, case.theta, case.x, case.y, case.weights
     r1 = fn.evaluate(m, th, x, y, w)
     r2 = fn.evaluate(m, np.concatenate([th, th], axis=1), x, y, w)

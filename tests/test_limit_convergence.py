@@ -5,7 +5,7 @@ Experiment (fixed, no randomness): the bundled measure cases ``measure_erf_d1.js
 with 512 steps (step-doubling error estimate ~1e-13, far below err(256) ~ 1e-3).
 
 Decision rules (stated, not tuned):
-- slope of the least-squares fit of log err vs log L in [-1.15, -0.85] (claims.md B1);
+- slope of the least-squares fit of log err vs log L in [-1.15, -0.85] (docs/claims.md B1);
 - ratios ``r(L) = err(L)/err(2L) -> 2``. With ``err = C1/L + C2/L^2 + O(L^-3)``,
   ``r(L) = 2 + (C2/C1)/L + O(L^-2)``, so ``L |r(L) - 2|`` tends to ``|C2/C1|``. Window for the
   last ratio: ``|r - 2| <= 2 K / L_last`` with ``K`` the larger of ``L |r(L) - 2|`` over the

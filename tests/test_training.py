@@ -98,9 +98,10 @@ def test_time_dependent_weight_decay_shrinks_a_critical_point():
 
 
 def test_rescaled_time_is_width_invariant():
-    """Duplicating every neuron (M -> 2M) leaves the network function unchanged (model.md §6) and
-    halves each neuron's gradient while L·M doubles, so the GD trajectory in s is the same.
-    A trainer missing the L·M factor would move the duplicated network half as fast."""
+    """Duplicating every neuron (M -> 2M) leaves the network function unchanged
+    (docs/model.md §6.2) and halves each neuron's gradient while L·M doubles, so the GD
+    trajectory in s is the same. A trainer missing the L·M factor would move the duplicated
+    network half as fast."""
     model, th, x, y = _case()
     h1 = gradient_descent(model, th, x, y, ds=0.1, steps=20)
     h2 = gradient_descent(model, np.concatenate([th, th], axis=1), x, y, ds=0.1, steps=20)

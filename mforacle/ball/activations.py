@@ -1,4 +1,4 @@
-"""Rigorous enclosures of ``σ^{(j)}(x)``, ``j = 0..3``, on Arb balls (``shared/spec/model.md`` §1).
+"""Rigorous enclosures of ``σ^{(j)}(x)``, ``j = 0..3``, on Arb balls (``docs/model.md`` §1).
 
 ``sigma(act, x, j)`` returns an :class:`flint.arb` ball that contains ``σ^{(j)}(ξ)`` for **every**
 ``ξ`` in the ball ``x``, at the current Arb working precision (``flint.ctx.prec``; callers wrap it
@@ -42,7 +42,7 @@ for a ball that contains or may contain a kink, ``sigma(..., 3)`` returns the wh
 whether a ball touches a kink (``η`` itself is a ball when it is not a dyadic rational, so
 "may touch" counts as touching).
 
-Source: ``shared/spec/model.md`` §1 (the activations); Arb's ball semantics, F. Johansson,
+Source: ``docs/model.md`` §1 (the activations); Arb's ball semantics, F. Johansson,
 *Arb: efficient arbitrary-precision midpoint-radius interval arithmetic*, IEEE TC 66 (2017).
 This module shares no code with ``mforacle.exact`` or ``mforacle.fast``.
 """

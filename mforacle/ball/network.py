@@ -1,6 +1,6 @@
 """The discrete ResNet in ball arithmetic (Arb): rigorous enclosures of everything it computes.
 
-Same mathematics as ``shared/spec/model.md`` §1–2, written against Arb matrices (``arb_mat``)
+Same mathematics as ``docs/model.md`` §1–2, written against Arb matrices (``arb_mat``)
 instead of loops, one layer at a time, all data points at once (columns)::
 
     A_l   = W_l Z_l + b_l 1ᵀ                     (M × N)   pre-activations a = w·z + b
@@ -33,7 +33,7 @@ precision), the computation is repeated at ``max(2p, p + deficit + GUARD_BITS)``
 ``PREC_CAP_FACTOR ×`` the starting precision). The balls stay valid at every precision; the
 result says which precisions were tried and whether the request was met.
 
-Source: ``shared/spec/model.md`` §1–2; F. Johansson, *Arb: efficient arbitrary-precision
+Source: ``docs/model.md`` §1–2; F. Johansson, *Arb: efficient arbitrary-precision
 midpoint-radius interval arithmetic*, IEEE Trans. Computers 66 (2017). Shares no numerical code
 with ``mforacle.exact`` or ``mforacle.fast``.
 """
@@ -59,9 +59,12 @@ __all__ = [
     "PREC_CAP_FACTOR",
     "QUANTITIES",
     "BallResult",
+    "arb_to_fraction",
     "evaluate",
     "forward",
     "initial_prec",
+    "max_abs_mid",
+    "max_radius",
 ]
 
 #: Bits above the requested digits at the first attempt.
@@ -108,6 +111,23 @@ class BallResult:
     def grad_x(self) -> np.ndarray:
         """``∂ℓ_n/∂x_n = q_0``, shape ``(N, d)``, unweighted."""
         return self.q[0]
+
+    def radius_digits(self) -> dict[str, float | None]:
+        """Per quantity, ``-log10(max radius / max |midpoint|)``: the correct digits, relative to
+        the quantity's scale, that the enclosure guarantees (``inf`` for exact balls; ``None``
+        when every midpoint is 0 but a radius is not, or a radius is infinite)."""
+        out: dict[str, float | None] = {}
+        with flint.ctx.workprec(64):
+            for name in QUANTITIES:
+                values = self.get(name)
+                rad, peak = max_radius(values), max_abs_mid(values)
+                if rad == 0:
+                    out[name] = float("inf")
+                elif not rad.is_finite() or peak == 0:
+                    out[name] = None
+                else:
+                    out[name] = float(-(rad / peak).log_base(10).upper().mid())
+        return out
 
     def get(self, name: str) -> np.ndarray:
         """Quantity ``name`` (one of :data:`QUANTITIES`) as an object array (``loss``: 0-d)."""

@@ -1,10 +1,12 @@
 """The paper's claims as reusable checks, and the registry ``CLAIMS`` that runs them.
 
-Each claim id of ``shared/spec/claims.md`` (A1–A5, B1–B5, C1–C5) has a :class:`ClaimSpec`:
-its title, the implementation methods it needs (:mod:`mforacle.claims.impl`), the experiment
-sizes per hypothesis profile (``dev`` / ``ci`` / ``thorough``, see :mod:`mforacle.profiles`),
-and ``run(impl, profile) -> list[Verdict]``, which builds the built-in experiment (seeded, so it
-reproduces) and calls the ``check_*`` functions of the group modules:
+Each claim id of ``docs/claims.md`` (A1–A5, B1–B5, C1–C5) has a :class:`ClaimSpec`:
+its title, the members of the implementation protocol it needs (:mod:`mforacle.protocol`:
+``forward``, ``loss``, ``gradient``, ``train_step``), the experiment sizes per effort profile
+(``dev`` / ``ci`` / ``thorough``, see :mod:`mforacle.profiles`), and
+``run(impl, profile) -> list[Verdict]``, which builds the built-in experiment (seeded, so it
+reproduces) and calls the ``check_*`` functions of the group modules on the implementation,
+through the claims' one adapter :class:`mforacle.claims.subject.ClaimSubject`:
 
 - :mod:`mforacle.claims.exactness` — A1–A5 (fast vs exact, gradients, adjoint, invariances);
 - :mod:`mforacle.claims.limit` — B1–B5 (depth and width limits, expectations, first variation);
@@ -12,8 +14,11 @@ reproduces) and calls the ``check_*`` functions of the group modules:
 - :mod:`mforacle.claims.theorem6` — C3 (Theorem 6, depth and width);
 - :mod:`mforacle.claims.zero_loss` — C4, C5 (zero loss, the isotonic floor).
 
-A claim whose supporting module is not available in this build yields a "not checked" verdict
-that says so; a claim whose code raises yields an "error" verdict with the exception.
+A claim that needs a member the implementation lacks is *not checked*, with the reason (never
+computed with mforacle's own code in its place); a claim whose code raises yields an "error"
+verdict with the exception. Claims that need nothing (``needs == ()``: A4, B1, B2, B4, B5, C5)
+check mforacle's own code (the exact path, the limit solvers, the particle flow): they run for
+``mforacle claims`` and ``mforacle report``, never in a third-party report.
 """
 
 from __future__ import annotations
@@ -28,7 +33,9 @@ from mforacle.errors import InvalidArgument
 from mforacle.profiles import check_profile
 from mforacle.verdict import Verdict
 
-__all__ = ["CLAIMS", "ClaimSpec", "check_profile", "run_claim", "select"]
+from .subject import ClaimSubject, builtin_subject
+
+__all__ = ["CLAIMS", "ClaimSpec", "ClaimSubject", "check_profile", "run_claim", "select"]
 
 
 @dataclass(frozen=True)
@@ -37,7 +44,7 @@ class ClaimSpec:
 
     id: str
     title: str
-    needs: tuple[str, ...]
+    needs: tuple[str, ...]  # protocol members (mforacle.protocol.MEMBERS); () = mforacle's own
     module: str  # mforacle.claims.<module> holding ``run_<id>(impl, sizes) -> list[Verdict]``
     sizes: dict[str, dict[str, Any]] = field(default_factory=dict)
 
@@ -54,21 +61,22 @@ class ClaimSpec:
         return dict(self.sizes.get(check_profile(profile), {}))
 
     def run(self, impl: Any, profile: str = "ci") -> list[Verdict]:
-        """The claim's verdicts on ``impl``; never raises for the implementation's faults."""
-        from .impl import missing
-
+        """The claim's verdicts on ``impl`` (a :class:`ClaimSubject`, or any object with the
+        protocol's members, called directly); never raises for the implementation's faults."""
+        subject = ClaimSubject.of(impl)
         sizes = self.sizes_for(profile)
-        gone = missing(impl, self.needs)
+        gone = subject.lacks(self.needs)
         if gone:
             return [
-                Verdict.not_checked(self.id, self.title, f"implementation lacks {', '.join(gone)}")
+                Verdict.not_checked(
+                    self.id,
+                    self.title,
+                    f"the implementation lacks {', '.join(gone)} (mforacle.protocol)",
+                )
             ]
+        fn = self.function
         try:
-            fn = self.function
-        except (ImportError, AttributeError) as exc:
-            return [Verdict.not_checked(self.id, self.title, f"not available in this build: {exc}")]
-        try:
-            return list(fn(impl, sizes))
+            return list(fn(subject, sizes))
         except Exception as exc:  # the implementation (or a module it calls) failed
             return [
                 Verdict.errored(
@@ -76,6 +84,7 @@ class ClaimSpec:
                     self.title,
                     f"{type(exc).__name__}: {exc}",
                     {"traceback": traceback.format_exc()[-3000:]},
+                    {"measured": subject.label},
                 )
             ]
 
@@ -87,7 +96,8 @@ def _sizes(
     return {"dev": dev, "ci": ci, "thorough": {**ci, **(thorough or {})}}
 
 
-_C = ("train", "loss_and_grad")
+#: what the discrete training claims call: the loss, its gradient (the stable step) and GD steps
+_TRAIN = ("loss", "gradient", "train_step")
 
 CLAIMS: dict[str, ClaimSpec] = {
     spec.id: spec
@@ -95,27 +105,27 @@ CLAIMS: dict[str, ClaimSpec] = {
         ClaimSpec(
             "A1",
             "fast path = exact path within a derived error model",
-            ("loss_and_grad", "forward"),
+            ("forward",),
             "exactness",
             _sizes({"cases": 4}, thorough={"cases": 24}),
         ),
         ClaimSpec(
             "A2",
             "gradients are derivatives of the loss (Taylor remainder O(h²))",
-            ("loss_and_grad",),
+            ("gradient",),
             "exactness",
             _sizes({"cases": 3}, thorough={"cases": 12}),
         ),
         ClaimSpec(
             "A3",
             "the adjoint q_0 is the state gradient ∂ℓ/∂x",
-            ("grad_x",),
+            ("gradient",),
             "exactness",
             _sizes({"cases": 3}, thorough={"cases": 12}),
         ),
         ClaimSpec(
             "A4",
-            "the exact path's reported digits survive higher precision",
+            "the exact path's reported digits lie inside the certified enclosure",
             (),
             "exactness",
             _sizes({"cases": 2}, thorough={"cases": 8}),
@@ -144,7 +154,7 @@ CLAIMS: dict[str, ClaimSpec] = {
         ClaimSpec(
             "B3",
             "width: mean-square error O(1/M)",
-            (),
+            ("loss",),
             "limit",
             _sizes(
                 {"ladder": [4, 8, 16, 32], "seeds": 200},
@@ -167,8 +177,8 @@ CLAIMS: dict[str, ClaimSpec] = {
         ),
         ClaimSpec(
             "C1",
-            "monotone loss decay below the computed stable step",
-            _C,
+            "GD below the computed stable step decreases the loss as first-order theory predicts",
+            _TRAIN,
             "decay",
             _sizes(
                 {"cases": 3, "steps": 40, "flow_steps": 20},
@@ -178,7 +188,7 @@ CLAIMS: dict[str, ClaimSpec] = {
         ClaimSpec(
             "C2",
             "energy dissipation dE/ds = −L·M|∇E|², −∫∫|V|² dρ dt (order Δs)",
-            _C,
+            _TRAIN,
             "decay",
             _sizes(
                 {"cases": 2, "horizon_steps": 8, "halvings": 3},
@@ -188,7 +198,7 @@ CLAIMS: dict[str, ClaimSpec] = {
         ClaimSpec(
             "C3",
             "Theorem 6: trained network -> trained limit (1/L, 1/M)",
-            _C,
+            ("loss", "train_step"),
             "theorem6",
             _sizes(
                 {
@@ -210,7 +220,7 @@ CLAIMS: dict[str, ClaimSpec] = {
         ClaimSpec(
             "C4",
             "zero-loss limit on reachable data",
-            _C,
+            _TRAIN,
             "zero_loss",
             _sizes(
                 {"ladder": [[2, 4, 20.0], [4, 8, 80.0], [8, 16, 320.0]]},
@@ -244,11 +254,10 @@ def select(claim: str | None) -> list[ClaimSpec]:
 
 
 def run_claim(claim: str, impl: Any = None, profile: str = "ci") -> list[Verdict]:
-    """Run one claim (or group) on ``impl`` (default: the built-in fast path)."""
-    from .impl import fast_path
-
-    impl = impl if impl is not None else fast_path()
+    """Run one claim (or group) on ``impl`` (default: the built-in fast path, with the checks
+    of mforacle's own code: :func:`mforacle.claims.subject.builtin_subject`)."""
+    subject = builtin_subject() if impl is None else ClaimSubject.of(impl)
     out: list[Verdict] = []
     for spec in select(claim):
-        out.extend(spec.run(impl, profile))
+        out.extend(spec.run(subject, profile))
     return out

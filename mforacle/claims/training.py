@@ -1,4 +1,4 @@
-"""Claims C1–C5 (training, ``shared/spec/claims.md`` §C): where each part lives.
+"""Claims C1–C5 (training, ``docs/claims.md`` §C): where each part lives.
 
 This module only re-exports the public names, so ``from mforacle.claims.training import …``
 keeps working. The code is in small modules with one job each:

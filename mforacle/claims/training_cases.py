@@ -127,7 +127,7 @@ def builtin_flow_case(i: int) -> FlowCase:
 
 
 def builtin_reachable_case() -> FlowCase:
-    """d = 2, four distinct inputs: zero loss reachable (model.md §6)."""
+    """d = 2, four distinct inputs: zero loss reachable (docs/model.md §6)."""
     from mforacle.measures import GaussianPath
 
     model = Model.create(2, "tanh", [1, 0.5])

@@ -1,6 +1,6 @@
 """``mforacle limit CASE.json --path exact|fast [--dps N] [--steps N] [--tol T] [-o FILE]``.
 
-Evaluates a ``measure`` case (a Gaussian depth path, ``shared/spec/case-format.md``) in the
+Evaluates a ``measure`` case (a Gaussian depth path, ``docs/case-format.md``) in the
 mean-field limit and prints (or writes atomically with ``-o``) a ``mforacle-result/1`` object:
 ``energy``, ``Z1`` (N x d), ``first_variation`` (P,) and ``velocity`` (P x k) at the case's
 probes, ``path``, ``dtype``, ``precision``, ``method`` and ``error_bound`` (per field, absolute,
@@ -29,6 +29,7 @@ from ..caseio import (
     numbers_to_text,
     read_case,
 )
+from ..dtypes import UNIT_ROUNDOFF
 from ..errors import InvalidArgument
 from ..numbers import fractions_to_float64
 
@@ -130,7 +131,7 @@ def fast_result(case: Case, steps: int) -> dict[str, Any]:
         "format": RESULT_FORMAT,
         "path": "fast",
         "dtype": "float64",
-        "precision": {"dtype": "float64", "unit_roundoff": repr(2.0**-53)},
+        "precision": {"dtype": "float64", "unit_roundoff": repr(UNIT_ROUNDOFF["float64"])},
         "method": {"name": "rk4", "order": 4, "steps": steps,
                    "error_estimate": "2|Q_h - Q_h/2| + roundoff (step doubling)"},
         "energy": numbers_to_text(r.energy, None),

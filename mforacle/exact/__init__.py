@@ -1,4 +1,4 @@
-"""The exact path: plain mpmath code that mirrors ``shared/spec/model.md`` formula by formula.
+"""The exact path: plain mpmath code that mirrors ``docs/model.md`` formula by formula.
 
 It shares no numerical code with :mod:`mforacle.fast`; the agreement of the two paths is evidence
 only because they were written separately. Every function works inside ``mpmath.workdps(...)``

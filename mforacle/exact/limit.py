@@ -1,6 +1,6 @@
 """The continuous-depth mean-field limit for a Gaussian depth-path measure, in mpmath.
 
-``shared/spec/model.md`` section 4: forward ``dZ/dt = F_rho(Z, t)``, ``Z(0) = x``; backward
+``docs/model.md`` section 4: forward ``dZ/dt = F_rho(Z, t)``, ``Z(0) = x``; backward
 ``dp/dt = -J_rho(Z, t)^T p``, ``p(1) = (g(Z(1)) - y) grad g(Z(1))``; energy
 ``E(rho) = sum_n omega_n (g(Z(1; x_n)) - y_n)^2 / 2``; first variation
 ``dE/drho(theta, t) = sum_n omega_n p(t; x_n) · f(Z(t; x_n), theta)`` and velocity

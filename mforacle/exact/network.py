@@ -1,6 +1,6 @@
-"""The discrete ResNet in mpmath: forward pass, loss, adjoint and gradients (model.md §1–2).
+"""The discrete ResNet in mpmath: forward pass, loss, adjoint and gradients (docs/model.md §1–2).
 
-Plain loops, one line per formula of ``shared/spec/model.md``::
+Plain loops, one line per formula of ``docs/model.md``::
 
     z_0 = x,   z_{l+1} = z_l + (1/(L·M)) Σ_m u_{l,m} σ(w_{l,m}·z_l + b_{l,m})
     E = Σ_n ω_n ½ (g(z_L(x_n)) − y_n)²,        g(z) = a·z + (κ/2)|z|²
@@ -174,7 +174,7 @@ class _Raw:
 
 
 def _compute(model: Model, theta: np.ndarray, data: Data, wdps: int, backward: bool = True) -> _Raw:
-    """Forward, loss, adjoint and gradients at ``wdps`` digits (plain loops, model.md §1–2).
+    """Forward, loss, adjoint and gradients at ``wdps`` digits (plain loops, docs/model.md §1–2).
 
     ``backward=False`` stops after the loss (``q`` and ``grad_theta`` are then empty).
     """

@@ -1,6 +1,6 @@
 """The mean-field limit in NumPy float64: Gaussian paths, weighted particles, the M = ∞ network.
 
-Equations (``shared/spec/model.md`` section 4): ``dZ/dt = F_rho(Z, t)``, ``Z(0) = x``;
+Equations (``docs/model.md`` section 4): ``dZ/dt = F_rho(Z, t)``, ``Z(0) = x``;
 ``dp/dt = -J_rho(Z, t)^T p``, ``p(1) = (g(Z(1)) - y) grad g(Z(1))``;
 ``dE/drho(theta, t) = sum_n omega_n p_n(t) · f(Z_n(t), theta)``,
 ``V(theta, t) = sum_n omega_n d_theta f(Z_n(t), theta)^T p_n(t)``. Everything is vectorized over
@@ -53,6 +53,7 @@ from typing import Any
 
 import numpy as np
 
+from ..dtypes import UNIT_ROUNDOFF
 from ..errors import InvalidArgument
 from ..measures import GaussianPath, Probe
 from ..model import Model, float_data
@@ -74,7 +75,7 @@ __all__ = [
     "velocity_on_particles",
 ]
 
-U = 2.0**-53
+U = UNIT_ROUNDOFF["float64"]
 
 
 # --- shared pieces ----------------------------------------------------------------------------

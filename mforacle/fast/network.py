@@ -1,6 +1,6 @@
 """The discrete ResNet in NumPy float64: forward pass, loss, adjoint, gradients (the fast path).
 
-Mirrors ``shared/spec/model.md`` sections 1–2, vectorized over data points and neurons (the only
+Mirrors ``docs/model.md`` sections 1–2, vectorized over data points and neurons (the only
 Python loop is over layers). With ``h = 1/(L·M)`` (one rounding: ``L·M`` is an exact integer),
 ``W_l, U_l ∈ R^{M×d}`` the rows ``w, u`` of layer ``l`` and ``b_l ∈ R^M``:
 

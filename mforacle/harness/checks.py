@@ -8,8 +8,9 @@ its dtype) and decides it with a derived bound::
 
 The first term is the derived float error model of :mod:`mforacle.tolerance` (unit roundoff ×
 condition estimate × operation count) for the implementation's declared dtype; the second is
-the exact path's confirmed bound on its own error. Differences are taken in mpmath at 40 digits,
-so the comparison adds no float rounding of its own.
+the reference's *rigorous* bound on its own error: the exact path's values certified by the Arb
+ball path (:mod:`mforacle.reference`), ``max |v − m| + r`` over the entries. Differences are
+taken in mpmath at 40 digits, so the comparison adds no float rounding of its own.
 
 Gradients: ``grad_x`` and small ``grad_theta`` (≤ :data:`FULL_GRADIENT_MAX` entries) are compared
 entry by entry (max abs error). A large ``grad_theta`` is checked through random Rademacher
@@ -25,6 +26,7 @@ dtype give an *error* verdict with the reason; a NaN or Inf gives a *fail* verdi
 
 from __future__ import annotations
 
+import dataclasses
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -37,11 +39,11 @@ import numpy as np
 from mforacle.verdict import Verdict
 
 from ..caseio import Case
+from ..dtypes import UNIT_ROUNDOFF, round_to_dtype, unit_roundoff
 from ..errors import InvalidArgument
-from ..model import Model
-from .adapters import round_to_dtype
+from ..model import Model, normalized_weights
+from ..protocol import Implementation, ModelSpec
 from .calls import Caller, Outcome
-from .protocol import Implementation, ModelSpec
 
 __all__ = [
     "COMPARE_DPS",
@@ -50,7 +52,6 @@ __all__ = [
     "Reference",
     "SuiteCase",
     "plan_checks",
-    "unit_roundoff",
 ]
 
 #: digits of the mpmath arithmetic the differences are formed in
@@ -61,14 +62,6 @@ FULL_GRADIENT_MAX = 2048
 DIRECTIONS = 4
 QUANTITIES = ("z_L", "loss", "grad_theta", "grad_x")
 
-#: Unit roundoff by dtype (round to nearest): 2^-p for a p-bit significand.
-UNIT_ROUNDOFF_FALLBACK = {
-    "float64": 2.0**-53,
-    "float32": 2.0**-24,
-    "float16": 2.0**-11,
-    "bfloat16": 2.0**-8,
-}
-
 TITLES = {
     "z_L": "forward pass: final states z_L match the exact path",
     "loss": "loss E matches the exact path",
@@ -78,55 +71,113 @@ TITLES = {
 }
 
 
-def unit_roundoff(dtype: str) -> float:
-    """Unit roundoff of ``dtype``, from :mod:`mforacle.tolerance` when it provides a table."""
-    try:
-        from mforacle import tolerance
-    except ImportError:
-        return UNIT_ROUNDOFF_FALLBACK[dtype]
-    for name in ("DTYPES", "UNIT_ROUNDOFF"):
-        table = getattr(tolerance, name, None)
-        if isinstance(table, dict) and dtype in table:
-            return float(table[dtype])
-    fn = getattr(tolerance, "unit_roundoff", None)
-    if callable(fn):
-        return float(fn(dtype))
-    return UNIT_ROUNDOFF_FALLBACK[dtype]
+#: quantities proportional to the weights (scaled by s = Σω for weights rounded to a dtype)
+WEIGHTED = ("loss", "grad_theta")
+#: relative slack on a bound scaled by float(s): covers rounding float(s) and fl(ω/s)
+SCALE_SLACK = 1 + 2.0**-50
 
 
 def tolerance_bounds(
     model: Model, theta: np.ndarray, x: np.ndarray, y: np.ndarray, weights: np.ndarray, dtype: str
 ) -> dict[str, float]:
-    """The derived bounds of :func:`mforacle.tolerance.bounds` for ``dtype``, as floats."""
+    """The derived bounds of :func:`mforacle.tolerance.bounds` for ``dtype``, as floats.
+
+    ``weights`` as the implementation received them, rounded to ``dtype``: their sum ``s`` may be
+    off one by the dtype's roundoff; the bounds are homogeneous of degree one in the weights, so
+    they are computed for ``ω/s`` and scaled by ``s`` (:func:`mforacle.model.normalized_weights`).
+    """
     from mforacle.tolerance import bounds
 
+    ws, s = normalized_weights(weights, len(y), dtype)
+    w_float = np.array([float(v) for v in ws])
     # the reference is computed on the inputs as the implementation saw them (rounded to its
     # dtype), so input rounding is not part of the implementation's error
     got = bounds(
-        model, theta, x, y, weights, unit_roundoff=unit_roundoff(dtype), inputs_rounded=False
+        model, theta, x, y, w_float, unit_roundoff=unit_roundoff(dtype), inputs_rounded=False
     )
-    return {q: float(got[q]) for q in QUANTITIES}
+    out = {q: float(got[q]) for q in QUANTITIES}
+    if s != 1:
+        for q in WEIGHTED:
+            out[q] *= float(s) * SCALE_SLACK
+    return out
+
+
+def scale_exact(value: Any, s: Fraction) -> Any:
+    """``s · value`` for an mpf or an object array of mpf, at :data:`COMPARE_DPS` + 10 digits
+    (relative error below ``10^-(COMPARE_DPS+9)``)."""
+    with mpmath.workdps(COMPARE_DPS + 10):
+        f = mpmath.mpf(s.numerator) / s.denominator
+        if isinstance(value, np.ndarray):
+            return np.vectorize(lambda v: v * f, otypes=[object])(value)
+        return value * f
+
+
+def scaled_bound(bound: float, value: Any, s: Fraction) -> float:
+    """The error bound of ``s · value`` given ``bound`` for ``value`` (module docstring of
+    :func:`scale_exact`): ``s·bound`` (rounded up) plus the scaling's own rounding."""
+    peak = float(np.max(np.abs(np.asarray(value, dtype=object).astype(float)), initial=0.0))
+    return bound * float(s) * SCALE_SLACK + 10.0 ** -(COMPARE_DPS + 8) * peak
+
+
+def float_up(value: Any) -> float:
+    """A non-negative bound (mpf, Fraction, int, float) as the smallest float64 that is
+    ``>=`` it (``inf`` beyond float64's range): a bound must not shrink when it becomes a
+    float. (Comparisons of mpf and of Fractions with a float are exact.)"""
+    import math
+
+    f = float(value)
+    if math.isinf(f):
+        return f
+    below = Fraction(f) < value if isinstance(value, Fraction | int) else mpmath.mpf(f) < value
+    return math.nextafter(f, math.inf) if below else f
 
 
 @dataclass
 class Reference:
-    """Exact values (mpf) and the exact path's error bounds, for one set of inputs."""
+    """Exact values (mpf) and the reference's error bounds, for one set of inputs.
+
+    ``error_bound_kind`` is ``"rigorous"`` for a reference certified by the ball path
+    (:func:`mforacle.reference.evaluate`, the default) and ``"estimate"`` otherwise (an export
+    written before certification existed carries no kind and is read as an estimate).
+    """
 
     loss: Any
     z_L: np.ndarray
     grad_theta: np.ndarray
     grad_x: np.ndarray
     error_bound: dict[str, float]
+    #: the code that computed it (Verdict.provenance)
+    source: str = "mforacle.reference"  # the exact path, certified by the ball path
+    error_bound_kind: str = "rigorous"
 
     @classmethod
     def compute(
-        cls, model: Model, theta: Any, x: Any, y: Any, weights: Any, *, dps: int = 30
+        cls,
+        model: Model,
+        theta: Any,
+        x: Any,
+        y: Any,
+        weights: Any,
+        *,
+        dps: int = 30,
+        weights_dtype: str = "float64",
     ) -> Reference:
-        from mforacle.exact.network import evaluate
+        """The exact values on exactly these inputs, certified by the ball path
+        (:func:`mforacle.reference.evaluate`). ``weights`` may be rounded to ``weights_dtype``
+        (their sum then off one by that dtype's roundoff): the reference runs on ``ω/s`` and the
+        weighted quantities are scaled by ``s`` (:func:`mforacle.model.normalized_weights`)."""
+        from mforacle.reference import evaluate
 
-        r = evaluate(model, theta, x, y, weights, dps=dps)
+        ws, s = normalized_weights(weights, len(y), weights_dtype)
+        r = evaluate(model, theta, x, y, ws, dps=dps, certify=True)
+        eb = {q: float_up(v) for q, v in r.error_bound.items()}
+        loss, grad_theta = r.loss, r.grad_theta
+        if s != 1:
+            eb["loss"] = scaled_bound(eb["loss"], loss, s)
+            eb["grad_theta"] = scaled_bound(eb["grad_theta"], grad_theta, s)
+            loss, grad_theta = scale_exact(loss, s), scale_exact(grad_theta, s)
         return cls(
-            r.loss, r.z_L, r.grad_theta, r.grad_x, {q: float(v) for q, v in r.error_bound.items()}
+            loss, r.z_L, grad_theta, r.grad_x, eb, error_bound_kind=r.error_bound_kind
         )
 
     def get(self, q: str) -> Any:
@@ -134,17 +185,21 @@ class Reference:
 
     def to_json(self, digits: int = 25) -> dict[str, Any]:
         """``mforacle-result/1`` fields; printing at ``digits`` adds ``10^(1-digits)·|v|`` to
-        each error bound (decimal rounding of the printed value)."""
+        each error bound (decimal rounding of the printed value, at most half that), summed in
+        mpmath and rounded up to a float."""
         from ..caseio import RESULT_FORMAT, numbers_to_text
 
         out: dict[str, Any] = {"format": RESULT_FORMAT, "path": "exact", "digits": digits}
         bound: dict[str, str] = {}
-        for q in QUANTITIES:
-            v = self.get(q)
-            out[q] = numbers_to_text(v, digits)
-            peak = float(abs(v)) if q == "loss" else max(float(abs(e)) for e in v.ravel())
-            bound[q] = repr(self.error_bound[q] + 10.0 ** (1 - digits) * peak * 1.0000001)
+        with mpmath.workdps(40):
+            for q in QUANTITIES:
+                v = self.get(q)
+                out[q] = numbers_to_text(v, digits)
+                peak = abs(v) if q == "loss" else max(abs(e) for e in v.ravel())
+                total = mpmath.mpf(self.error_bound[q]) + mpmath.mpf(10) ** (1 - digits) * peak
+                bound[q] = repr(float_up(total))
         out["error_bound"] = bound
+        out["error_bound_kind"] = self.error_bound_kind
         return out
 
     @classmethod
@@ -161,6 +216,8 @@ class Reference:
                 arr(obj["grad_theta"]),
                 arr(obj["grad_x"]),
                 {q: float(obj["error_bound"][q]) for q in QUANTITIES},
+                source="mforacle.exact.network (stored with the exported suite)",
+                error_bound_kind=str(obj.get("error_bound_kind", "estimate")),
             )
 
 
@@ -259,7 +316,9 @@ class _CaseRun:
             if self.exact_inputs:
                 self._ref = self.sc.ensure_reference()
             else:  # the implementation saw rounded inputs: the reference must use the same
-                self._ref = Reference.compute(self.model, *self.inputs)
+                self._ref = Reference.compute(
+                    self.model, *self.inputs, weights_dtype=self.impl.dtype
+                )
         return self._ref
 
     def tolerance(self) -> dict[str, float]:
@@ -346,11 +405,12 @@ def _diff(impl_arr: np.ndarray, ref: Any) -> np.ndarray:
     return out
 
 
-def _error_model(dtype: str, u: float, q: str, extra: str = "") -> str:
+def _error_model(dtype: str, u: float, q: str, extra: str = "", kind: str = "rigorous") -> str:
+    ref = ("the reference's rigorous error bound (exact path certified by the Arb ball path)"
+           if kind == "rigorous" else "the exact path's confirmed error estimate")
     return (
         f"tolerance.bounds[{q}] for {dtype} (unit roundoff u = {u:.3g}; derived: u × "
-        f"condition estimate × operation count, see mforacle/tolerance.py) + the exact "
-        f"path's confirmed error bound{extra}"
+        f"condition estimate × operation count, see mforacle/tolerance.py) + {ref}{extra}"
     )
 
 
@@ -365,6 +425,18 @@ def _case_evidence(run: _CaseRun) -> dict[str, Any]:
 
 
 def _check_quantity(run: _CaseRun, q: str, claim: str) -> Verdict:
+    """The verdict on quantity ``q`` of one case, with its provenance: the implementation's
+    number against the exact reference, within the derived float bound."""
+    v = _decide_quantity(run, q, claim)
+    if v.status == "not checked":
+        return v
+    prov = {"measured": run.impl.source or run.impl.name}
+    if v.figure is not None and run._ref is not None:
+        prov.update(reference=run._ref.source, bound="mforacle.tolerance")
+    return dataclasses.replace(v, provenance=prov)
+
+
+def _decide_quantity(run: _CaseRun, q: str, claim: str) -> Verdict:
     title = TITLES[q]
     member = MEMBER_OF[q]
     if not run.impl.provides(member):
@@ -394,15 +466,17 @@ def _check_quantity(run: _CaseRun, q: str, claim: str) -> Verdict:
     if q == "train_step":
         return _check_step(run, arr, ref, tol, u, claim, title, ev, bad)
     bound = tol[q] + ref.error_bound[q]
-    ev.update(tolerance=tol[q], reference_error_bound=ref.error_bound[q], unit_roundoff=u)
+    ev.update(tolerance=tol[q], reference_error_bound=ref.error_bound[q], unit_roundoff=u,
+              reference_error_bound_kind=ref.error_bound_kind)
     extra = ""
     if run.impl.output_rounding and not bad:
         # printed in the dtype, parsed in float64: ≤ (r·u + 2^-53)·|v| per entry
-        reading = (run.impl.output_rounding * u + 2.0**-53) * float(np.max(np.abs(arr))) * 1.001
+        u64 = UNIT_ROUNDOFF["float64"]
+        reading = (run.impl.output_rounding * u + u64) * float(np.max(np.abs(arr))) * 1.001
         bound += reading
         ev["reading_error"] = reading
         extra = f" + reading the decimal output ({run.impl.output_rounding:g}u + 2^-53)·max|v|"
-    model_text = _error_model(run.impl.dtype, u, q, extra)
+    model_text = _error_model(run.impl.dtype, u, q, extra, ref.error_bound_kind)
     if bad:
         return Verdict.measured(
             claim, title, float("nan"), "<=", bound, error_model=model_text, reason=bad, evidence=ev
@@ -462,7 +536,8 @@ def _check_step(
             scale = max(scale, abs(float(th[idx])) + lr * float(abs(g[idx])))
     bound = lr * (tol["grad_theta"] + ref.error_bound["grad_theta"]) + 2 * u * (1 + u) * scale
     model_text = (
-        f"lr × (tolerance.bounds[grad_theta] for {run.impl.dtype} + exact error bound) "
+        f"lr × (tolerance.bounds[grad_theta] for {run.impl.dtype} + reference error bound, "
+        f"{ref.error_bound_kind}) "
         f"+ 2u(1+u)·max(|θ| + lr|∇E|), u = {u:.3g} (two roundings of the update)"
     )
     ev.update(lr=lr)
@@ -577,7 +652,8 @@ def _check_directional(
         figure,
         "<=",
         bound,
-        error_model=_error_model(run.impl.dtype, u, "grad_theta", " (per entry), times ‖Δ‖₁"),
+        error_model=_error_model(run.impl.dtype, u, "grad_theta", " (per entry), times ‖Δ‖₁",
+                                 run.reference().error_bound_kind),
         reason=reason,
         evidence=ev,
     )

@@ -4,7 +4,7 @@
   activation (the C1/C2 arguments use a Lipschitz Hessian), ``L·M >= 2`` (so a missing ``L·M``
   factor is visible) and dyadic numbers.
 - :func:`step_fractions` — fractions in ``(0, 1]`` of :func:`mforacle.training.stable_step`.
-- :func:`reachable_datasets` — data on which zero loss is reachable (``shared/spec/model.md``
+- :func:`reachable_datasets` — data on which zero loss is reachable (``docs/model.md``
   §6): distinct inputs in ``d >= 2``, or, in ``d = 1``, labels monotone in ``x`` in the direction
   the readout allows (increasing if ``a_1 > 0``, decreasing if ``a_1 < 0``, with ``κ = 0``).
 - :func:`nonmonotone_datasets_1d` — ``d = 1`` data whose labels are not monotone in ``x`` in that
