@@ -58,6 +58,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
+import numpy as np
 from flint import acb, arb, arb_series, ctx
 
 from ..errors import InvalidArgument, MforacleError
@@ -75,7 +76,10 @@ from .gaussian import (
     trapezoid_error,
 )
 
-__all__ = ["BallLimitResult", "NotCertified", "solve"]
+__all__ = ["LIMIT_QUANTITIES", "BallLimitResult", "NotCertified", "solve"]
+
+#: the limit's reported quantities, in the order of ``docs/case-format.md``
+LIMIT_QUANTITIES = ("energy", "Z1", "first_variation", "velocity")
 
 #: proved upper bounds of sup |σ''| on the real line (for the Lipschitz constant of J)
 _SUP_D2 = {
@@ -688,6 +692,7 @@ class BallLimitResult:
 
     prec: int
     tol: Fraction
+    d: int
     energy: arb
     Z1: list[list[arb]]  # (N, d)
     first_variation: list[arb]  # (P,)
@@ -698,6 +703,30 @@ class BallLimitResult:
     error_bound: dict[str, arb] = field(default_factory=dict)
     converged: bool = True
     stats: dict[str, Any] = field(default_factory=dict)
+
+    def get(self, name: str) -> np.ndarray:
+        """Quantity ``name`` as an object array of balls: ``energy`` shape ``()``, ``Z1``
+        ``(N, d)``, ``first_variation`` ``(P,)``, ``velocity`` ``(P, k)``.
+
+        Raises:
+            InvalidArgument: ``name`` is not one of :data:`LIMIT_QUANTITIES`.
+        """
+        if name not in LIMIT_QUANTITIES:
+            raise InvalidArgument("name", name, f"expected one of {list(LIMIT_QUANTITIES)}")
+        value = getattr(self, name)
+        if name == "energy":
+            out = np.empty((), dtype=object)
+            out[()] = value
+            return out
+        shape = {"Z1": (len(value), self.d), "first_variation": (len(value),),
+                 "velocity": (len(value), 2 * self.d + 1)}[name]
+        arr = np.empty(shape, dtype=object)
+        for idx in np.ndindex(*arr.shape):
+            v = value
+            for i in idx:
+                v = v[i]
+            arr[idx] = v
+        return arr
 
 
 def _probe(model: Model, p: Any, i: int) -> Probe:
@@ -876,8 +905,9 @@ def _solve(model, measure, data, probe_list, tol_q, prec, order, max_runs, progr
                          f"target {factor:.1f} times smaller")
             target = target / arb(factor)
         return BallLimitResult(
-            prec=prec, tol=tol_q, energy=energy, Z1=Z1, first_variation=fvs, velocity=vels,
-            times=times, Z=Zt, p=pt, error_bound=bounds, converged=bool(worst <= tol_a),
+            prec=prec, tol=tol_q, d=model.d, energy=energy, Z1=Z1, first_variation=fvs,
+            velocity=vels, times=times, Z=Zt, p=pt, error_bound=bounds,
+            converged=bool(worst <= tol_a),
             stats={"steps": stats.steps, "rejected": stats.rejected, "max_N": stats.max_N,
                    "quad_nodes": stats.quad_nodes, "runs": run + 1, "order": order,
                    "seconds": round(time.monotonic() - t_start, 3)},
