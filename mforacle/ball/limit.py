@@ -76,7 +76,8 @@ from .gaussian import (
     trapezoid_error,
 )
 
-__all__ = ["LIMIT_QUANTITIES", "BallLimitResult", "NotCertified", "solve"]
+__all__ = ["LIMIT_QUANTITIES", "BallLimitResult", "NotCertified", "PointEnclosure",
+           "enclose_point", "solve"]
 
 #: the limit's reported quantities, in the order of ``docs/case-format.md``
 LIMIT_QUANTITIES = ("energy", "Z1", "first_variation", "velocity")
@@ -370,6 +371,21 @@ class _Integrator:
                     return best
         return best
 
+    @staticmethod
+    def _defect_integral(norms: list[arb], c: arb, M: arb, q: arb, N: int, ha: arb) -> arb:
+        """Upper bound of ``∫_0^h ‖δ(τ)‖ dτ`` from the defect's Taylor coefficients at the
+        midpoint ``c = h/2`` (their norms ``norms[j]``, ``j < N − 1``) and the Cauchy bound
+        ``M ≥ sup_{|τ−c| = R}‖δ‖``, ``q = c/R``: ``Σ_j ‖d_j‖ 2c^{j+1}/(j+1)`` (the integral of
+        ``|τ − c|^j``) plus ``h M q^{N−1}/(1 − q)`` for the coefficients from ``N − 1`` on
+        (each ``≤ M/R^j``; the last computed coefficient of ``P'`` is incomplete, so it is
+        left to this remainder)."""
+        acc = arb(0)
+        cp = c
+        for j, nj in enumerate(norms):
+            acc += nj * 2 * cp / (j + 1)
+            cp = cp * c
+        return (acc + ha * M * q ** (N - 1) / (1 - q)).upper()
+
     def _box(self, t0a: arb, P, W, h: arb, r: arb, rule, piece, nsub: int = 4):
         """Over the real tube ``{P(τ) + B(0, r)}``, ``τ ∈ [0, h]``: ``μ`` (log-norm of the true
         J), ``ε_F``, ``ε_J`` (quadrature), ``K_J`` (Lipschitz of J), ``sup‖W‖_F``, ``s_hi``."""
@@ -582,19 +598,12 @@ class _Integrator:
                     for m in range(d):
                         acc = acc - J[i][m] * Ws[m][l_]
                     dWs.append(_coeffs(acc, N - 1))
-            # ∫_0^h |τ - c|^j dτ = 2 c^{j+1}/(j+1)
-            D_F = arb(0)
-            D_W = arb(0)
-            cp = c
-            for j in range(N - 1):
-                D_F += _norm_up(dF[i][j] for i in range(d)) * 2 * cp / (j + 1)
-                D_W += _norm_up(row[j] for row in dWs) * 2 * cp / (j + 1)
-                cp = cp * c
-            # coefficient N-1 of the derivative-based series is incomplete: leave it to the tail
-            tail = q ** (N - 1) / (1 - q)
-            series_part = max(_fl(D_F), _fl(D_W))
-            D_F = (D_F + ha * MF * tail).upper()
-            D_W = (D_W + ha * MW * tail).upper()
+            nF = [_norm_up(dF[i][j] for i in range(d)) for j in range(N - 1)]
+            nW = [_norm_up(row[j] for row in dWs) for j in range(N - 1)]
+            series_part = max(_fl(self._defect_integral(nF, c, arb(0), q, N, ha)),
+                              _fl(self._defect_integral(nW, c, arb(0), q, N, ha)))
+            D_F = self._defect_integral(nF, c, MF, q, N, ha)
+            D_W = self._defect_integral(nW, c, MW, q, N, ha)
             budget = self.target * ha
             if not (D_F <= 2 * budget and D_W <= 2 * budget):
                 self.stats.rejected += 1
@@ -794,6 +803,86 @@ def _max_rad(xs: Iterable[arb]) -> arb:
     return out.upper()
 
 
+def _trajectory(model, fieldobj, x0, y, stops, target, order, stats, progress, label):
+    """Enclosures of ``Z`` and ``p`` at ``0`` and every stop for all starts in the balls
+    ``x0``, and of the residual ``g(Z(1)) − y``."""
+    d = model.d
+    integ = _Integrator(fieldobj, target, order, stats, progress, label)
+    recs = integ.run(x0, stops)
+    balls = {Fraction(0): list(x0)}
+    for rec in recs:
+        balls[rec.t1] = [z + arb(0, rec.e1) for z in rec.z1]
+    Z1 = balls[Fraction(1)]
+    g, grad = _readout(model, Z1)
+    res = g - y
+    p = [res * gi for gi in grad]
+    pballs = {Fraction(1): p}
+    for rec in reversed(recs):
+        p = [sum((rec.Phi[m][i] * p[m] for m in range(d)), arb(0)) for i in range(d)]
+        pballs[rec.t0] = p
+    if progress is not None:
+        progress(f"{label}: {len(recs)} steps, |Z(1) - mid| <= {_fl(recs[-1].e1):.2e}")
+    return ({t: balls[t] for t in [Fraction(0), *stops]},
+            {t: pballs[t] for t in [Fraction(0), *stops]}, res)
+
+
+@dataclass(frozen=True)
+class PointEnclosure:
+    """Enclosures along the trajectories from a *box* of initial values (one data point).
+
+    ``Z[t]``, ``p[t]``: balls (d,) containing ``Z(t; x)`` and ``p(t; x)`` for every ``x`` in
+    the initial box, at ``t`` in ``times``; ``loss``: ``(g(Z(1; x)) − y)²/2``.
+    """
+
+    times: tuple[Fraction, ...]
+    Z: dict[Fraction, list[arb]]
+    p: dict[Fraction, list[arb]]
+    loss: arb
+    prec: int
+
+
+def enclose_point(model: Model, measure: GaussianPath, x0: Sequence[Any], y: Any, *,
+                  times: Iterable[Any] = (), tol: Any = None, order: int = DEFAULT_ORDER,
+                  progress: Callable[[str], None] | None = None) -> PointEnclosure:
+    """Certified enclosures of ``Z(t; x)``, ``p(t; x)`` and the loss for **every** ``x`` in
+    the box ``x0`` (d entries: ``flint.arb`` balls or exact numbers), at ``0``, the depths
+    ``times`` and ``1`` (the adjoint with ``p(1) = (g(Z(1)) − y)∇g(Z(1))``). Same method as
+    :func:`solve`; the error analysis covers every start in the box (the initial radius is
+    the error at ``t = 0``), so for ``d = 1`` the mean value theorem puts every difference
+    quotient of the loss over the box inside ``p(0)``.
+
+    Raises:
+        InvalidArgument: malformed inputs.
+        NotCertified: a step could not be certified.
+    """
+    from ..numbers import exact_scalar
+
+    if not isinstance(model, Model):
+        raise InvalidArgument("model", model, "expected an mforacle.model.Model")
+    if not isinstance(measure, GaussianPath) or measure.k != model.k:
+        raise InvalidArgument("measure", measure, f"expected a GaussianPath with k = {model.k}")
+    if not isinstance(x0, Sequence) or len(x0) != model.d:
+        raise InvalidArgument("x0", x0, f"expected d = {model.d} entries")
+    tol_q, prec = _check_tol(tol, None)
+    ts = sorted({exact_scalar(t, "times") for t in times} | {Fraction(1)})
+    if ts[0] <= 0 or ts[-1] > 1:
+        raise InvalidArgument("times", list(times), "depths must lie in (0, 1]")
+    old_cap = ctx.cap
+    ctx.cap = MAX_SERIES + 8
+    try:
+        with ctx.workprec(prec):
+            xs = [v if isinstance(v, arb) else arb_of(exact_scalar(v, f"x0[{i}]"))
+                  for i, v in enumerate(x0)]
+            yy = y if isinstance(y, arb) else arb_of(exact_scalar(y, "y"))
+            balls, pballs, res = _trajectory(model, GaussianField(model, measure), xs, yy, ts,
+                                             arb_of(tol_q) / 20, order, _Stats(), progress,
+                                             "point")
+            return PointEnclosure(tuple([Fraction(0), *ts]), balls, pballs, res * res / 2,
+                                  prec)
+    finally:
+        ctx.cap = old_cap
+
+
 def _one_run(model, measure, data, probe_list, prec, target, order, progress):
     fieldobj = GaussianField(model, measure)
     d, k = model.d, model.k
@@ -806,24 +895,10 @@ def _one_run(model, measure, data, probe_list, prec, target, order, progress):
     omega = [arb_of(w) for w in data.weights]
     for nidx in range(data.n):
         x0 = [arb_of(v) for v in data.x[nidx]]
-        integ = _Integrator(fieldobj, target, order, stats, progress,
-                            f"point {nidx + 1}/{data.n}")
-        recs = integ.run(x0, stops)
-        # Z balls at the stop times
-        balls = {Fraction(0): x0}
-        for rec in recs:
-            if rec.t1 in Zt:
-                balls[rec.t1] = [z + arb(0, rec.e1) for z in rec.z1]
-        Z1 = balls[Fraction(1)]
-        g, grad = _readout(model, Z1)
-        res = g - arb_of(data.y[nidx])
+        balls, pballs, res = _trajectory(model, fieldobj, x0, arb_of(data.y[nidx]), stops,
+                                         target, order, stats, progress,
+                                         f"point {nidx + 1}/{data.n}")
         energy += omega[nidx] * res * res / 2
-        p = [res * gi for gi in grad]
-        pballs = {Fraction(1): p}
-        for rec in reversed(recs):
-            p = [sum((rec.Phi[m][i] * p[m] for m in range(d)), arb(0)) for i in range(d)]
-            if rec.t0 in pt:
-                pballs[rec.t0] = p
         for t in times:
             Zt[t].append(balls[t])
             pt[t].append(pballs[t])
