@@ -355,7 +355,7 @@ def limit(
     with ``certify=True``, the default — :func:`mforacle.ball.limit.solve` with a target
     :data:`LIMIT_BALL_FACTOR` times below the smallest stated error, and bounds every entry by
     ``|v − m| + r`` (module docstring). ``progress``: an optional ``callable(str)`` for one-line
-    progress messages of the ball solver.
+    progress messages of both solvers.
 
     Raises:
         InvalidArgument: malformed inputs (validated by the exact path first) or ``certify``
@@ -367,7 +367,8 @@ def limit(
 
     if not isinstance(certify, bool):
         raise InvalidArgument("certify", certify, "expected True or False")
-    ex = exact_solve(model, measure, x, y, weights, probes, dps=dps, tol=tol, segments=segments)
+    ex = exact_solve(model, measure, x, y, weights, probes, dps=dps, tol=tol, segments=segments,
+                     progress=progress)
     P = len(ex.first_variation)
     quantities = present_quantities(P)
     estimate = {q: ex.error_bound[q] for q in LIMIT_QUANTITIES if q in ex.error_bound}

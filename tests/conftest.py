@@ -23,3 +23,14 @@ def pytest_terminal_summary(terminalreporter):
         terminalreporter.section("measured rates and figures")
         for line in MEASUREMENTS:
             terminalreporter.write_line(line)
+
+
+def pytest_collection_modifyitems(config, items):
+    """``@pytest.mark.slow`` tests run only under ``MFORACLE_PROFILE=thorough`` or when the
+    marker expression names them (``-m slow``), as pyproject.toml's marker says."""
+    if PROFILE == "thorough" or "slow" in (config.getoption("-m") or ""):
+        return
+    skip = pytest.mark.skip(reason="slow: set MFORACLE_PROFILE=thorough or pass -m slow")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)

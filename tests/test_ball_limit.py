@@ -344,7 +344,8 @@ def _containment(model, meas, x, y, probes, *, ball_tol, exact_tol, exact_dps, o
         pairs += [(r.first_variation[i], e.first_variation[i]) for i in range(len(probes))]
         pairs += [(r.velocity[i][j], e.velocity[i, j]) for i in range(len(probes))
                   for j in range(model.k)]
-        assert max(float(b.rad()) for b, _v in pairs) > 100 * slack  # the check is not vacuous
+        # the check decides something only if some ball is far wider than the reference's error
+        assume(max(float(b.rad()) for b, _v in pairs) > 100 * slack)
         for ball, val in pairs:
             if ball.rad() > 100 * slack:
                 # the exact value's own error is far below the radius: strict containment

@@ -67,6 +67,7 @@ __all__ = [
     "gaussian_moments",
     "grid_error",
     "make_grid",
+    "regrelu_piece_error",
     "trapezoid_error",
 ]
 
@@ -490,15 +491,59 @@ def _regrelu_moments(m: Any, v: Any, s: Any, eta: arb) -> dict[int, Any]:
     return {0: e0, 1: e1, 2: e2, 3: e3}
 
 
-def _regrelu_piece(m: Any, eta: arb, piece: int) -> dict[int, Any]:
-    """``σ^{(j)}(m)`` on one piece (−1: ``x < −η``, 0: middle, 1: ``x > η``), analytic."""
+def _regrelu_piece(m: Any, eta: arb, piece: int, v: Any = None) -> dict[int, Any]:
+    """``E[σ_P^{(j)}(Y)]``, ``Y ~ N(m, v)``, for the polynomial ``σ_P`` of one regrelu piece
+    (−1: ``0``; 0: ``(y+η)²/(4η)``; 1: ``y``) extended to the whole line — polynomials in
+    ``(m, v)``, entire. ``v = None`` means ``v = 0`` (then ``σ_P^{(j)}(m)``)."""
     zero = _zero(m)
     if piece < 0:
         return {0: zero, 1: zero, 2: zero, 3: zero}
     if piece > 0:
         return {0: m, 1: zero + 1, 2: zero, 3: zero}
     t = m + eta
-    return {0: t * t / (4 * eta), 1: t / (2 * eta), 2: zero + 1 / (2 * eta), 3: zero}
+    e0 = t * t if v is None else t * t + v
+    return {0: e0 / (4 * eta), 1: t / (2 * eta), 2: zero + 1 / (2 * eta), 3: zero}
+
+
+def regrelu_piece_error(eta: arb, piece: int, m_lo: Any, m_hi: Any,
+                        s_hi: Any) -> dict[int, arb]:
+    """Rigorous ``|E σ^{(j)}(Y) − E σ_P^{(j)}(Y)| ≤ ε_j`` (``σ_P`` one piece's polynomial, see
+    :func:`_regrelu_piece`) for every ``Y ~ N(m, s²)``, ``m ∈ [m_lo, m_hi]``, ``0 ≤ s ≤ s_hi``.
+
+    ``σ − σ_P`` vanishes on the piece; off it ``|σ − σ_P| ≤ |y − k|`` (outer pieces, ``k`` the
+    kink) or ``≤ (y − k)²/(4η)`` (middle); ``|σ' − σ_P'| ≤ 1`` resp. ``|y − k|/(2η)``;
+    ``|σ'' − σ_P''| ≤ 1/(2η)``; and the third moment is the jumps of ``σ''`` weighted by the
+    density, ``(φ_v(−η−m) − φ_v(η−m))/(2η)``. With ``β = dist(m, kink)/s`` and the Gaussian
+    tails ``E[ζ^k 1{ζ>β}] ≤ φ(β)/β, φ(β), (β + 1/β)φ(β)`` (k = 0, 1, 2) every term is
+    exponentially small once ``β`` is large: near ``Var Y = 0`` inside a piece, where the
+    closed form is not analytic, the piece polynomial plus this error is. Infinite when the
+    range touches a kink of the piece."""
+    m_lo, m_hi, s_hi = arb(m_lo).lower(), arb(m_hi).upper(), arb(s_hi).upper()
+    if piece == 0:
+        dists = [(eta - m_hi).lower(), (m_lo + eta).lower()]  # to +η and to −η
+    elif piece > 0:
+        dists = [(m_lo - eta).lower()]
+    else:
+        dists = [(-eta - m_hi).lower()]
+    if not all(dd > 0 for dd in dists):
+        return {j: arb("inf") for j in range(4)}
+    if s_hi == 0:
+        return {j: arb(0) for j in range(4)}
+    c = 1 / (2 * arb.pi()).sqrt()
+    out = {j: arb(0) for j in range(4)}
+    for dd in dists:
+        beta = (dd / s_hi).lower()
+        phi = c * (-(beta * beta) / 2).exp()
+        tail0 = phi / beta
+        if piece == 0:
+            out[0] += s_hi * s_hi * (beta + 1 / beta) * phi / (4 * eta)
+            out[1] += s_hi * phi / (2 * eta)
+        else:
+            out[0] += s_hi * phi
+            out[1] += tail0
+        out[2] += tail0 / (2 * eta)
+        out[3] += phi / (eta * s_hi)
+    return {j: x.upper() for j, x in out.items()}
 
 
 # ------------------------------------------------------------------------------------------
@@ -667,6 +712,8 @@ class GaussianField:
                 if piece is None:
                     raise InvalidArgument("piece", piece, "regrelu with v = 0 needs a piece")
                 E = _regrelu_piece(m, self.eta, piece)
+            elif piece is not None:  # piece polynomial (its error is added by the caller)
+                E = _regrelu_piece(m, self.eta, piece, v)
             else:
                 s = self._s(v, a, kind, analytic=True)
                 E = _regrelu_moments(m, v, s, self.eta)

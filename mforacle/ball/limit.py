@@ -73,6 +73,7 @@ from .gaussian import (
     choose_grid,
     choose_rule,
     grid_error,
+    regrelu_piece_error,
     trapezoid_error,
 )
 
@@ -250,19 +251,35 @@ class _Integrator:
         return grid
 
     def _piece(self, t0a: arb, z0: list[arb]) -> int | None:
-        if not (self.f.name == "regrelu" and self.f.degenerate):
+        """regrelu: the piece whose polynomial (plus a proved tail error) replaces the closed
+        form on this step — always when ``w·z + b`` is deterministic, else when the Gaussian
+        sits so deep inside one piece that the tail error is negligible (this is where the
+        closed form stops being analytic: ``Var Y → 0``). ``None``: the closed form."""
+        if self.f.name != "regrelu":
             return None
-        marg = self.f.marginal(t0a)
-        _F, _J, aux = self.f.evaluate(z0, marg, want_J=False, kind="real",
-                                      moments={0: arb(0), 1: arb(0)})
-        m, eta = aux["m"], self.f.eta
+        m, s = self._point_ms(t0a, z0)
+        eta = self.f.eta
         if m < -eta:
-            return -1
-        if m > eta:
-            return 1
-        if m > -eta and m < eta:
-            return 0
-        raise NotCertified("regrelu: deterministic w·Z + b sits on a kink ±η")
+            piece = -1
+        elif m > eta:
+            piece = 1
+        elif m > -eta and m < eta:
+            piece = 0
+        else:
+            piece = None
+        if self.f.degenerate:
+            if piece is None:
+                raise NotCertified("regrelu: deterministic w·Z + b sits on a kink ±η")
+            return piece
+        if piece is None:
+            return None
+        errs = regrelu_piece_error(eta, piece, m, m, 1.5 * abs(s).upper() + arb("1e-30"))
+        if max(errs.values()) <= self.target * 1e-6:
+            return piece
+        if not s > 0:
+            raise NotCertified("regrelu: Var(w·Z + b) vanishes next to a kink ±η (the moments "
+                               "are only C¹ there)")
+        return None
 
     # -- approximation: Taylor polynomials by Newton's iteration on series -------------------
     def _series_FJ(self, t0a: arb, P: list[list[arb]], L: int, rule, piece):
@@ -406,12 +423,13 @@ class _Integrator:
                               or (piece == 0 and m > -eta and m < eta))
                     if not inside:
                         return None
-                elif not v > 0:
+                elif piece is None and not v > 0:
                     return None
             if f.r == 1 and not f.degenerate:
                 s_hi = _up(aux["a"][0])
             else:
                 s_hi = v.upper().max(arb(0)).sqrt().upper()
+            errs = None
             if rule is not None:
                 if isinstance(rule, Grid):
                     if not v > 0:
@@ -419,10 +437,13 @@ class _Integrator:
                     sv = v.sqrt()
                     errs = grid_error(f.name, rule, m.lower(), m.upper(), sv.lower(),
                                       sv.upper())
-                    if not all(e.is_finite() for e in errs.values()):
-                        return "replan"
                 else:
                     errs = trapezoid_error(f.name, rule, s_hi, _up(m))
+            elif f.name == "regrelu" and piece is not None and not f.degenerate:
+                errs = regrelu_piece_error(f.eta, piece, m.lower(), m.upper(), s_hi)
+            if errs is not None:
+                if not all(e.is_finite() for e in errs.values()):
+                    return "replan"
                 Eerr = {j: arb(0, errs[j]) for j in range(4)}
                 Ferr, Jerr, _ = f.evaluate(z, marg, want_J=True, kind="real", rule=rule,
                                            moments=Eerr)
@@ -493,14 +514,22 @@ class _Integrator:
         h_plan = min(float(t_stop - t0), 0.25 if h_prev is None else self.h_next)
         for _attempt in range(8):
             form = self._form(t0a, z0, h_plan)
-            P = self._taylor(t0a, z0, n + 2, form, piece)
-            _F, J = self._series_FJ(t0a, P, n + 1, form, piece)
+            try:
+                P = self._taylor(t0a, z0, n + 2, form, piece)
+                _F, J = self._series_FJ(t0a, P, n + 1, form, piece)
+            except (ValueError, ZeroDivisionError) as exc:  # e.g. √v with v(t0) = 0
+                raise NotCertified(f"no Taylor expansion at t = {float(t0):.6g}: {exc} (Var Y "
+                                   "vanishes at a step start?)") from None
             Jc = [[_coeffs(J[i][l_], n + 1) for l_ in range(d)] for i in range(d)]
             W = self._fundamental(Jc, n + 1)
             Pn = [p[: n + 1] for p in P]
             h = self._initial_h(P, t0, t_stop, h_prev)
             h = min(h, self._quantize(h_plan, t0, t_stop))
-            rec = self._attempt(t0, t0a, z0, e0, Pn, W, h, t_stop, form, piece, P)
+            try:
+                rec = self._attempt(t0, t0a, z0, e0, Pn, W, h, t_stop, form, piece, P)
+            except (ValueError, ZeroDivisionError) as exc:
+                raise NotCertified(f"step from t = {float(t0):.6g}: {exc} (Var Y vanishes "
+                                   "inside the step?)") from None
             if isinstance(rec, _StepRecord):
                 return rec
             # the quadrature form does not fit the step: plan a shorter one
