@@ -1,6 +1,6 @@
 """Rigorous Gaussian moments and the Stein-reduced drift and Jacobian, in Arb ball arithmetic.
 
-``shared/spec/model.md`` §4–5, ``docs/limit.md`` ("How the ball path certifies"). For a state
+``docs/model.md`` §4–5, ``docs/limit.md`` ("How the ball path certifies"). For a state
 ``z`` and depth ``t`` under the Gaussian marginal ``ρ(·, t) = N(c(t), A(t)A(t)ᵀ)`` put
 ``Y = w·z + b ~ N(m, v)``, ``m = c_w·z + c_b``, ``a = A_wᵀz + A_b`` (r,), ``v = |a|²``,
 ``Cov(θ, Y) = A a`` and ``E_j = E[σ^{(j)}(Y)]``. Stein's identity (once for ``F``, twice for

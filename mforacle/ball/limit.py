@@ -1,6 +1,6 @@
 """Certified enclosures of the mean-field limit (forward ODE, adjoint, energy, probes) in Arb.
 
-``shared/spec/model.md`` §4: ``dZ/dt = F_ρ(Z, t)``, ``Z(0) = x``; ``dp/dt = −J_ρ(Z, t)ᵀp``,
+``docs/model.md`` §4: ``dZ/dt = F_ρ(Z, t)``, ``Z(0) = x``; ``dp/dt = −J_ρ(Z, t)ᵀp``,
 ``p(1) = (g(Z(1)) − y)∇g(Z(1))``; ``E(ρ) = Σ ω_n (g(Z(1; x_n)) − y_n)²/2``;
 ``δE/δρ(θ, t) = Σ ω_n p(t; x_n)·f(Z(t; x_n), θ)``, ``V(θ, t) = Σ ω_n ∂_θf(Z, θ)ᵀp``.
 Every returned number is an Arb ball that contains the true value.
