@@ -46,8 +46,10 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "mforacle.model",
             "mforacle.measures",
             "mforacle.caseio",
+            "mforacle.cost",
             "mforacle.cases",
             "mforacle.protocol",
+            "mforacle.threads",
         ),
     ),
     (
@@ -67,7 +69,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
         ),
     ),
     ("harness", ("mforacle.harness",)),
-    ("report", ("mforacle.harness.report", "mforacle.harness.svgplot", "mforacle.harness.session")),
+    ("report", ("mforacle.report",)),
     (
         "CLI",
         (

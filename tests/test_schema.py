@@ -180,12 +180,12 @@ def test_bundled_examples_validate(path):
     read_case(path)
 
 
-COMMITTED_CASES = sorted((ROOT / "reports" / "cases").glob("*.json"))
+COMMITTED_CASES = sorted((ROOT / "reports" / "sample" / "cases").glob("*.json"))
 
 
 @pytest.mark.skipif(not COMMITTED_CASES, reason="no committed report cases in this checkout")
 def test_case_files_written_by_reports_validate():
-    """The case files a report saves for reproduction (``reports/cases/``) are valid cases."""
+    """The case files a report saves for reproduction (``reports/sample/cases/``) are valid."""
     for path in COMMITTED_CASES:
         assert _errors(CASE_V, json.loads(path.read_text())) == [], path.name
         read_case(path)

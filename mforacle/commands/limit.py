@@ -35,6 +35,7 @@ from ..caseio import (
     RESULT_FORMAT,
     Case,
     bound_text,
+    check_float64_range,
     emit_result,
     numbers_to_text,
     read_case,
@@ -79,7 +80,24 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="exact path: skip the ball-arithmetic certificate (the error bound "
                              "is then the exact path's estimate)")
     parser.add_argument("-o", "--output", metavar="FILE", default=None,
-                        help="write the result here (atomically) instead of standard output")
+                        help="write the result here instead of standard output: a regular "
+                             "file is replaced atomically, a symlink's target is replaced (the "
+                             "link stays), a device or FIFO is written through")
+    parser.add_argument("--force", action="store_true",
+                        help="evaluate even when the up-front estimate of memory or time is "
+                             "over the limits (see mforacle.cost)")
+
+
+def _cost_guard(args: argparse.Namespace, dps: int) -> Any:
+    """Refuse a case whose shapes alone show it is too big (before reading its numbers)."""
+    from ..cost import estimate_json, refuse_if_huge
+
+    def guard(obj: Any) -> None:
+        est = estimate_json(obj, dps)
+        if est is not None:
+            refuse_if_huge(est, args.path, dps=dps, force=args.force, field=args.case)
+
+    return guard
 
 
 def _progress(message: str) -> None:
@@ -87,26 +105,31 @@ def _progress(message: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    case = read_case(args.case)
+    case = read_case(args.case, _cost_guard(args, args.dps or DEFAULT_DPS))
     if case.measure is None:
         raise InvalidArgument(
             "theta", args.case, "this is a theta case; evaluate it with 'mforacle eval'"
         )
+    from ..cost import refuse_if_huge
+
     if args.path != "exact" and not args.certify:
         raise InvalidArgument("--no-certify", True, "applies to --path exact only")
     dps = DEFAULT_DPS if args.dps is None else args.dps
     if args.path == "exact":
         segs = DEFAULT_SEGMENTS if args.steps is None else args.steps
+        refuse_if_huge(case, "exact", dps=dps, force=args.force, field=args.case)
         result = exact_result(case, dps, args.tol, segs, certify=args.certify)
     elif args.path == "ball":
         if args.steps is not None:
             raise InvalidArgument("--steps", args.steps, "applies to --path exact and fast only")
+        refuse_if_huge(case, "ball", dps=dps, force=args.force, field=args.case)
         result = ball_result(case, dps, args.tol)
     else:
         for name in ("dps", "tol"):
             if getattr(args, name) is not None:
                 value = getattr(args, name)
                 raise InvalidArgument(f"--{name}", value, "applies to --path exact and ball only")
+        refuse_if_huge(case, "fast", force=args.force, field=args.case)
         result = fast_result(case, DEFAULT_FAST_STEPS if args.steps is None else args.steps)
     emit_result(result, args.output)
     return 0
@@ -204,6 +227,7 @@ def fast_result(case: Case, steps: int) -> dict[str, Any]:
 
     d = case.data
     assert case.measure is not None
+    check_float64_range(case)
     x, y, w = (fractions_to_float64(v) for v in (d.x, d.y, d.weights))
     r = solve(case.model, case.measure, x, y, w, case.probes, steps=steps, estimate_error=True)
     return {

@@ -41,9 +41,10 @@ from mforacle.verdict import Verdict
 from ..caseio import Case
 from ..dtypes import UNIT_ROUNDOFF, round_to_dtype, unit_roundoff
 from ..errors import InvalidArgument
-from ..model import Model, normalized_weights
+from ..model import Model, describe_entry, normalized_weights
 from ..protocol import Implementation, ModelSpec
 from .calls import Caller, Outcome
+from .hints import value_hints
 
 __all__ = [
     "COMPARE_DPS",
@@ -466,6 +467,10 @@ def _decide_quantity(run: _CaseRun, q: str, claim: str) -> Verdict:
     if q == "train_step":
         return _check_step(run, arr, ref, tol, u, claim, title, ev, bad)
     bound = tol[q] + ref.error_bound[q]
+    if not np.isfinite(bound):  # an infinite allowance would pass anything
+        return Verdict.not_checked(
+            claim, title, f"the float error model gives no finite bound for {q} on this case"
+        )
     ev.update(tolerance=tol[q], reference_error_bound=ref.error_bound[q], unit_roundoff=u,
               reference_error_bound_kind=ref.error_bound_kind)
     extra = ""
@@ -499,7 +504,10 @@ def _decide_quantity(run: _CaseRun, q: str, claim: str) -> Verdict:
         impl_value=float(arr[worst]),
         exact_value=str(np.asarray(ref_q, dtype=object)[worst]) if mags.ndim else str(ref_q),
     )
-    where = f" at {list(worst)}" if worst else ""
+    where = f" at {list(worst)} ({describe_entry(q, worst, run.model.d)})" if worst else ""
+    hints = [] if figure <= bound else value_hints(arr, ref_q, figure, run.impl.dtype)
+    if hints:
+        ev["hints"] = hints
     return Verdict.measured(
         claim,
         title,
@@ -507,7 +515,7 @@ def _decide_quantity(run: _CaseRun, q: str, claim: str) -> Verdict:
         "<=",
         bound,
         error_model=model_text,
-        reason=f"max |impl − exact|{where}",
+        reason=f"max |impl − exact|{where}" + "".join(f"; hint: {h}" for h in hints),
         evidence=ev,
     )
 
@@ -535,6 +543,10 @@ def _check_step(
             want[idx] = mpmath.mpf(float(th[idx])) - lr * g[idx]
             scale = max(scale, abs(float(th[idx])) + lr * float(abs(g[idx])))
     bound = lr * (tol["grad_theta"] + ref.error_bound["grad_theta"]) + 2 * u * (1 + u) * scale
+    if not np.isfinite(bound):  # an infinite allowance would pass anything
+        return Verdict.not_checked(
+            claim, title, "the float error model gives no finite bound for the step on this case"
+        )
     model_text = (
         f"lr × (tolerance.bounds[grad_theta] for {run.impl.dtype} + reference error bound, "
         f"{ref.error_bound_kind}) "
@@ -546,7 +558,10 @@ def _check_step(
             claim, title, float("nan"), "<=", bound, error_model=model_text, reason=bad, evidence=ev
         )
     diff = _diff(arr, want)
-    figure = max(float(abs(v)) for v in diff.ravel())
+    mags = np.vectorize(lambda v: float(abs(v)), otypes=[np.float64])(diff)
+    worst = tuple(int(i) for i in np.unravel_index(int(np.argmax(mags)), mags.shape))
+    figure = float(mags[worst])
+    ev.update(worst_index=list(worst), impl_value=float(arr[worst]), exact_value=str(want[worst]))
     return Verdict.measured(
         claim,
         title,
@@ -554,7 +569,8 @@ def _check_step(
         "<=",
         bound,
         error_model=model_text,
-        reason=f"max |θ_next − (θ − lr ∇E_exact)|, lr = {lr:g}",
+        reason=f"max |θ_next − (θ − lr ∇E_exact)| at {list(worst)} "
+        f"({describe_entry('train_step', worst, run.model.d)}), lr = {lr:g}",
         evidence=ev,
     )
 

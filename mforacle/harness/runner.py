@@ -30,7 +30,9 @@ from ..errors import MforacleError
 from ..protocol import Implementation, check_dtype
 from .calls import DEFAULT_TIMEOUT, Caller
 from .checks import QUANTITIES, PlannedCheck, SuiteCase, plan_checks
+from .hints import pattern_hints
 from .limit import LIMIT_QUANTITIES, LimitCase, plan_limit_checks
+from .vectors import resolve_inside, safe_id
 
 __all__ = [
     "EXIT_FAIL",
@@ -202,6 +204,13 @@ def _file_limit(result: dict[str, Any], path: Path) -> Implementation:
     )
 
 
+def _result_path(root: Path, case_id: str) -> Path:
+    """``RESULTS/<id>.json`` for a safe id (see :func:`~.vectors.safe_id`), not yet required
+    to exist; raises :class:`~mforacle.errors.CaseFormatError` for an id that would leave
+    ``RESULTS``."""
+    return root / f"{safe_id(case_id, 'case id')}.json"
+
+
 def check_limit_files(
     suite: list[LimitCase],
     results: str | Path,
@@ -216,14 +225,21 @@ def check_limit_files(
     verdicts: list[Verdict] = []
     dtypes: set[str] = set()
     for lc in suite:
-        path = root / f"{lc.id}.json"
         ev = {"case_id": lc.id, "check_id": f"{lc.id}::file"}
-        if not path.is_file():
+        try:
+            path = _result_path(root, lc.id)
+        except MforacleError as exc:
+            verdicts.append(
+                Verdict.errored("H0.result-file", "the result file is valid", str(exc), ev)
+            )
+            continue
+        if not path.exists() and not path.is_symlink():
             v = Verdict.not_checked("H6.limit", "limit results", f"no result file {path}")
             v.evidence.update(ev)
             verdicts.append(v)
             continue
         try:
+            resolve_inside(root, f"{lc.id}.json", "result file")
             result = read_result(path, lc.case)
             impl = _file_limit(result, path)
         except MforacleError as exc:
@@ -258,18 +274,26 @@ def check_files(
     dtypes: set[str] = set()
     unknown_fields: dict[str, list[str]] = {}
     for sc in suite:
-        path = root / f"{sc.id}.json"
-        if not path.is_file():
+        ev = {"case_id": sc.id, "check_id": f"{sc.id}::file"}
+        try:
+            path = _result_path(root, sc.id)
+        except MforacleError as exc:
+            verdicts.append(
+                Verdict.errored("H0.result-file", "the result file is valid", str(exc), ev)
+            )
+            continue
+        if not path.exists() and not path.is_symlink():
             verdicts.append(
                 Verdict.errored(
                     "H0.result-file",
                     "a result file exists for the case",
                     f"missing result file {path}",
-                    {"case_id": sc.id, "check_id": f"{sc.id}::file"},
+                    ev,
                 )
             )
             continue
         try:
+            resolve_inside(root, f"{sc.id}.json", "result file")
             result = read_result(path, sc.case)
             impl = _file_implementation(result, path)
         except MforacleError as exc:
@@ -331,6 +355,7 @@ def summarize(verdicts: list[Verdict]) -> dict[str, Any]:
         "outcome": outcome,
         "headline": HEADLINES[outcome],
         "not_checked_reasons": [[r, n] for r, n in top],
+        "hints": pattern_hints(verdicts) if outcome == "fail" else [],
     }
 
 
