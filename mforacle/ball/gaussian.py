@@ -734,8 +734,10 @@ class GaussianField:
 
     def _s(self, v: Any, a: list[Any], kind: str, analytic: bool) -> Any:
         """``s`` with ``s² = v``: the signed ``a`` when ``r = 1`` (quadrature: even in ``s``);
-        else the square root (series: principal; complex: analytic branch checked when the
-        formula is odd in ``s`` — regrelu; real: of the non-negative part)."""
+        else the square root (series: principal, or ``τ √(Σ (a_j/τ)²)`` when every ``a_j``
+        vanishes exactly at the expansion point — a measure whose spread starts from 0 there;
+        complex: analytic branch checked when the formula is odd in ``s`` — regrelu; real: of
+        the non-negative part)."""
         if self.r == 1 and not analytic:
             return a[0]
         if kind == "complex":
@@ -745,6 +747,15 @@ class GaussianField:
                 return v.sqrt()
             hi = v.upper().max(arb(0)).sqrt().upper()
             return arb(hi / 2, hi / 2)
+        heads = [aj.coeffs()[0] if aj.coeffs() else arb(0) for aj in a]
+        if all(h == 0 and h.is_exact() for h in heads):
+            L = v.prec
+            b = [arb_series(aj.coeffs()[1:] or [0], prec=L - 1) for aj in a]
+            q = b[0] * b[0]
+            for bj in b[1:]:
+                q = q + bj * bj
+            root = q.sqrt()
+            return arb_series([arb(0), *root.coeffs()], prec=L)
         return v.sqrt()
 
 

@@ -40,10 +40,12 @@ evaluation is finite and the step's defect meets the per-unit-time target; ``N``
 series length) from ``M_R`` and ``q``. If a run misses ``tol``, it is repeated once or twice
 with the target scaled by the observed overshoot.
 
-What is *not* covered (raises :class:`NotCertified`): ``Var(w·Z + b)`` reaching 0 on a step
-for ``regrelu`` (its moments are only C¹ there) or, with ``r ≥ 2`` and a quadrature activation,
-at a step's start (the series of ``√v`` does not exist); ``regrelu`` with deterministic
-``w·Z + b`` crossing a kink ``±η``.
+What is *not* covered (raises :class:`NotCertified`): ``regrelu`` where ``Var(w·Z + b)``
+reaches 0 next to a kink ``±η`` (its moments are only C¹ there; deep inside a piece the piece
+polynomial plus a proved tail error is used instead), or a deterministic ``w·Z + b`` crossing a
+kink; with ``r ≥ 2`` and a quadrature activation, a step that starts where ``Var(w·Z + b)``
+vanishes without every component of ``a = A_wᵀz + A_b`` vanishing exactly there (the series of
+``√v`` does not exist; the structural case ``A(t_k) = 0`` is handled as ``τ√(Σ(a_j/τ)²)``).
 
 This module shares no numerical code with ``mforacle.exact`` or ``mforacle.fast``.
 """
@@ -93,7 +95,6 @@ _SUP_D2 = {
 }
 
 DEFAULT_ORDER = 24
-_DEBUG = False
 MAX_SERIES = 120
 DISK_RATIO = 3  # disk radius / half step
 
@@ -227,7 +228,10 @@ class _Integrator:
         m0, s0 = self._point_ms(t0a, z0)
         s0f, m0f = _fl(abs(s0)), abs(_fl(m0))
         rule0 = choose_rule(f.name, arb(1.25 * s0f + 0.05), arb(m0f + 1), eps)
-        P6 = self._taylor(t0a, z0, 6, rule0, None)
+        try:
+            P6 = self._taylor(t0a, z0, 6, rule0, None)
+        except (ValueError, ZeroDivisionError, NotCertified):
+            return rule0
         tau = arb(h_plan / 2, h_plan / 2)
         zb = [_horner(p, tau) for p in P6]
         m, s = self._point_ms(t0a + tau, zb)
@@ -680,11 +684,6 @@ class _Integrator:
                 for l_ in range(d):
                     row.append(_horner(W[i][l_], ha) + arb(0, eW))
                 Phi.append(row)
-            if _DEBUG:
-                print(f"step t0={float(t0):.4f} h={float(h):.4f} N={N} R/h={_fl(R/ha):.0f} "
-                      f"MF={_fl(MF):.1e} MW={_fl(MW):.1e} DF={_fl(D_F):.2e} DW={_fl(D_W):.2e} "
-                      f"epsF*h={_fl(epsF*ha):.1e} epsJ*h={_fl(epsJ*ha):.1e} mu={_fl(mu):.3f} "
-                      f"KJ={_fl(KJ):.2f} e1={_fl(e1):.2e} eW={_fl(eW):.2e}", file=sys.stderr)
             self.stats.steps += 1
             self.stats.max_N = max(self.stats.max_N, N)
             # next step: grow while the truncation defect is below the budget
