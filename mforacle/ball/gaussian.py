@@ -542,7 +542,11 @@ def regrelu_piece_error(eta: arb, piece: int, m_lo: Any, m_hi: Any,
             out[0] += s_hi * phi
             out[1] += tail0
         out[2] += tail0 / (2 * eta)
-        out[3] += phi / (eta * s_hi)
+        # the density at the kink, φ(dd/s)/s, grows with s up to s = dd: sup at min(s_hi, dd)
+        if beta >= 1:
+            out[3] += phi / (eta * s_hi)
+        else:
+            out[3] += c * arb(-0.5).exp() / (eta * dd)
     return {j: x.upper() for j, x in out.items()}
 
 
