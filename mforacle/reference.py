@@ -394,8 +394,9 @@ def limit(
                           proved=proved, ball=ball, **common)
 
 
-def certify_limit(exact: Any, ball: Any, quantities: tuple[str, ...] = LIMIT_QUANTITIES,
-                  *, strict: bool = True):  # type: ignore[no-untyped-def]
+def certify_limit(
+    exact: Any, ball: Any, quantities: tuple[str, ...] = LIMIT_QUANTITIES, *, strict: bool = True
+) -> tuple[dict[str, mpmath.mpf], dict[str, np.ndarray], dict[str, bool], list[str]]:
     """:func:`certify` for the limit's quantities (``exact``: an exact limit result, ``ball``: a
     :class:`mforacle.ball.limit.BallLimitResult`)."""
     return _certify(exact, ball, strict=strict, quantities=quantities)

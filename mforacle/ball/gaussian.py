@@ -43,7 +43,7 @@ This module shares no numerical code with ``mforacle.exact`` or ``mforacle.fast`
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
@@ -85,7 +85,7 @@ _POWERS = {
 _B_FRACTIONS = (Fraction(1, 2), Fraction(3, 4), Fraction(7, 8), Fraction(15, 16))
 
 #: proved sup over the real line of ``|σ^{(j)}|`` (loose, simple): truncation bounds
-_SUP = {
+_SUP: dict[str, tuple[Fraction | int | None, ...]] = {
     "tanh": (1, 1, 1, 2),
     "sigmoid": (1, Fraction(1, 4), Fraction(1, 8), Fraction(1, 8)),
     "softplus": (None, 1, Fraction(1, 4), Fraction(1, 8)),
@@ -152,7 +152,8 @@ def _strip_bounds(name: str, b: arb, m_hi: arb, s_hi: arb) -> tuple[arb, ...]:
     return (c0, sig[0], sig[1], sig[2])
 
 
-def _disc_bound(name: str, g: arb, s_hi: arb, m_hi: arb, orders: Sequence[int]) -> arb:
+def _disc_bound(name: str, g: arb, s_hi: arb, m_hi: arb,
+                orders: Sequence[int]) -> dict[int, arb]:
     """Discretization part, for a grid in ``ζ`` no coarser than ``1/g``: the largest over
     ``orders`` of ``min_b 2 C_j(b) e^{a²/2} / (e^{2πag} − 1)``, ``a = min(b/s_hi, 2πg)``."""
     two_pi = 2 * arb.pi()
@@ -168,10 +169,11 @@ def _disc_bound(name: str, g: arb, s_hi: arb, m_hi: arb, orders: Sequence[int]) 
             val = (factor * C[j]).upper()
             if j not in best or val < best[j]:
                 best[j] = val
-    return best  # type: ignore[return-value]
+    return best
 
 
-def _trunc_bound(name: str, Z: arb, s_hi: arb, m_hi: arb, orders: Sequence[int]) -> dict:
+def _trunc_bound(name: str, Z: arb, s_hi: arb, m_hi: arb,
+                 orders: Sequence[int]) -> dict[int, arb]:
     """Truncation part: nodes cover ``|ζ| ≤ Z`` (``Z ≥ 1``) for every ``(m, s)`` in range."""
     phiZ = (-(Z * Z) / 2).exp() / (2 * arb.pi()).sqrt()
     out = {}
@@ -180,7 +182,7 @@ def _trunc_bound(name: str, Z: arb, s_hi: arb, m_hi: arb, orders: Sequence[int])
         if sup is None:  # softplus itself grows linearly
             trunc = 2 * ((m_hi + arb(2).log()) * phiZ / Z + s_hi * phiZ)
         else:
-            trunc = 2 * arb_of(Fraction(sup)) * phiZ / Z
+            trunc = 2 * arb_of(sup) * phiZ / Z
         out[j] = trunc.upper()
     return out
 
@@ -214,7 +216,7 @@ def _needed_Z(name: str, s_hi: arb, m_hi: arb, eps: arb, orders: Sequence[int]) 
     return Z
 
 
-def _smallest(pred, lo: int = 1) -> int:
+def _smallest(pred: Callable[[int], bool], lo: int = 1) -> int:
     """Smallest integer ``n ≥ lo`` with ``pred(n)`` for a monotone ``pred`` (doubling, then
     bisection)."""
     hi = lo
@@ -307,7 +309,8 @@ def make_grid(act: Activation, lo: Any, hi: Any, hy: Fraction) -> Grid:
     j0 = math.floor(lo_f / hy)
     j1 = math.ceil(hi_f / hy)
     hya = arb_of(hy)
-    ys, sig = [], [[], [], [], []]
+    ys: list[arb] = []
+    sig: list[list[arb]] = [[], [], [], []]
     for j in range(j0, j1 + 1):
         y = hya * j
         ys.append(y)
@@ -395,11 +398,12 @@ def _quad_moments(name: str, m: Any, s: Any, rule: Rule, orders: Sequence[int],
     """The rule applied to ``σ^{(j)}(m + sζ)`` for ``j`` in ``orders`` (no error term)."""
     need: set[Any] = set()
     for j in orders:
-        need.update(_POWERS[name][j])
+        need.update(_POWERS[name][j])  # type: ignore[index]
     kmax = max((k for k in need if k != "L"), default=0)
     want_L = "L" in need
     acc: dict[Any, Any] = {}
     for i in range(rule.K + 1):
+        ys: tuple[Any, ...]
         if i == 0:
             ys = (m,)
         else:
@@ -601,7 +605,9 @@ class GaussianField:
         self.model, self.measure = model, measure
         self.d, self.r = model.d, measure.r
         self.name = model.activation.name
-        self.eta = arb_of(model.activation.eta) if self.name == "regrelu" else None
+        eta = model.activation.eta
+        #: regrelu's half-width (unused, 0, for the other activations)
+        self.eta: arb = arb_of(eta) if eta is not None else arb(0)
         self._c = [_poly_arb(p) for p in measure.c]
         self._A = [[_poly_arb(p) for p in row] for row in measure.A]
         d = self.d
@@ -697,15 +703,18 @@ class GaussianField:
                     if k2 is not None:
                         term = k2 * E[2]
                         val = term if val is None else val + term
-                    if cov_u[i] is not None and cov_w[l_] is not None:
-                        term = cov_u[i] * cov_w[l_] * E[3]
+                    cu, cw = cov_u[i], cov_w[l_]
+                    if cu is not None and cw is not None:
+                        term = cu * cw * E[3]
                         val = term if val is None else val + term
                     row.append(zero if val is None else val)
                 J.append(row)
         aux = {"m": m, "v": v, "a": a, "c_u": c_u, "cov_u": cov_u, "cov_w": cov_w, "E": E}
         return F, J, aux
 
-    def _moments(self, m, v, a, s, orders, kind, cplx, rule, eps, piece) -> dict[int, Any]:
+    def _moments(self, m: Any, v: Any, a: list[Any], s: Any, orders: Sequence[int], kind: str,
+                 cplx: bool, rule: Rule | Grid | None, eps: dict[int, arb] | None,
+                 piece: int | None) -> dict[int, Any]:
         name = self.name
         if name == "erf":
             E = _erf_moments(m, v, cplx)
@@ -808,6 +817,7 @@ def gaussian_moments(activation: Activation | str, m: Any, v: Any, *,
     elif name == "sin":
         E = _sin_moments(m, v)
     elif name == "regrelu":
+        assert act.eta is not None
         eta = arb_of(act.eta)
         if v > 0:
             E = _regrelu_moments(m, v, v.sqrt(), eta)

@@ -99,6 +99,11 @@ MAX_SERIES = 120
 DISK_RATIO = 3  # disk radius / half step
 
 
+Poly = list[list[arb]]  # d polynomials (coefficient lists, lowest degree first)
+PolyMat = list[list[list[arb]]]  # d x d polynomials
+Form = Rule | Grid | None  # the quadrature of a step (None: closed-form moments)
+
+
 class NotCertified(MforacleError):
     """The ball path cannot certify this case (see the module docstring for when)."""
 
@@ -166,6 +171,25 @@ def _fl(x: arb) -> float:
         return float(x.mid())
     except (OverflowError, ValueError):
         return math.inf
+
+
+@dataclass(frozen=True)
+class _Tube:
+    """Bounds over the real tube of a step: ``μ`` (log-norm of the true J), ``ε_F``, ``ε_J``
+    (quadrature / piece errors), ``K_J`` (Lipschitz of J), ``sup‖W‖_F``, ``sup s``."""
+
+    mu: arb
+    epsF: arb
+    epsJ: arb
+    KJ: arb
+    Wsup: arb
+    s_hi: arb
+
+    def join(self, other: _Tube) -> _Tube:
+        """The bounds valid on both parts (entrywise maximum)."""
+        return _Tube(*(a.max(b) for a, b in zip(
+            (self.mu, self.epsF, self.epsJ, self.KJ, self.Wsup, self.s_hi),
+            (other.mu, other.epsF, other.epsJ, other.KJ, other.Wsup, other.s_hi), strict=True)))
 
 
 @dataclass
@@ -286,7 +310,8 @@ class _Integrator:
         return None
 
     # -- approximation: Taylor polynomials by Newton's iteration on series -------------------
-    def _series_FJ(self, t0a: arb, P: list[list[arb]], L: int, rule, piece):
+    def _series_FJ(self, t0a: arb, P: list[list[arb]], L: int, rule: Form,
+                   piece: int | None) -> tuple[list[Any], list[list[Any]]]:
         marg = self.f.shifted(t0a, L)
         Ps = [arb_series(p[:L], prec=L) for p in P]
         F, J, _aux = self.f.evaluate(Ps, marg, want_J=True, kind="series", rule=rule,
@@ -294,7 +319,8 @@ class _Integrator:
         assert J is not None
         return F, J
 
-    def _taylor(self, t0a: arb, z0: list[arb], L: int, rule, piece):
+    def _taylor(self, t0a: arb, z0: list[arb], L: int, rule: Form,
+                piece: int | None) -> list[list[arb]]:
         d = self.d
         P = [[z0[i]] for i in range(d)]
         q = 1
@@ -339,7 +365,8 @@ class _Integrator:
         return W
 
     # -- rigorous parts -------------------------------------------------------------------------
-    def _disk(self, t0a: arb, P, dP, W, dW, c: arb, R: arb, rule, piece):
+    def _disk(self, t0a: arb, P: Poly, dP: Poly, W: PolyMat, dW: PolyMat, c: arb, R: arb,
+              rule: Form, piece: int | None) -> tuple[arb, arb] | None:
         """``(M_F, M_W)``: bounds of ``|δ|`` and ``‖δ_W‖_F`` on the disk ``|τ − c| ≤ R``,
         covered by ``g × g`` squares (``g = 2, 4, 8``: the first finite cover whose bound
         stops improving), or ``None`` when no cover gives finite enclosures (a possible
@@ -407,12 +434,13 @@ class _Integrator:
             cp = cp * c
         return (acc + ha * M * q ** (N - 1) / (1 - q)).upper()
 
-    def _box(self, t0a: arb, P, W, h: arb, r: arb, rule, piece, nsub: int = 4):
+    def _box(self, t0a: arb, P: Poly, W: PolyMat, h: arb, r: arb, rule: Form,
+             piece: int | None, nsub: int = 4) -> _Tube | str | None:
         """Over the real tube ``{P(τ) + B(0, r)}``, ``τ ∈ [0, h]``: ``μ`` (log-norm of the true
         J), ``ε_F``, ``ε_J`` (quadrature), ``K_J`` (Lipschitz of J), ``sup‖W‖_F``, ``s_hi``."""
         d = self.d
         f = self.f
-        mu = epsF = epsJ = KJ = Wsup = s_hi_all = None
+        tube: _Tube | None = None
         for k in range(nsub):
             tau = arb(((2 * k + 1) * h / (2 * nsub)).mid(), (h / (2 * nsub)).upper())
             z = [_horner(p, tau) + arb(0, r) for p in P]
@@ -464,21 +492,16 @@ class _Integrator:
             KJ_k = self._lipschitz_J(marg)
             Wv = [_horner(W[i][l_], tau) for i in range(d) for l_ in range(d)]
             Ws = _norm_up(Wv)
-            vals = (mu_k, eF, eJ, KJ_k, Ws, s_hi)
-            if mu is None:
-                mu, epsF, epsJ, KJ, Wsup, s_hi_all = vals
-            else:
-                mu, epsF, epsJ, KJ, Wsup, s_hi_all = (
-                    a.max(b) for a, b in zip((mu, epsF, epsJ, KJ, Wsup, s_hi_all), vals,
-                                             strict=True))
-        return mu, epsF, epsJ, KJ, Wsup, s_hi_all
+            part = _Tube(mu_k, eF, eJ, KJ_k, Ws, s_hi)
+            tube = part if tube is None else tube.join(part)
+        return tube
 
-    def _lipschitz_J(self, marg) -> arb:
+    def _lipschitz_J(self, marg: Any) -> arb:
         """``sup|σ''| (E|u|²)^{1/2} (E|w|⁴)^{1/2}`` at the (ball) depth of ``marg``."""
         d, r = self.d, self.f.r
         c, A = marg.c, marg.A
 
-        def val(x):
+        def val(x: Any) -> Any:
             return arb(0) if x is None else x
 
         Eu2 = arb(0)
@@ -540,7 +563,8 @@ class _Integrator:
             h_plan = 0.5 * float(rec)
         raise NotCertified(f"no certified step from t = {float(t0):.6g}")
 
-    def _initial_h(self, P, t0: Fraction, t_stop: Fraction, h_prev: Fraction | None) -> Fraction:
+    def _initial_h(self, P: Poly, t0: Fraction, t_stop: Fraction,
+                   h_prev: Fraction | None) -> Fraction:
         n = self.n
         pn1 = max(abs(_fl(P[i][n + 1])) for i in range(self.d))
         pn = max(abs(_fl(P[i][n])) for i in range(self.d))
@@ -566,8 +590,9 @@ class _Integrator:
         hq = Fraction(math.floor(h * 2**k), 2**k)
         return max(hq, Fraction(1, 2**k))
 
-    def _attempt(self, t0, t0a, z0, e0, Pn, W, h: Fraction, t_stop, rule, piece,
-                 Pfull=None):
+    def _attempt(self, t0: Fraction, t0a: arb, z0: list[arb], e0: arb, Pn: Poly, W: PolyMat,
+                 h: Fraction, t_stop: Fraction, rule: Form, piece: int | None,
+                 Pfull: Poly | None = None) -> _StepRecord | Fraction:
         d, n = self.d, self.n
         dP = [_deriv(p) for p in Pn]
         dW = [[_deriv(W[i][l_]) for l_ in range(d)] for i in range(d)]
@@ -596,10 +621,11 @@ class _Integrator:
             need = [n + 2]
             for M in (MF, MW):
                 Mf = _fl(M) * hf
-                if not math.isfinite(Mf):
+                try:
+                    ratio = Mf / (tail_target * (1 - _fl(q)))
+                    need.append(math.ceil(math.log(ratio) / lq) + 2 if ratio > 1 else n + 2)
+                except (OverflowError, ValueError, ZeroDivisionError):  # inf, nan: too wide
                     need.append(10**6)
-                elif Mf > 0:
-                    need.append(math.ceil(math.log(Mf / (tail_target * (1 - _fl(q)))) / lq) + 2)
             N = max(need)
             if N > MAX_SERIES:
                 # accept the cap if the tail stays negligible against the budget
@@ -646,27 +672,25 @@ class _Integrator:
                 continue
             # tube, bootstrap
             r = (4 * (e0 + D_F) + arb(2) ** (-ctx.prec + 20)).upper()
-            box = None
+            box: _Tube | None = None
+            e_sup = arb(0)
             for _ in range(6):
-                box = self._box(t0a, Pn, W, ha, r, rule, piece)
-                if box == "replan":
+                got = self._box(t0a, Pn, W, ha, r, rule, piece)
+                if isinstance(got, str):  # "replan": the quadrature form does not fit
                     self.stats.rejected += 1
                     return h
-                if box is None:
+                if got is None:
                     break
-                mu, epsF, _epsJ, _KJ, _Wsup, _s_hi = box
-                mup = mu.max(arb(0))
-                growth = (mup * ha).exp()
-                e_sup = (growth * (e0 + D_F + epsF * ha)).upper()
+                e_sup = ((got.mu.max(arb(0)) * ha).exp() * (e0 + D_F + got.epsF * ha)).upper()
                 if e_sup <= r:
+                    box = got
                     break
                 r = (2 * e_sup).upper()
-                box = None
             if box is None:
                 self.stats.rejected += 1
                 h = self._quantize(float(h) / 2, t0, t_stop)
                 continue
-            mu, epsF, epsJ, KJ, Wsup, _s_hi = box
+            mu, epsF, epsJ, KJ, Wsup = box.mu, box.epsF, box.epsJ, box.KJ, box.Wsup
             if not (epsF * ha <= budget and epsJ * ha <= budget):
                 self.stats.rejected += 1
                 return h  # the quadrature form is too coarse for this step: replan
@@ -779,7 +803,8 @@ def _probe(model: Model, p: Any, i: int) -> Probe:
                           "expected a Probe, {'t':..., 'theta':...} or (t, theta)")
 
 
-def _check_inputs(model, measure, x, y, weights, probes):
+def _check_inputs(model: Any, measure: Any, x: Any, y: Any, weights: Any,
+                  probes: Iterable[Any]) -> tuple[Data, tuple[Probe, ...]]:
     if not isinstance(model, Model):
         raise InvalidArgument("model", model, "expected an mforacle.model.Model")
     if not isinstance(measure, GaussianPath):
@@ -831,7 +856,10 @@ def _max_rad(xs: Iterable[arb]) -> arb:
     return out.upper()
 
 
-def _trajectory(model, fieldobj, x0, y, stops, target, order, stats, progress, label):
+def _trajectory(model: Model, fieldobj: GaussianField, x0: list[arb], y: arb,
+                stops: Sequence[Fraction], target: arb, order: int, stats: _Stats,
+                progress: Callable[[str], None] | None, label: str,
+                ) -> tuple[dict[Fraction, list[arb]], dict[Fraction, list[arb]], arb]:
     """Enclosures of ``Z`` and ``p`` at ``0`` and every stop for all starts in the balls
     ``x0``, and of the residual ``g(Z(1)) − y``."""
     d = model.d
@@ -911,7 +939,9 @@ def enclose_point(model: Model, measure: GaussianPath, x0: Sequence[Any], y: Any
         ctx.cap = old_cap
 
 
-def _one_run(model, measure, data, probe_list, prec, target, order, progress):
+def _one_run(model: Model, measure: GaussianPath, data: Data, probe_list: tuple[Probe, ...],
+             prec: int, target: arb, order: int,
+             progress: Callable[[str], None] | None) -> tuple[Any, ...]:
     fieldobj = GaussianField(model, measure)
     d, k = model.d, model.k
     stops = sorted({p.t for p in probe_list if p.t > 0} | {Fraction(1)})
@@ -985,7 +1015,9 @@ def solve(model: Model, measure: GaussianPath, x: Any, y: Any, weights: Any = No
         ctx.cap = old_cap
 
 
-def _solve(model, measure, data, probe_list, tol_q, prec, order, max_runs, progress, t_start):
+def _solve(model: Model, measure: GaussianPath, data: Data, probe_list: tuple[Probe, ...],
+           tol_q: Fraction, prec: int, order: int, max_runs: int,
+           progress: Callable[[str], None] | None, t_start: float) -> BallLimitResult:
     with ctx.workprec(prec):
         tol_a = arb_of(tol_q)
         target = tol_a / 20
