@@ -1,0 +1,491 @@
+"""Run independent work units serially or on a Dask ``distributed`` cluster (issue 13 item 4).
+
+Layer: above the claims and the harness (which say *what* the independent units of a run are),
+below the CLI (``--scheduler ADDRESS`` / ``--workers N`` of ``mforacle claims``, ``report``,
+``vectors export`` and file-mode ``check``). The engine is Dask's ``distributed`` scheduler
+(https://distributed.dask.org), not a home-made pool.
+
+A run is a list of :class:`Unit` s. Each unit has a stable identity (``key``: a claim id, a
+claim's part such as ``claim::B3/paths/M=64/seeds 3000-3099``, a case id), a picklable function
+and its arguments, and the keys of the units whose results it takes (``needs``; a claim's
+*finish* step takes its parts). Everything a unit computes is a function of its identity and
+arguments alone — seeds are derived from the unit's identity, never from execution order or
+from which worker runs it — so :func:`execute` returns the same results serially and on any
+cluster, in the order of the units given.
+
+- :class:`SerialExecutor` — one unit after another in this process.
+- :class:`DaskExecutor` — every unit a Dask task (``client.submit(..., retries=...)``); finished
+  units are reported as they complete (``distributed.as_completed``: one line per unit with the
+  elapsed time and an ETA, on standard error). A worker lost mid-run (crash, OOM kill) makes
+  the scheduler run its tasks again elsewhere (up to ``distributed.scheduler.allowed-failures``
+  times), and ``retries`` re-runs a task that raised; since a unit is a pure function of its
+  identity, a re-run returns the same result.
+- :func:`open_executor` — the context manager the commands use: serial when neither option is
+  given; ``workers=N`` starts a ``distributed.LocalCluster`` for the run (N processes, one
+  thread each, BLAS/OpenMP threads capped so that workers × threads <= cores, by a worker
+  plugin using threadpoolctl and the ``*_NUM_THREADS`` variables); ``scheduler=ADDRESS``
+  connects to a running cluster within ``connect_timeout`` seconds (each of its worker threads
+  gets one BLAS thread; :mod:`mforacle.dask_worker`).
+
+``docs/scale.md`` shows the commands, a 10⁵-seed B3 sweep on a cluster, and measured figures.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TextIO
+
+from .errors import InvalidArgument, MforacleError
+
+__all__ = [
+    "DEFAULT_CONNECT_TIMEOUT",
+    "DEFAULT_RETRIES",
+    "DaskExecutor",
+    "Executor",
+    "Progress",
+    "SerialExecutor",
+    "Unit",
+    "add_arguments",
+    "blas_threads_for",
+    "execute",
+    "executor_from_args",
+    "open_executor",
+    "thread_budget_plugin",
+]
+
+#: seconds to wait for ``--scheduler ADDRESS`` to answer before giving up (exit status 2)
+DEFAULT_CONNECT_TIMEOUT = 10.0
+#: re-runs of a task that raised (a lost worker's tasks are re-run by the scheduler anyway)
+DEFAULT_RETRIES = 2
+#: environment variables BLAS and OpenMP runtimes read when they load
+THREAD_ENV_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One independent piece of work.
+
+    ``key``: its identity, unique within a run (``"claim::B3/paths/M=64/seeds 3000-3099"``);
+    ``fn(*args, *results_of_needs)`` computes it (``fn`` and ``args`` must pickle: module-level
+    functions, or closures cloudpickle can carry); ``needs``: keys of earlier units whose
+    results are passed after ``args``, in that order; ``label``: what the progress line says
+    (default: the key).
+    """
+
+    key: str
+    fn: Callable[..., Any]
+    args: tuple[Any, ...] = ()
+    needs: tuple[str, ...] = ()
+    label: str = ""
+
+    @property
+    def title(self) -> str:
+        return self.label or self.key
+
+
+@dataclass
+class Progress:
+    """Progress lines on ``stream`` (standard error): ``[ 12.3s] 5/40 KEY (1.2 s) ETA 31 s``.
+
+    The ETA is the mean time per finished unit times the units left divided by the workers
+    running them (a rough figure: units differ in size).
+    """
+
+    total: int
+    workers: int = 1
+    stream: TextIO | None = None
+    quiet: bool = False
+    start: float = field(default_factory=time.perf_counter)
+    done: int = 0
+
+    def finished(self, unit: Unit, seconds: float | None = None, where: str = "") -> None:
+        self.done += 1
+        if self.quiet:
+            return
+        elapsed = time.perf_counter() - self.start
+        left = self.total - self.done
+        eta = elapsed / self.done * left if self.done else math.inf
+        took = f" ({seconds:.1f} s{', ' + where if where else ''})" if seconds is not None else ""
+        tail = f" ETA {eta:.0f} s" if left else " done"
+        print(
+            f"[{elapsed:6.1f}s] {self.done}/{self.total} {unit.title}{took}{tail}",
+            file=self.stream or sys.stderr,
+            flush=True,
+        )
+
+
+def _check_units(units: Sequence[Unit]) -> list[Unit]:
+    seen: set[str] = set()
+    out = []
+    for i, u in enumerate(units):
+        if not isinstance(u, Unit):
+            raise InvalidArgument(f"units[{i}]", u, "expected a mforacle.scale.Unit")
+        if u.key in seen:
+            raise InvalidArgument(f"units[{i}].key", u.key, "keys must be unique within a run")
+        missing = [k for k in u.needs if k not in seen]
+        if missing:
+            raise InvalidArgument(
+                f"units[{i}].needs", missing, "a unit may only need units listed before it"
+            )
+        seen.add(u.key)
+        out.append(u)
+    return out
+
+
+@dataclass(frozen=True)
+class _Timed:
+    """A unit's result with the seconds it took and where it ran (unwrapped before returning)."""
+
+    value: Any
+    seconds: float
+    where: str
+
+
+def _run_unit(fn: Callable[..., Any], nargs: int, *args_and_needs: Any) -> _Timed:
+    """Run ``fn(*args, *needs)`` with the needs' values unwrapped; time it."""
+    args = args_and_needs[:nargs]
+    needs = [r.value if isinstance(r, _Timed) else r for r in args_and_needs[nargs:]]
+    t0 = time.perf_counter()
+    value = fn(*args, *needs)
+    where = ""
+    try:
+        from distributed import get_worker
+
+        where = str(get_worker().address)
+    except (ImportError, ValueError):
+        pass
+    return _Timed(value, time.perf_counter() - t0, where)
+
+
+class Executor:
+    """Runs a list of units; :meth:`run` returns ``{key: result}`` (module docstring)."""
+
+    #: how many units may run at once (for the ETA)
+    workers: int = 1
+    #: one line saying where the units run
+    description: str = ""
+
+    def run(self, units: Sequence[Unit], progress: Progress | None = None) -> dict[str, Any]:
+        raise NotImplementedError
+
+
+class SerialExecutor(Executor):
+    """Every unit in this process, in the order given."""
+
+    workers = 1
+    description = "serial (this process)"
+
+    def run(self, units: Sequence[Unit], progress: Progress | None = None) -> dict[str, Any]:
+        todo = _check_units(units)
+        results: dict[str, Any] = {}
+        for u in todo:
+            got = _run_unit(u.fn, len(u.args), *u.args, *[results[k] for k in u.needs])
+            results[u.key] = got.value
+            if progress is not None:
+                progress.finished(u, got.seconds)
+        return results
+
+
+class DaskExecutor(Executor):
+    """Every unit a task on a ``distributed`` cluster (module docstring).
+
+    ``client``: a connected :class:`distributed.Client`; ``cluster``: the LocalCluster started
+    for this run (closed by :meth:`close`), or ``None`` for an existing cluster.
+    """
+
+    def __init__(
+        self,
+        client: Any,
+        cluster: Any = None,
+        *,
+        description: str = "",
+        retries: int = DEFAULT_RETRIES,
+    ) -> None:
+        self.client, self.cluster, self.retries = client, cluster, int(retries)
+        info = client.scheduler_info()
+        self.workers = max(1, sum(int(w.get("nthreads", 1)) for w in info["workers"].values()))
+        self.description = description or f"Dask cluster at {client.scheduler.address}"
+
+    def run(
+        self,
+        units: Sequence[Unit],
+        progress: Progress | None = None,
+        on_submitted: Callable[[Any], None] | None = None,
+    ) -> dict[str, Any]:
+        """Submit every unit, report each as it completes, return the results by key.
+
+        ``on_submitted(client)`` is called once all tasks are submitted (tests use it to kill a
+        worker mid-run).
+
+        Raises:
+            MforacleError: a unit failed for good (it raised on every retry, or its workers died
+                more often than the scheduler allows).
+        """
+        from distributed import as_completed
+
+        todo = _check_units(units)
+        run_id = uuid.uuid4().hex[:12]
+        futures: dict[str, Any] = {}
+        by_future: dict[str, Unit] = {}
+        for i, u in enumerate(todo):
+            fut = self.client.submit(
+                _run_unit,
+                u.fn,
+                len(u.args),
+                *u.args,
+                *[futures[k] for k in u.needs],
+                key=f"mforacle-{i:05d}-{run_id}",
+                pure=False,
+                retries=self.retries,
+            )
+            futures[u.key] = fut
+            by_future[fut.key] = u
+        if on_submitted is not None:
+            on_submitted(self.client)
+        results: dict[str, Any] = {}
+        for fut in as_completed(list(futures.values())):
+            u = by_future[fut.key]
+            try:
+                got = fut.result()
+            except Exception as exc:  # raised on every retry, or KilledWorker
+                for f in futures.values():
+                    f.cancel()
+                raise MforacleError(
+                    f"work unit {u.key} failed on the cluster: {type(exc).__name__}: {exc}"
+                ) from exc
+            results[u.key] = got.value
+            if progress is not None:
+                progress.finished(u, got.seconds, got.where)
+        return {u.key: results[u.key] for u in todo}
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.client.close()
+        if self.cluster is not None:
+            with contextlib.suppress(Exception):
+                self.cluster.close()
+
+
+def execute(
+    units: Sequence[Unit],
+    executor: Executor | None = None,
+    *,
+    progress: bool | Progress = False,
+    stream: TextIO | None = None,
+) -> list[Any]:
+    """The results of ``units``, in their order (``executor`` default: serial).
+
+    ``progress``: ``True`` prints a line per finished unit with an ETA on ``stream`` (default
+    standard error); or pass a :class:`Progress`.
+    """
+    ex = executor if executor is not None else SerialExecutor()
+    todo = _check_units(units)
+    prog: Progress | None
+    if isinstance(progress, Progress):
+        prog = progress
+    elif progress:
+        prog = Progress(len(todo), ex.workers, stream)
+    else:
+        prog = None
+    got = ex.run(todo, prog)
+    return [got[u.key] for u in todo]
+
+
+# --------------------------------------------------------------------------- threads
+
+
+def _cores() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+def blas_threads_for(workers: int, threads_per_worker: int = 1) -> int:
+    """BLAS/OpenMP threads per worker thread so that ``workers × threads <= cores`` (at least 1).
+
+    Raises:
+        InvalidArgument: ``workers`` or ``threads_per_worker`` not an integer >= 1.
+    """
+    for name, v in (("workers", workers), ("threads_per_worker", threads_per_worker)):
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise InvalidArgument(name, v, "expected an integer >= 1")
+    return max(1, _cores() // (workers * threads_per_worker))
+
+
+def thread_budget_plugin(threads: int) -> Any:
+    """The worker plugin (:class:`mforacle.dask_worker.ThreadBudget`) capping each worker's
+    BLAS/OpenMP threads at ``threads``."""
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+        raise InvalidArgument("threads", threads, "expected an integer >= 1")
+    from .dask_worker import ThreadBudget
+
+    return ThreadBudget(threads)
+
+
+# --------------------------------------------------------------------------- opening
+
+
+def _check_workers(workers: Any) -> int:
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise InvalidArgument("--workers", workers, "expected an integer >= 1")
+    return workers
+
+
+def _check_timeout(timeout: Any) -> float:
+    if (
+        isinstance(timeout, bool)
+        or not isinstance(timeout, int | float)
+        or not math.isfinite(timeout)
+        or timeout <= 0
+    ):
+        raise InvalidArgument(
+            "--connect-timeout", timeout, "expected a finite number of seconds > 0"
+        )
+    return float(timeout)
+
+
+def _register(client: Any, threads: int) -> None:
+    client.register_plugin(thread_budget_plugin(threads), name="mforacle-thread-budget")
+
+
+def _start_local(workers: int, retries: int) -> DaskExecutor:
+    import logging
+
+    from distributed import Client, LocalCluster
+
+    threads = blas_threads_for(workers)
+    env = {var: str(threads) for var in (*THREAD_ENV_VARS, "MFORACLE_THREADS")}
+    cluster = LocalCluster(
+        n_workers=workers,
+        threads_per_worker=1,
+        processes=True,
+        dashboard_address=None,
+        silence_logs=logging.ERROR,
+        env=env,
+    )
+    try:
+        client = Client(cluster)
+        _register(client, threads)
+    except BaseException:
+        cluster.close()
+        raise
+    return DaskExecutor(
+        client,
+        cluster,
+        description=f"local Dask cluster: {workers} worker process(es) × 1 thread, "
+        f"{threads} BLAS thread(s) each, {_cores()} core(s)",
+        retries=retries,
+    )
+
+
+def _connect(address: str, timeout: float, retries: int) -> DaskExecutor:
+    import logging
+
+    from distributed import Client
+
+    if not isinstance(address, str) or not address.strip():
+        raise InvalidArgument("--scheduler", address, "expected a scheduler address")
+    quiet = logging.getLogger("distributed")
+    level = quiet.level
+    quiet.setLevel(logging.CRITICAL)  # a refused connection is reported once, below
+    try:
+        client = Client(address.strip(), timeout=timeout)
+    except Exception as exc:  # OSError, TimeoutError, ValueError for a malformed address
+        why = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
+        raise InvalidArgument(
+            "--scheduler", address, f"no Dask scheduler answered within {timeout:g} s ({why})"
+        ) from None
+    finally:
+        quiet.setLevel(level)
+    try:
+        _register(client, 1)
+    except BaseException:
+        client.close()
+        raise
+    return DaskExecutor(client, description=f"Dask cluster at {address}", retries=retries)
+
+
+@contextlib.contextmanager
+def open_executor(
+    scheduler: str | None = None,
+    workers: int | None = None,
+    *,
+    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+    retries: int = DEFAULT_RETRIES,
+) -> Iterator[Executor]:
+    """Serial, a LocalCluster of ``workers`` processes, or the cluster at ``scheduler``.
+
+    Raises:
+        InvalidArgument: both or a malformed one given; no scheduler answered within
+            ``connect_timeout`` seconds; ``distributed`` is not installed.
+    """
+    if scheduler is not None and workers is not None:
+        raise InvalidArgument("--scheduler/--workers", [scheduler, workers], "give one, not both")
+    timeout = _check_timeout(connect_timeout)
+    if scheduler is None and workers is None:
+        yield SerialExecutor()
+        return
+    try:
+        import distributed  # noqa: F401
+    except ImportError:
+        raise InvalidArgument(
+            "--scheduler" if scheduler is not None else "--workers",
+            scheduler if scheduler is not None else workers,
+            "needs the 'distributed' package (pip install 'distributed>=2024.1')",
+        ) from None
+    if scheduler is not None:
+        ex = _connect(scheduler, timeout, retries)
+    else:
+        ex = _start_local(_check_workers(workers), retries)
+    try:
+        yield ex
+    finally:
+        ex.close()
+
+
+def add_arguments(parser: Any) -> None:
+    """``--scheduler ADDRESS``, ``--workers N`` and ``--connect-timeout S`` for a command."""
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        default=None,
+        help="run the independent work units on the Dask cluster at ADDRESS "
+        "(e.g. tcp://10.0.0.5:8786); see docs/scale.md",
+    )
+    group.add_argument(
+        "--workers",
+        metavar="N",
+        type=int,
+        default=None,
+        help="start a local Dask cluster of N worker processes for this run",
+    )
+    parser.add_argument(
+        "--connect-timeout",
+        metavar="S",
+        type=float,
+        default=DEFAULT_CONNECT_TIMEOUT,
+        help=f"seconds to wait for --scheduler ({DEFAULT_CONNECT_TIMEOUT:g})",
+    )
+
+
+def executor_from_args(args: Any) -> contextlib.AbstractContextManager[Executor]:
+    """:func:`open_executor` from the parsed :func:`add_arguments` options."""
+    return open_executor(
+        getattr(args, "scheduler", None),
+        getattr(args, "workers", None),
+        connect_timeout=getattr(args, "connect_timeout", DEFAULT_CONNECT_TIMEOUT),
+    )
+
+
+def is_serial(executor: Executor | None) -> bool:
+    """Whether ``executor`` runs everything in this process."""
+    return executor is None or isinstance(executor, SerialExecutor)
