@@ -14,13 +14,24 @@ reproduces) and calls the ``check_*`` functions of the group modules:
 
 A claim whose supporting module is not available in this build yields a "not checked" verdict
 that says so; a claim whose code raises yields an "error" verdict with the exception.
+
+**Parts.** A claim whose experiment splits into independent pieces (ladder rungs, blocks of
+seeds, its reference solve) says so with three functions in its module, next to ``run_<id>``:
+``parts_<id>(sizes) -> list[Part]`` (each with a stable ``key`` such as
+``"paths/M=64/seeds 3000-3999"`` and the keyword arguments of its piece),
+``part_<id>(impl, sizes, **kwargs)`` (one piece; a pure function of its arguments: seeds come
+from the part's identity, never from the order pieces run in) and
+``finish_<id>(impl, sizes, results) -> list[Verdict]`` (``results``: part key -> value).
+:meth:`ClaimSpec.run` then runs the parts one after another and finishes;
+:mod:`mforacle.scale` runs them as separate tasks (``--workers``, ``--scheduler``) — the same
+functions, so the verdicts are the same.
 """
 
 from __future__ import annotations
 
 import importlib
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,7 +39,35 @@ from mforacle.errors import InvalidArgument
 from mforacle.profiles import check_profile
 from mforacle.verdict import Verdict
 
-__all__ = ["CLAIMS", "ClaimSpec", "check_profile", "run_claim", "select"]
+__all__ = [
+    "CLAIMS",
+    "ClaimSpec",
+    "Part",
+    "PartResult",
+    "check_profile",
+    "run_claim",
+    "select",
+]
+
+
+@dataclass(frozen=True)
+class Part:
+    """One independent piece of a claim's experiment: ``key`` (its identity within the claim)
+    and the keyword arguments of ``part_<id>(impl, sizes, **kwargs)``."""
+
+    key: str
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PartResult:
+    """What a part gave: ``value`` when ``ok``, else the exception (``error``, ``traceback``)."""
+
+    key: str
+    ok: bool
+    value: Any = None
+    error: str = ""
+    traceback: str = ""
 
 
 @dataclass(frozen=True)
@@ -53,20 +92,89 @@ class ClaimSpec:
     def sizes_for(self, profile: str) -> dict[str, Any]:
         return dict(self.sizes.get(check_profile(profile), {}))
 
-    def run(self, impl: Any, profile: str = "ci") -> list[Verdict]:
-        """The claim's verdicts on ``impl``; never raises for the implementation's faults."""
+    def _module_function(self, prefix: str) -> Callable[..., Any] | None:
+        mod = importlib.import_module(f"mforacle.claims.{self.module}")
+        return getattr(mod, f"{prefix}_{self.id.lower()}", None)
+
+    def _unchecked(self, impl: Any) -> list[Verdict] | None:
+        """A "not checked" verdict when ``impl`` lacks what the claim needs, else ``None``."""
         from .impl import missing
 
-        sizes = self.sizes_for(profile)
         gone = missing(impl, self.needs)
         if gone:
             return [
                 Verdict.not_checked(self.id, self.title, f"implementation lacks {', '.join(gone)}")
             ]
+        return None
+
+    def plan(self, impl: Any, profile: str = "ci") -> list[Part]:
+        """The claim's independent parts for ``impl`` (``[]``: it runs as one piece, or it will
+        not be checked)."""
+        if self._unchecked(impl) is not None:
+            return []
+        try:
+            fn = self._module_function("parts")
+        except ImportError:
+            return []
+        return [] if fn is None else list(fn(self.sizes_for(profile)))
+
+    def run_part(self, impl: Any, profile: str, part: Part) -> PartResult:
+        """One part; never raises for the implementation's faults (they are recorded)."""
+        fn = self._module_function("part")
+        try:
+            if fn is None:
+                raise AttributeError(f"mforacle.claims.{self.module} has no part_{self.id.lower()}")
+            return PartResult(part.key, True, fn(impl, self.sizes_for(profile), **part.kwargs))
+        except Exception as exc:
+            return PartResult(
+                part.key, False, error=f"{type(exc).__name__}: {exc}",
+                traceback=traceback.format_exc()[-3000:],
+            )  # fmt: skip
+
+    def finish(self, impl: Any, profile: str, results: Mapping[str, PartResult]) -> list[Verdict]:
+        """The verdicts from the parts' results (an ``error`` verdict if a part failed)."""
+        for r in results.values():
+            if not r.ok:
+                return [
+                    Verdict.errored(
+                        self.id, self.title, r.error, {"traceback": r.traceback, "part": r.key}
+                    )
+                ]
+        fn = self._module_function("finish")
+        try:
+            if fn is None:
+                raise AttributeError(
+                    f"mforacle.claims.{self.module} has no finish_{self.id.lower()}"
+                )
+            return list(fn(impl, self.sizes_for(profile), {k: r.value for k, r in results.items()}))
+        except Exception as exc:
+            return [
+                Verdict.errored(
+                    self.id,
+                    self.title,
+                    f"{type(exc).__name__}: {exc}",
+                    {"traceback": traceback.format_exc()[-3000:]},
+                )
+            ]
+
+    def run(self, impl: Any, profile: str = "ci") -> list[Verdict]:
+        """The claim's verdicts on ``impl``; never raises for the implementation's faults.
+
+        A claim with parts runs them one after another here, then finishes (module docstring).
+        """
+        sizes = self.sizes_for(profile)
+        unchecked = self._unchecked(impl)
+        if unchecked is not None:
+            return unchecked
         try:
             fn = self.function
         except (ImportError, AttributeError) as exc:
             return [Verdict.not_checked(self.id, self.title, f"not available in this build: {exc}")]
+        parts = self.plan(impl, profile)
+        if parts:
+            return self.finish(
+                impl, profile, {p.key: self.run_part(impl, profile, p) for p in parts}
+            )
         try:
             return list(fn(impl, sizes))
         except Exception as exc:  # the implementation (or a module it calls) failed

@@ -50,6 +50,8 @@ from mforacle.stats import (
     fit_slope,
     fit_slope_weighted,
     mean_square_log_se,
+    power_note,
+    rate_power,
     t_quantile,
 )
 from mforacle.verdict import Verdict
@@ -397,71 +399,125 @@ def fit_power_with_correction(
     }
 
 
-def check_b3(
-    impl: Any,
-    case: FlowCase,
-    *,
-    ladder: list[int],
-    L: int = 4,
-    seeds: int = 200,
-    confidence: float = DECISION_CONFIDENCE,
-    seed0: int = 3000,
-) -> list[Verdict]:
-    """B3: width. For the ``j``-th ``M`` of ``ladder`` and seeds ``seed0 + j·seeds + s``,
-    ``s < seeds`` (fresh draws per rung, so the rungs' errors are independent), a network
-    ``Θ_{L,M}`` sampled from the measure (both schemes); its loss by the implementation's
-    ``loss_and_grad`` (the built-in fast path if it has none) against ``E_L^∞`` (the built-in
-    ``M = ∞`` network of the same depth). ``MSE = Var + bias² = C/M · (1 + O(1/M))``:
-    ``C/M`` (paths) or ``C/(L·M)`` (independent layers); the variance of a smooth function of
-    layer averages and the squared bias (``E`` is nonlinear in them) add ``O(1/M²)``. So
-    ``B3.<scheme>``: the two-term weighted fit's slope ``<= −1 + t·SE`` (the MSE falls at least
-    like ``1/M``; the ``O(1/M²)`` part only steepens it; a bias that does not vanish — a wrong
-    limit, a wrong width scaling — flattens it). ``B3.<scheme>.power``: in
-    ``log MSE = a + p log M + D/M`` (:func:`fit_power_with_correction`) the exponent ``p`` lies in
-    the ``confidence`` acceptance region ``−1 ± t·SE`` (less power, two-sided)."""
+#: the two sampling schemes B3 compares (mforacle.sampling)
+B3_SCHEMES = ("paths", "independent")
+
+
+def b3_rung_seeds(rungs: int, seeds: int, seed0: int = 3000) -> list[list[int]]:
+    """Rung ``j``'s seeds ``seed0 + j·seeds + i``, ``i < seeds``: a fresh block per rung, so
+    the rungs' errors are independent, as the weighted fit assumes (both schemes use the same
+    block; they draw different streams from it, :mod:`mforacle.sampling`)."""
+    return [list(range(seed0 + j * seeds, seed0 + (j + 1) * seeds)) for j in range(rungs)]
+
+
+def b3_losses(
+    impl: Any, case: FlowCase, *, scheme: str, L: int, M: int, seeds: list[int]
+) -> np.ndarray:
+    """``E(Θ^s_{L,M})`` for each seed ``s`` of ``seeds`` (float64, shape ``(len(seeds),)``):
+    ``Θ^s`` sampled from ``case.measure`` by ``scheme``, its loss by the implementation's
+    ``loss_and_grad`` (the built-in fast path if it has none). One B3 part: a pure function of
+    its arguments."""
     from mforacle.sampling import sample_network
 
     from .impl import fast_path
 
-    lad = _check_ladder(ladder)
-    if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 3:
-        raise InvalidArgument("seeds", seeds, "expected an integer >= 3")
     disc = impl if callable(getattr(impl, "loss_and_grad", None)) else fast_path()
-    e_inf = float(
-        BuiltinLimit()
-        .mean_field(case.model, case.measure, case.x, case.y, case.weights, L=L)
-        .energy
+    return np.array(
+        [
+            float(
+                disc.loss_and_grad(
+                    case.model,
+                    sample_network(case.measure, L, M, seed=s, scheme=scheme),
+                    case.x,
+                    case.y,
+                    case.weights,
+                )[0]
+            )
+            for s in seeds
+        ],
+        dtype=np.float64,
     )
-    seed_list = list(range(seed0, seed0 + seeds * len(lad)))  # rung j: seed0 + j·seeds + s
+
+
+def b3_decisions(
+    ladder: list[int], errors: list[np.ndarray], *, confidence: float = DECISION_CONFIDENCE
+) -> dict[str, Any]:
+    """The statistics of B3 for one scheme, from the per-seed errors ``E(Θ^s) − E_L^∞`` of each
+    rung (``errors[j]``, one array per ``M`` of ``ladder``, all the same length ``n``).
+
+    Returns the per-rung ``mse``, ``mse_se`` (delta-method SE of log MSE), ``variance``,
+    ``bias``; ``fit`` (two-term weighted fit of log MSE vs log M), ``bound`` (``−1 + t·SE``: the
+    one-sided decision of ``B3.<scheme>``, ``t = t_{(1+c)/2, n−1}``), ``fit_with_correction``
+    (``log MSE = a + p log M + D/M``, :func:`fit_power_with_correction`), ``window`` (``−1 ±
+    t·SE₃``: the decision of ``B3.<scheme>.power``) and the power statements ``power`` and
+    ``power_with_correction`` (:func:`mforacle.stats.rate_power`). ``ok`` is ``False`` (and
+    nothing is fitted) when an MSE is zero or not finite.
+    """
+    n = len(errors[0])
+    mse, mse_se, var, bias = [], [], [], []
+    for e in errors:
+        e = np.asarray(e, dtype=np.float64)
+        if not np.all(np.isfinite(e)) or not np.any(e != 0):
+            mse.append(math.nan)
+            mse_se.append(math.nan)
+            var.append(math.nan)
+            bias.append(math.nan)
+            continue
+        m_, s_ = mean_square_log_se(e)
+        mse.append(m_)
+        mse_se.append(s_)
+        var.append(float(e.var(ddof=1)))
+        bias.append(float(e.mean()))
+    out: dict[str, Any] = {"mse": mse, "mse_se": mse_se, "variance": var, "bias": bias, "n": n}
+    if not all(math.isfinite(v) and v > 0 for v in mse + mse_se):
+        out["ok"] = False
+        return out
+    fit2 = fit_slope_weighted(ladder, mse, mse_se, dof=n - 1, confidence=confidence)
+    fit3 = fit_power_with_correction(ladder, mse, mse_se, dof=n - 1, confidence=confidence)
+    t = fit3["t"]
+    bound = -1 + t * fit2.se
+    window = [-1 - t * fit3["se"], -1 + t * fit3["se"]]
+    out.update(
+        ok=True,
+        fit=fit2.to_json(),
+        bound=bound,
+        fit_with_correction=fit3,
+        window=window,
+        power=rate_power(
+            claimed=-1.0,
+            se=fit2.se,
+            dof=n - 1,
+            acceptance=(-math.inf, bound),
+            confidence=confidence,
+            direction="flatter",
+        ),
+        power_with_correction=rate_power(
+            claimed=-1.0, se=fit3["se"], dof=n - 1, acceptance=tuple(window), confidence=confidence
+        ),
+    )
+    return out
+
+
+def b3_verdicts(
+    case: FlowCase,
+    *,
+    ladder: list[int],
+    L: int,
+    e_inf: float,
+    losses: dict[str, list[np.ndarray]],
+    seed_list: list[int],
+    implementation: str,
+    confidence: float = DECISION_CONFIDENCE,
+) -> list[Verdict]:
+    """B3's verdicts from the losses ``losses[scheme][j]`` (one array of per-seed losses per rung
+    ``j``) against ``E_L^∞ = e_inf`` (:func:`check_b3` documents the decisions)."""
     per: dict[str, Any] = {}
     out = []
-    for scheme in ("paths", "independent"):
-        mse, mse_se, var, bias = [], [], [], []
-        for j, M in enumerate(lad):
-            e = np.array(
-                [
-                    float(
-                        disc.loss_and_grad(
-                            case.model,
-                            sample_network(case.measure, L, M, seed=s, scheme=scheme),
-                            case.x,
-                            case.y,
-                            case.weights,
-                        )[0]
-                    )
-                    - e_inf
-                    for s in seed_list[j * seeds : (j + 1) * seeds]  # this rung's own block
-                ]
-            )
-            if not np.all(np.isfinite(e)):
-                for lst in (mse, mse_se, var, bias):
-                    lst.append(math.nan)
-                continue
-            m_, s_ = mean_square_log_se(e)
-            mse.append(m_)
-            mse_se.append(s_)
-            var.append(float(e.var(ddof=1)))
-            bias.append(float(e.mean()))
+    for scheme in B3_SCHEMES:
+        errors = [np.asarray(v, np.float64) - e_inf for v in losses[scheme]]
+        dec = b3_decisions(ladder, errors, confidence=confidence)
+        seeds = dec["n"]
+        mse, var, bias = dec["mse"], dec["variance"], dec["bias"]
         per[scheme] = {"mse": mse, "variance": var, "bias": bias}
         law = "1/M" if scheme == "paths" else "1/(L·M)"
         title = f"width ({scheme}): E[(E(Θ_L,M) − E_L^∞)²] = O({law})"
@@ -470,15 +526,15 @@ def check_b3(
             "seeds": seed_list,
             "L": L,
             "scheme": scheme,
-            "implementation": _name(disc),
+            "implementation": implementation,
             "E_L_inf": e_inf,
             "ladder_name": "M",
-            "ladder": lad,
+            "ladder": list(ladder),
             "errors": mse,
             "variance": var,
             "bias": bias,
         }
-        if not all(math.isfinite(v) and v > 0 for v in mse + mse_se):
+        if not dec["ok"]:
             out.append(
                 Verdict.measured(
                     f"B3.{scheme}",
@@ -492,25 +548,38 @@ def check_b3(
                 )
             )
             continue
-        fit2 = fit_slope_weighted(lad, mse, mse_se, dof=seeds - 1, confidence=confidence)
-        fit = fit_power_with_correction(lad, mse, mse_se, dof=seeds - 1, confidence=confidence)
+        fit2, fit, bound = dec["fit"], dec["fit_with_correction"], dec["bound"]
         stat = (
-            f"{confidence:.0%} confidence, t({seeds - 1} dof) × SE; per-rung SE of log MSE by "
+            f"{confidence:.1%} confidence, t({seeds - 1} dof) × SE; per-rung SE of log MSE by "
             f"the delta method over {seeds} seeds"
         )
+        experiment = {
+            "ladder_name": "M",
+            "ladder": list(ladder),
+            "seeds_per_rung": seeds,
+            "L": L,
+            "level": confidence,
+        }
         out.append(
             Verdict.measured(
                 f"B3.{scheme}",
                 title,
-                fit2.slope,
+                fit2["slope"],
                 "<=",
-                -1 + fit["t"] * fit2.se,
+                bound,
                 error_model=f"MSE falls at least like {law}: weighted fit of log MSE vs log M, "
                 f"slope <= −1 + t·SE (one-sided: the O(1/M²) part only steepens it) at {stat}",
                 reason=f"L = {L}, MSE "
                 + ", ".join(f"{v:.3g}" for v in mse)
-                + f" for M = {lad}; slope {fit2.slope:.3f} [{fit2.ci[0]:.3f}, {fit2.ci[1]:.3f}]",
-                evidence={**ev, "fit": fit2.to_json(), "fit_with_correction": fit},
+                + f" for M = {list(ladder)}; slope {fit2['slope']:.3f} "
+                f"[{fit2['ci'][0]:.3f}, {fit2['ci'][1]:.3f}]; " + power_note(dec["power"]),
+                evidence={
+                    **ev,
+                    "fit": fit2,
+                    "fit_with_correction": fit,
+                    "experiment": {**experiment, "fit": fit2["method"]},
+                    "power": dec["power"],
+                },
             )
         )
         out.append(
@@ -519,12 +588,17 @@ def check_b3(
                 title + ": exponent −1",
                 fit["slope"],
                 "in",
-                [-1 - fit["t"] * fit["se"], -1 + fit["t"] * fit["se"]],
+                dec["window"],
                 error_model=f"log MSE = a + p log M + D/M (D/M absorbs the O(1/M²) part); "
                 f"p = −1 accepted at {stat}",
                 reason=f"p = {fit['slope']:.3f} [{fit['ci'][0]:.3f}, {fit['ci'][1]:.3f}], "
-                f"D = {fit['correction_D']:.3g}",
-                evidence={**ev, "fit": fit},
+                f"D = {fit['correction_D']:.3g}; " + power_note(dec["power_with_correction"]),
+                evidence={
+                    **ev,
+                    "fit": fit,
+                    "experiment": {**experiment, "fit": fit["method"]},
+                    "power": dec["power_with_correction"],
+                },
             )
         )
     if all(math.isfinite(v) for sc in per.values() for v in sc["mse"]):
@@ -533,6 +607,66 @@ def check_b3(
             v.evidence["mse_ratio_paths_over_independent"] = ratio
             v.evidence["theory_ratio"] = L
     return out
+
+
+def check_b3(
+    impl: Any,
+    case: FlowCase,
+    *,
+    ladder: list[int],
+    L: int = 4,
+    seeds: int = 200,
+    confidence: float = DECISION_CONFIDENCE,
+    seed0: int = 3000,
+    losses: dict[str, list[np.ndarray]] | None = None,
+) -> list[Verdict]:
+    """B3: width. For the ``j``-th ``M`` of ``ladder`` and seeds ``seed0 + j·seeds + s``,
+    ``s < seeds`` (fresh draws per rung, so the rungs' errors are independent), a network
+    ``Θ_{L,M}`` sampled from the measure (both schemes); its loss by the implementation's
+    ``loss_and_grad`` (the built-in fast path if it has none) against ``E_L^∞`` (the built-in
+    ``M = ∞`` network of the same depth). ``MSE = Var + bias² = C/M · (1 + O(1/M))``:
+    ``C/M`` (paths) or ``C/(L·M)`` (independent layers); the variance of a smooth function of
+    layer averages and the squared bias (``E`` is nonlinear in them) add ``O(1/M²)``. So
+    ``B3.<scheme>``: the two-term weighted fit's slope ``<= −1 + t·SE`` (the MSE falls at least
+    like ``1/M``; the ``O(1/M²)`` part only steepens it; a bias that does not vanish — a wrong
+    limit, a wrong width scaling — flattens it). ``B3.<scheme>.power``: in
+    ``log MSE = a + p log M + D/M`` (:func:`fit_power_with_correction`) the exponent ``p`` lies in
+    the ``confidence`` acceptance region ``−1 ± t·SE`` (less power, two-sided). Each verdict
+    states its experiment and its power (:func:`mforacle.stats.rate_power`).
+
+    ``losses``: the per-seed losses already computed (``losses[scheme][j]``, by
+    :func:`b3_losses` on rung ``j``'s seeds, e.g. as parts on a cluster); default: computed
+    here, one rung after another."""
+    lad = _check_ladder(ladder)
+    if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 3:
+        raise InvalidArgument("seeds", seeds, "expected an integer >= 3")
+    from .impl import fast_path
+
+    disc = impl if callable(getattr(impl, "loss_and_grad", None)) else fast_path()
+    e_inf = float(
+        BuiltinLimit()
+        .mean_field(case.model, case.measure, case.x, case.y, case.weights, L=L)
+        .energy
+    )
+    blocks = b3_rung_seeds(len(lad), seeds, seed0)
+    if losses is None:
+        losses = {
+            scheme: [
+                b3_losses(disc, case, scheme=scheme, L=L, M=M, seeds=block)
+                for M, block in zip(lad, blocks, strict=True)
+            ]
+            for scheme in B3_SCHEMES
+        }
+    return b3_verdicts(
+        case,
+        ladder=lad,
+        L=L,
+        e_inf=e_inf,
+        losses=losses,
+        seed_list=[s for b in blocks for s in b],
+        implementation=_name(disc),
+        confidence=confidence,
+    )
 
 
 # --------------------------------------------------------------------------- B4
@@ -799,14 +933,55 @@ def run_b2(impl: Any, sizes: dict[str, Any]) -> list[Verdict]:
     return [v for c in _flow_cases(sizes) for v in check_b2(c, ladder=lad, impl=impl)]
 
 
+def _b3_sizes(sizes: dict[str, Any]) -> tuple[list[int], int, int, int]:
+    lad = list(sizes.get("ladder", [4, 8, 16, 32]))
+    seeds = int(sizes.get("seeds", 40))
+    return lad, seeds, int(sizes.get("L", 4)), int(sizes.get("block", seeds))
+
+
 def run_b3(impl: Any, sizes: dict[str, Any]) -> list[Verdict]:
-    return check_b3(
-        impl,
-        builtin_flow_case(0),
-        ladder=sizes.get("ladder", [4, 8, 16, 32]),
-        seeds=int(sizes.get("seeds", 40)),
-        L=int(sizes.get("L", 4)),
-    )
+    lad, seeds, L, _ = _b3_sizes(sizes)
+    return check_b3(impl, builtin_flow_case(0), ladder=lad, seeds=seeds, L=L)
+
+
+def parts_b3(sizes: dict[str, Any]) -> list[Any]:
+    """B3's independent parts: per scheme and rung ``M``, blocks of at most ``sizes["block"]``
+    of the rung's seeds (default: the whole rung), keyed ``"paths/M=64/seeds 3000-3999"``."""
+    from . import Part
+
+    lad, seeds, _, block = _b3_sizes(sizes)
+    block = max(1, block)
+    out = []
+    for scheme in B3_SCHEMES:
+        for M, rung in zip(lad, b3_rung_seeds(len(lad), seeds), strict=True):
+            for i in range(0, len(rung), block):
+                sub = rung[i : i + block]
+                out.append(
+                    Part(
+                        f"{scheme}/M={M}/seeds {sub[0]}-{sub[-1]}",
+                        {"scheme": scheme, "M": M, "first": sub[0], "count": len(sub)},
+                    )
+                )
+    return out
+
+
+def part_b3(
+    impl: Any, sizes: dict[str, Any], *, scheme: str, M: int, first: int, count: int
+) -> np.ndarray:
+    """The losses of one block of B3's seeds (:func:`b3_losses`)."""
+    _, _, L, _ = _b3_sizes(sizes)
+    seeds = list(range(first, first + count))
+    return b3_losses(impl, builtin_flow_case(0), scheme=scheme, L=L, M=M, seeds=seeds)
+
+
+def finish_b3(impl: Any, sizes: dict[str, Any], results: dict[str, Any]) -> list[Verdict]:
+    """B3's verdicts from its parts' losses, assembled in seed order."""
+    lad, seeds, L, _ = _b3_sizes(sizes)
+    by_rung: dict[tuple[str, int], list[np.ndarray]] = {}
+    for p in parts_b3(sizes):
+        by_rung.setdefault((p.kwargs["scheme"], p.kwargs["M"]), []).append(results[p.key])
+    losses = {s: [np.concatenate(by_rung[(s, M)]) for M in lad] for s in B3_SCHEMES}
+    return check_b3(impl, builtin_flow_case(0), ladder=lad, seeds=seeds, L=L, losses=losses)
 
 
 def run_b4(impl: Any, sizes: dict[str, Any]) -> list[Verdict]:
