@@ -3,7 +3,7 @@
     mforacle check examples.numpy_resnet:IMPL                 # float64
     mforacle check examples.numpy_resnet:IMPL32               # float32 (declared)
 
-Follows the protocol of ``mforacle.harness.protocol``: ``forward``, ``loss``, ``gradient``
+Follows the protocol of ``mforacle.protocol``: ``forward``, ``loss``, ``gradient``
 (hand-written adjoint) and ``train_step``. Every operation stays in ``self.dtype``. The small
 methods (``_h``, ``_sigma``, ``_dsigma``, ``_grad_g``, ``_layers``, ``_matmul``) exist so tests
 can derive deliberately wrong variants from this one.

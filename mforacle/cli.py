@@ -42,23 +42,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name, (module, help_text) in COMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text)
-        try:
-            mod = importlib.import_module(f"mforacle.commands.{module}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"mforacle.commands.{module}":
-                raise
-            p.set_defaults(_run=_not_available(name))
-            continue
+        mod = importlib.import_module(f"mforacle.commands.{module}")
         mod.configure(p)
         p.set_defaults(_run=mod.run)
     return parser
-
-
-def _not_available(name: str):  # type: ignore[no-untyped-def]
-    def run(args: argparse.Namespace) -> int:
-        raise MforacleError(f"'{name}' is not available in this build")
-
-    return run
 
 
 def main(argv: Sequence[str] | None = None) -> int:

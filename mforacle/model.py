@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from .dtypes import unit_roundoff
 from .errors import InvalidArgument
 from .numbers import exact_array, exact_scalar, exact_text, float_array
 
@@ -29,13 +30,26 @@ __all__ = [
     "check_theta",
     "float_data",
     "float_theta",
+    "normalized_weights",
+    "weight_sum_tolerance",
 ]
 
 ACTIVATION_NAMES = ("tanh", "erf", "sigmoid", "softplus", "sin", "regrelu")
 
-#: Weights must sum to one within ``N * WEIGHT_SUM_ULPS * 2**-53``: the float64 roundoff of
-#: summing ``N`` weights that were each rounded once. Both paths then use the weights as given.
+#: Weights must sum to one within ``N * WEIGHT_SUM_ULPS * u`` (:func:`weight_sum_tolerance`,
+#: ``u = 2**-53`` for a case): the float64 roundoff of summing ``N`` weights that were each
+#: rounded once. Both paths then use the weights as given.
 WEIGHT_SUM_ULPS = 4
+
+
+def weight_sum_tolerance(n: int, dtype: str = "float64") -> Fraction:
+    """How far from one the sum of ``n`` weights, each rounded once to ``dtype``, may be:
+    ``n · WEIGHT_SUM_ULPS · u(dtype)`` (exact).
+
+    Raises:
+        InvalidArgument: ``dtype`` is not an arithmetic of :mod:`mforacle.dtypes`.
+    """
+    return n * WEIGHT_SUM_ULPS * Fraction(unit_roundoff(dtype))
 
 
 @dataclass(frozen=True)
@@ -160,12 +174,38 @@ class Data:
         return int(self.x.shape[0])
 
 
+def normalized_weights(weights: Any, n: int, dtype: str = "float64") -> tuple[np.ndarray, Fraction]:
+    """``(ω / s, s)`` with ``s = Σ ω`` (exact Fractions): weights that an implementation received
+    rounded to ``dtype`` (``(n,)``, non-negative, summing to one within
+    :func:`weight_sum_tolerance` for ``dtype``) as weights summing to exactly one and the scale
+    ``s``. Every weighted quantity is linear in ``ω`` (``E = Σ ω_n ℓ_n``, its gradient, the limit's
+    energy, first variation and velocity), so its value for ``ω`` is ``s`` times its value for
+    ``ω / s``; ``z_L`` and the unweighted ``grad_x`` do not depend on ``ω``.
+
+    Raises:
+        InvalidArgument: a weight is negative, or the sum is off by more than the tolerance.
+    """
+    ws = exact_array(weights, "weights", (n,))
+    for i, w in enumerate(ws):
+        if w < 0:
+            raise InvalidArgument(f"weights[{i}]", w, "weights must be non-negative")
+    total = sum(ws.tolist(), Fraction(0))
+    tol = weight_sum_tolerance(n, dtype)
+    if abs(total - 1) > tol:
+        raise InvalidArgument(
+            "weights",
+            float(total),
+            f"weights rounded to {dtype} must sum to 1 (within {float(tol):.1e})",
+        )
+    return np.array([w / total for w in ws], dtype=object), total
+
+
 def _check_weights(ws: list[Any], n: int) -> None:
     for i, w in enumerate(ws):
         if w < 0:
             raise InvalidArgument(f"weights[{i}]", w, "weights must be non-negative")
     total = sum(ws)
-    tol = Fraction(n * WEIGHT_SUM_ULPS, 2**53)
+    tol = weight_sum_tolerance(n)
     if abs(total - 1) > tol:
         raise InvalidArgument(
             "weights", float(total), f"weights must sum to 1 (within {float(tol):.1e})"
@@ -204,7 +244,7 @@ def float_data(
         if (ws < 0).any():
             i = int(np.argmax(ws < 0))
             raise InvalidArgument(f"weights[{i}]", ws[i], "weights must be non-negative")
-        tol = n * WEIGHT_SUM_ULPS * 2.0**-53
+        tol = float(weight_sum_tolerance(n))
         if abs(float(np.sum(ws)) - 1.0) > tol:
             raise InvalidArgument(
                 "weights", float(np.sum(ws)), f"weights must sum to 1 (within {tol:.1e})"

@@ -10,6 +10,10 @@ and the suite is collected as test items, one per check (``mforacle::<case>::<qu
 with its error model, and a reproduction (the case saved under ``reports/failures`` or
 ``$MFORACLE_FAILURE_DIR``, plus one ``mforacle check`` command). A check the implementation
 cannot be held to (missing ``loss``, unsupported activation, ...) is skipped with the reason.
+When every mforacle item that ran was skipped that way, nothing was checked: the terminal
+summary says ``mforacle: NOTHING CHECKED: ...`` with the commonest reason and, if the run
+would otherwise pass, pytest exits with status 5 (pytest's own "no tests ran"), neither a pass
+nor a failure (``mforacle check`` exits 3 in that case).
 
 Calls run in this process by default (``--mforacle-isolate thread``: no worker start-up, but a
 hung call is abandoned and a crash ends the pytest run); ``--mforacle-isolate process`` runs
@@ -25,6 +29,10 @@ import pytest
 
 ENV_IMPL = "MFORACLE_IMPL"
 ENV_DTYPE = "MFORACLE_DTYPE"
+#: pytest's exit status when nothing was checked (ExitCode.NO_TESTS_COLLECTED: no tests ran)
+EXIT_NOTHING_CHECKED = 5
+#: the verdicts of the mforacle items that ran, for the end-of-run headline
+_VERDICTS = pytest.StashKey[list]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -85,6 +93,7 @@ class ConformanceItem(pytest.Item):
         from mforacle.harness.runner import run_one
 
         verdicts = run_one(self.planned)
+        self.config.stash.setdefault(_VERDICTS, []).extend(verdicts)
         bad = [v for v in verdicts if v.failed]
         if bad:
             raise MforacleCheckFailed("\n\n".join(self._explain(v) for v in bad))
@@ -187,3 +196,26 @@ def pytest_collection_modifyitems(
         items.append(
             ConformanceItem.from_parent(session, name=f"mforacle::{p.id}", planned=p, impl=impl)
         )
+
+
+def _nothing_checked(config: pytest.Config) -> str | None:
+    """The NOTHING CHECKED headline when mforacle items ran and every verdict was *not checked*."""
+    verdicts = config.stash.get(_VERDICTS, [])
+    if not verdicts:
+        return None
+    from mforacle.harness.runner import summarize, summary_line
+
+    s = summarize(verdicts)
+    return summary_line(s) if s["outcome"] == "nothing checked" else None
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    line = _nothing_checked(config)
+    if line:
+        terminalreporter.section("mforacle")
+        terminalreporter.write_line(f"mforacle: {line}")
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if exitstatus == 0 and _nothing_checked(session.config):
+        session.exitstatus = EXIT_NOTHING_CHECKED

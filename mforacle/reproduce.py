@@ -1,4 +1,8 @@
-"""Write a failing case to a file so that a failure reproduces with one command."""
+"""Write a failing case to a file so that a failure reproduces with one command.
+
+(Attaching it to a failing hypothesis example is :func:`mforacle.properties.reproduce.
+note_reproduction`: hypothesis stays out of :mod:`mforacle`'s own modules.)
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-__all__ = ["failure_dir", "note_reproduction", "save_case"]
+__all__ = ["failure_dir", "save_case"]
 
 
 def failure_dir() -> Path:
@@ -28,23 +32,3 @@ def save_case(case_json: dict[str, Any], label: str) -> Path:
     path = failure_dir() / f"{label}-{digest}.json"
     write_json_atomic(path, case_json)
     return path
-
-
-def note_reproduction(case_json: dict[str, Any], label: str, command: str) -> None:
-    """Inside a hypothesis test: when hypothesis replays the *failing* example, save its case
-    and attach the reproduction to the failure report (``hypothesis.note``).
-
-    Cheap otherwise: it only looks at hypothesis' build context, so strategies call it on every
-    draw. ``command`` may contain ``{path}``, replaced by the saved case file.
-    """
-    from hypothesis import note
-    from hypothesis.control import current_build_context
-
-    try:
-        final = current_build_context().is_final
-    except Exception:  # no build context: not inside a hypothesis test (e.g. .example())
-        return
-    if not final:
-        return
-    path = save_case(case_json, label)
-    note(f"reproduce: case file {path}\n    {command.format(path=path)}")

@@ -1,9 +1,17 @@
 """The verdict of one check: plain, JSON-serializable data.
 
 A verdict says what was measured (``figure``), what it was held to (``bound``, with the
-``relation`` that must hold), whether it held (``status``), and the evidence that lets anyone
-reproduce it: the case, seeds, ladders, fits and confidence levels, and the error model the bound
-came from.
+``relation`` that must hold), whether it held (``status``), which code produced each number it
+compares (``provenance``), and the evidence that lets anyone reproduce it: the case, seeds,
+ladders, fits and confidence levels, and the error model the bound came from.
+
+``provenance`` maps each compared number to who computed it: ``"measured"`` (the numbers the
+figure is made of: the implementation under test, named by its ``module:object`` source or its
+name, or a ``mforacle.*`` module when mforacle checks its own code), ``"reference"`` (what they
+are compared with, e.g. ``"mforacle.exact.network"``) and, where the bound is computed rather
+than stated, ``"bound"`` (e.g. ``"mforacle.tolerance"``). A verdict about an implementation names
+it there; a verdict whose every entry is a ``mforacle.*`` module is about mforacle's own code
+(:func:`builtin_only`).
 """
 
 from __future__ import annotations
@@ -15,7 +23,7 @@ from typing import Any, Literal
 Status = Literal["pass", "fail", "not checked", "error"]
 Relation = Literal["<=", ">=", "in", "=="]
 
-__all__ = ["Relation", "Status", "Verdict", "decide"]
+__all__ = ["Relation", "Status", "Verdict", "builtin_only", "code_name", "decide"]
 
 
 def decide(figure: float, relation: Relation, bound: Any) -> bool:
@@ -45,6 +53,7 @@ class Verdict:
     error_model: str = ""  # where the bound comes from
     reason: str = ""  # why it failed / was not checked, or a note
     evidence: dict[str, Any] = field(default_factory=dict)  # JSON-able: case, seeds, fits ...
+    provenance: dict[str, str] = field(default_factory=dict)  # number -> the code that made it
 
     @classmethod
     def measured(
@@ -58,8 +67,10 @@ class Verdict:
         error_model: str = "",
         reason: str = "",
         evidence: dict[str, Any] | None = None,
+        provenance: dict[str, str] | None = None,
     ) -> Verdict:
-        """A verdict decided by comparing ``figure`` with ``bound``."""
+        """A verdict decided by comparing ``figure`` with ``bound``; ``provenance`` names the
+        code behind the measured numbers, the reference and the bound (module docstring)."""
         ok = decide(figure, relation, bound)
         return cls(
             claim,
@@ -71,6 +82,7 @@ class Verdict:
             error_model,
             reason,
             evidence or {},
+            dict(provenance or {}),
         )
 
     @classmethod
@@ -79,10 +91,22 @@ class Verdict:
 
     @classmethod
     def errored(
-        cls, claim: str, title: str, reason: str, evidence: dict[str, Any] | None = None
+        cls,
+        claim: str,
+        title: str,
+        reason: str,
+        evidence: dict[str, Any] | None = None,
+        provenance: dict[str, str] | None = None,
     ) -> Verdict:
         """The implementation raised, hung, or returned something unusable."""
-        return cls(claim, title, "error", reason=reason, evidence=evidence or {})
+        return cls(
+            claim,
+            title,
+            "error",
+            reason=reason,
+            evidence=evidence or {},
+            provenance=dict(provenance or {}),
+        )
 
     @property
     def passed(self) -> bool:
@@ -115,6 +139,21 @@ class Verdict:
             raise AssertionError(
                 self.summary() + "\n" + json.dumps(self.to_json()["evidence"], indent=1)[:4000]
             )
+
+
+def code_name(fn: Any) -> str:
+    """``module.qualname`` of a function (for :attr:`Verdict.provenance`)."""
+    mod = getattr(fn, "__module__", None) or ""
+    qual = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or repr(fn)
+    return f"{mod}.{qual}" if mod else str(qual)
+
+
+def builtin_only(v: Verdict) -> bool:
+    """Whether every number ``v`` compares was computed by mforacle's own code (``mforacle.*``
+    in every provenance entry); ``False`` for a verdict without provenance."""
+    return bool(v.provenance) and all(
+        str(who) == "mforacle" or str(who).startswith("mforacle.") for who in v.provenance.values()
+    )
 
 
 def _jsonable(obj: Any) -> Any:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from mforacle.claims import CLAIMS, ClaimSpec, check_profile, run_claim, select
-from mforacle.claims.impl import METHODS, fast_path, missing
+from mforacle.builtin import FAST
+from mforacle.claims import CLAIMS, ClaimSpec, ClaimSubject, check_profile, run_claim, select
 from mforacle.errors import InvalidArgument
 from mforacle.profiles import PROFILES
+from mforacle.protocol import MEMBERS
 
 IDS = [f"{g}{i}" for g in "ABC" for i in range(1, 6)]
 
@@ -16,7 +17,7 @@ def test_every_claim_of_claims_md_is_registered():
     assert list(CLAIMS) == IDS
     for cid, spec in CLAIMS.items():
         assert isinstance(spec, ClaimSpec) and spec.id == cid and spec.title
-        assert set(spec.needs) <= set(METHODS), spec.needs
+        assert set(spec.needs) <= set(MEMBERS), spec.needs
         for p in PROFILES:
             assert isinstance(spec.sizes_for(p), dict)
 
@@ -36,23 +37,24 @@ def test_missing_methods_give_not_checked_not_failure():
     class OnlyForward:
         name = "forward-only"
 
-        def forward(self, model, theta, x):
+        def forward(self, spec, theta, x):
             return x
 
-    assert missing(OnlyForward(), ("train", "forward")) == ["train"]
+    assert ClaimSubject(OnlyForward()).lacks(("train_step", "forward")) == ["train_step"]
     (v,) = CLAIMS["C1"].run(OnlyForward(), "dev")
-    assert v.status == "not checked" and "train" in v.reason
+    assert v.status == "not checked" and "train_step" in v.reason
+    with pytest.raises(InvalidArgument):
+        ClaimSubject(OnlyForward()).provides("train")  # not a protocol member
 
 
 def test_a_raising_implementation_gives_an_error_verdict():
     class Raises:
         name = "raises"
 
-        def loss_and_grad(self, *a):
+        def loss(self, *a):
             raise RuntimeError("boom")
 
-        def train(self, *a, **k):
-            raise RuntimeError("boom")
+        gradient = train_step = loss
 
     out = CLAIMS["C2"].run(Raises(), "dev")
     assert out[0].status == "error" and "boom" in out[0].reason
@@ -61,7 +63,7 @@ def test_a_raising_implementation_gives_an_error_verdict():
 def test_run_claim_c5_on_fast_path_passes_and_is_jsonable():
     import json
 
-    out = run_claim("C5", fast_path(), "dev")
+    out = run_claim("C5", FAST, "dev")
     assert out and all(v.passed for v in out), [v.summary() for v in out]
     json.dumps([v.to_json() for v in out])
     assert out[0].evidence["floor"] > 0

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 
 import numpy as np
 from hypothesis import given, settings
 from mforacle.properties.strategies.training import training_cases
 
-from mforacle.claims.impl import FastPath, fast_path
+from mforacle.builtin import FAST, FastPathImplementation
+from mforacle.claims.subject import ClaimSubject
 from mforacle.claims.training import (
     FlowCase,
     builtin_case,
@@ -25,35 +25,27 @@ from mforacle.claims.training import (
 )
 
 
-@dataclass(frozen=True)
-class WrongSign(FastPath):
-    """GD ascent: Θ ← Θ + Δs·L·M ∇E."""
-
-    name: str = "broken: wrong sign"
-
-    def train(self, model, theta0, x, y, weights=None, *, ds, steps):
-        return _manual(self, model, theta0, x, y, weights, ds, steps, sign=-1.0, factor=True)
+def fast_path():
+    return FAST
 
 
-@dataclass(frozen=True)
-class MissingLM(FastPath):
-    """GD with learning rate Δs instead of Δs·L·M."""
+class WrongSign(FastPathImplementation):
+    """GD ascent: Θ ← Θ + lr ∇E."""
 
-    name: str = "broken: missing L·M"
+    name = "broken: wrong sign"
 
-    def train(self, model, theta0, x, y, weights=None, *, ds, steps):
-        return _manual(self, model, theta0, x, y, weights, ds, steps, sign=1.0, factor=False)
+    def train_step(self, spec, theta, x, y, weights, lr):
+        return 2 * theta - super().train_step(spec, theta, x, y, weights, lr)
 
 
-def _manual(impl, model, theta0, x, y, weights, ds, steps, *, sign, factor):
-    theta = np.asarray(theta0, float)
-    LM = theta.shape[0] * theta.shape[1] if factor else 1
-    out = [theta]
-    for _ in range(steps):
-        _, g = impl.loss_and_grad(model, theta, x, y, weights)
-        theta = theta - sign * ds * LM * g
-        out.append(theta)
-    return np.stack(out)
+class MissingLM(FastPathImplementation):
+    """GD with learning rate Δs instead of Δs·L·M (the step divides lr by L·M)."""
+
+    name = "broken: missing L·M"
+
+    def train_step(self, spec, theta, x, y, weights, lr):
+        LM = theta.shape[0] * theta.shape[1]
+        return super().train_step(spec, theta, x, y, weights, lr / LM)
 
 
 def test_c1_c2_pass_on_builtin_cases():
@@ -84,35 +76,38 @@ def test_broken_trainers_fail_c1_c2():
 
 def test_c1_c2_flow_pass():
     case = builtin_flow_case(0)
-    check_c1_flow(fast_path(), case, steps=10).assert_passed()
-    check_c2_flow(fast_path(), case).assert_passed()
+    check_c1_flow(case, steps=10).assert_passed()
+    check_c2_flow(case).assert_passed()
 
 
-@dataclass(frozen=True)
-class FlowWrongSign(FastPath):
-    name: str = "broken flow: ascent"
+class History:
+    def __init__(self, s, loss, dissipation):
+        self.s, self.loss = np.asarray(s), np.asarray(loss)
+        self.dissipation = np.asarray(dissipation)
 
-    def flow(self, model, particles, x, y, weights=None, *, ds, steps):
-        from mforacle.fast.limit import ParticleMeasure, solve_particles, velocity_on_particles
-        from mforacle.training import _simpson_weights
 
-        nodes, om = particles.nodes.copy(), particles.weights
-        s, e, d = [], [], []
-        for k in range(steps + 1):
-            pm = ParticleMeasure(nodes, om)
-            sol = solve_particles(model, pm, x, y, weights)
-            V = velocity_on_particles(model, pm, sol)
-            s.append(k * ds)
-            e.append(sol.energy)
-            d.append(float(_simpson_weights(nodes.shape[0]) @ (np.sum(V * V, axis=2) @ om)))
-            nodes = nodes + ds * V
-        return np.array(s), np.array(e), np.array(d)
+def flow_wrong_sign(model, particles, x, y, weights=None, *, ds, steps):
+    """The particle flow, ascending: particles move along +V."""
+    from mforacle.fast.limit import ParticleMeasure, solve_particles, velocity_on_particles
+    from mforacle.training import _simpson_weights
+
+    nodes, om = particles.nodes.copy(), particles.weights
+    s, e, d = [], [], []
+    for k in range(steps + 1):
+        pm = ParticleMeasure(nodes, om)
+        sol = solve_particles(model, pm, x, y, weights)
+        V = velocity_on_particles(model, pm, sol)
+        s.append(k * ds)
+        e.append(sol.energy)
+        d.append(float(_simpson_weights(nodes.shape[0]) @ (np.sum(V * V, axis=2) @ om)))
+        nodes = nodes + ds * V
+    return History(s, e, d)
 
 
 def test_broken_flow_fails_c1_c2():
     case = builtin_flow_case(0)
-    assert check_c1_flow(FlowWrongSign(), case, steps=5).status == "fail"
-    assert check_c2_flow(FlowWrongSign(), case, halvings=2).status == "fail"
+    assert check_c1_flow(case, steps=5, flow=flow_wrong_sign).status == "fail"
+    assert check_c2_flow(case, halvings=2, flow=flow_wrong_sign).status == "fail"
 
 
 def test_c3_depth_and_width_pass_and_broken_trainer_fails(measured):
@@ -134,19 +129,16 @@ def test_c3_depth_and_width_pass_and_broken_trainer_fails(measured):
 
 def test_c5_floor_holds_and_a_cheating_flow_fails():
     case = builtin_nonmonotone_case(0)
-    v = check_c5(fast_path(), case, s=10.0)
+    v = check_c5(case, s=10.0)
     v.assert_passed()
     assert v.evidence["floor"] > 0
 
-    @dataclass(frozen=True)
-    class Cheat(FastPath):
+    def cheat(model, particles, x, y, weights=None, *, ds, steps):
         """A 'limit' that fits any labels (loss decays to 0 regardless of monotonicity)."""
+        s = np.arange(steps + 1) * ds
+        return History(s, 0.3 * np.exp(-s), 0.3 * np.exp(-s))
 
-        def flow(self, model, particles, x, y, weights=None, *, ds, steps):
-            s = np.arange(steps + 1) * ds
-            return s, 0.3 * np.exp(-s), 0.3 * np.exp(-s)
-
-    assert check_c5(Cheat(), case, s=10.0).status == "fail"
+    assert check_c5(case, s=10.0, flow=cheat).status == "fail"
 
 
 def test_c5_sign_of_a1_uses_antitonic_floor():
@@ -157,16 +149,16 @@ def test_c5_sign_of_a1_uses_antitonic_floor():
     f_dec = monotone_floor(dec.x[:, 0], dec.y, increasing=False)
     f_wrong = monotone_floor(dec.x[:, 0], dec.y, increasing=True)
     assert f_dec > 0 and f_wrong != f_dec
-    v = check_c5(fast_path(), FlowCase(dec.model, dec.measure, dec.x, dec.y), s=5.0)
+    v = check_c5(FlowCase(dec.model, dec.measure, dec.x, dec.y), s=5.0)
     assert v.evidence["increasing"] is False and v.evidence["floor"] == f_dec
 
 
-@dataclass(frozen=True)
-class RecordingPath(FastPath):
-    """The fast path, remembering every initial network it is asked to train."""
+class RecordingPath(ClaimSubject):
+    """The fast path's subject, remembering every initial network it is asked to train."""
 
-    name: str = "fast path (recording)"
-    seen: list = field(default_factory=list)
+    def __init__(self):
+        super().__init__(FAST)
+        self.seen = []
 
     def train(self, model, theta0, x, y, weights=None, *, ds, steps):
         self.seen.append(np.array(theta0, copy=True))
@@ -238,21 +230,20 @@ def test_registry_runs_the_split_modules():
 _C4_LADDER = [[2, 2, 0.5], [2, 3, 0.5], [2, 4, 0.5]]
 
 
-@dataclass(frozen=True)
-class NaNOnFirstRung(FastPath):
+class NaNOnFirstRung(FastPathImplementation):
     """Trains like the built-in path, but diverges to NaN states on the first rung (M = 2); its
     loss propagates NaN (as plain NumPy code would) instead of raising."""
 
-    name: str = "broken: NaN on the first rung"
+    name = "broken: NaN on the first rung"
 
-    def train(self, model, theta0, x, y, weights=None, *, ds, steps):
-        out = FastPath.train(self, model, theta0, x, y, weights, ds=ds, steps=steps)
-        return np.full_like(out, np.nan) if np.shape(theta0)[1] == 2 else out
+    def train_step(self, spec, theta, x, y, weights, lr):
+        out = super().train_step(spec, theta, x, y, weights, lr)
+        return np.full_like(out, np.nan) if np.shape(theta)[1] == 2 else out
 
-    def loss_and_grad(self, model, theta, x, y, weights=None):
+    def loss(self, spec, theta, x, y, weights):
         if np.isnan(theta).any():
-            return math.nan, np.full_like(theta, np.nan)
-        return FastPath.loss_and_grad(self, model, theta, x, y, weights)
+            return math.nan
+        return super().loss(spec, theta, x, y, weights)
 
 
 def _c4_with_losses(monkeypatch, losses):
@@ -307,7 +298,7 @@ def _c2_with_discrepancies(monkeypatch, errors, discrete=False):
     h = len(errors) - 1
     if discrete:
         return decay.check_c2_discrete(fast_path(), builtin_case(0)[0], halvings=h)
-    return decay.check_c2_flow(fast_path(), builtin_flow_case(0), T=3, n=2, halvings=h)
+    return decay.check_c2_flow(builtin_flow_case(0), T=3, n=2, halvings=h)
 
 
 def test_c2_stubbed_discrepancy_sequences(monkeypatch):

@@ -7,8 +7,9 @@ import sys
 import numpy as np
 import pytest
 
+from mforacle.dtypes import round_to_dtype
 from mforacle.errors import ImplementationError
-from mforacle.harness.adapters import adapt, round_to_dtype
+from mforacle.harness.adapters import adapt
 from mforacle.harness.loading import load_implementation
 from mforacle.harness.runner import check_implementation
 from mforacle.harness.vectors import build_suite

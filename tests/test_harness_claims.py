@@ -1,4 +1,4 @@
-"""Claims through the harness (ClaimsView): grad_x from ``gradient``, the implementation's dtype
+"""Claims through the harness (ClaimSubject): grad_x from ``gradient``, the implementation's dtype
 in the A claims' error models, and "not checked" (with the reason) where a claim's error model
 is float64 only. A correct float32 NumPy implementation passes A1/A3/A5; a float32 one with a
 wrong grad_x fails A3. Bounds are the claims' own (mforacle.tolerance for the dtype)."""
@@ -8,9 +8,10 @@ from __future__ import annotations
 import pytest
 
 from examples.numpy_resnet import NumpyResNet
+from mforacle.claims.subject import ClaimSubject
 from mforacle.harness.adapters import adapt
 from mforacle.harness.calls import Caller
-from mforacle.harness.claims import ClaimsView, float64_only_reason, plan_claim_checks
+from mforacle.harness.claims import float64_only_reason, plan_claim_checks
 from mforacle.harness.runner import run_planned
 
 
@@ -39,11 +40,16 @@ class SlightlyOffGradX(NumpyResNet):
         return g, gx * (1 + self.dt.type(2.0**-12))
 
 
-def test_view_exposes_dtype_and_grad_x_from_gradient():
-    view = ClaimsView(adapt(NumpyResNet("float32")), Caller())
-    assert view.dtype == "float32" and callable(view.grad_x)
-    forward_only = ClaimsView(adapt(NumpyResNet("float32").forward), Caller())
-    assert not hasattr(forward_only, "grad_x") and not hasattr(forward_only, "loss_and_grad")
+def test_subject_exposes_dtype_and_grad_x_from_gradient():
+    from mforacle.claims.exactness import builtin_case
+
+    subject = ClaimSubject(adapt(NumpyResNet("float32")), Caller())
+    assert subject.dtype == "float32" and subject.u == 2.0**-24 and subject.provides("gradient")
+    case, _ = builtin_case(0)
+    gx = subject.grad_x(case.model, case.theta, case.x, case.y, case.weights)
+    assert gx.shape == case.x.shape and gx.dtype == "float64"
+    forward_only = ClaimSubject(adapt(NumpyResNet("float32").forward), Caller())
+    assert forward_only.lacks(("forward", "loss", "gradient")) == ["loss", "gradient"]
 
 
 def test_float32_numpy_passes_a1_a3_a5_with_float32_error_models():

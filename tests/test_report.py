@@ -312,9 +312,8 @@ def test_training_claims_evidence_gives_a_loss_history_plot():
     """C1 as the claim module produces it (a short particle flow) plots E against s."""
     from mforacle.claims.decay import check_c1_flow
     from mforacle.claims.training_cases import builtin_flow_case
-    from mforacle.harness.builtin import FAST
     from mforacle.harness.report import figure_svg
 
-    v = check_c1_flow(FAST, builtin_flow_case(0), T=5, n=4, steps=4)
+    v = check_c1_flow(builtin_flow_case(0), T=5, n=4, steps=4)
     svg = figure_svg(v.to_json()["evidence"], "C1.flow")
     assert "training time s" in svg and svg.count("<circle") == 5

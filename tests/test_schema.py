@@ -34,12 +34,12 @@ import jsonschema
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from mforacle.harness.protocol import check_dtype
 
 from mforacle.caseio import CASE_FORMAT, RESULT_FORMAT, read_case, read_result, result_from_json
 from mforacle.cli import main
 from mforacle.errors import MforacleError
 from mforacle.harness.limit import _stated_bound
-from mforacle.harness.protocol import check_dtype
 from mforacle.harness.vectors import export
 from mforacle.numbers import NUMBER_TEXT, exact_scalar
 

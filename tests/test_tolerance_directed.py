@@ -18,6 +18,9 @@ from mforacle.model import Model
 from mforacle.tolerance import bounds
 
 P = 20  # mantissa bits of the emulated arithmetic: u = 2^-20
+#: its gradual-underflow unit: ``up`` keeps float64's exponent range, and rounding upward into
+#: float64's subnormals errs by less than one subnormal ulp, 2^-1074 (no case here gets near)
+ETA = 2.0**-1074
 
 
 def up(x):
@@ -65,7 +68,7 @@ def test_forward_bound_holds_under_directed_rounding(L, M, d, seed, measured):
         err = max(abs(mpmath.mpf(float(z_emul[i, j])) - z_true[i, j])
                   for i in range(3) for j in range(d))
     bound = bounds(model, theta, x, y, unit_roundoff=2.0**-P, activation_rel_error=2.0,
-                   inputs_rounded=False)["z_L"]
+                   inputs_rounded=False, underflow=ETA)["z_L"]
     err = float(err)
     measured(f"tolerance z_L bound vs directed-rounding error (L={L}, M={M}, d={d}): "
              f"bound/err = {bound / err:.2f}")
@@ -133,7 +136,7 @@ def test_adjoint_bound_holds_under_directed_rounding(L, M, d, seed, measured):
     ex = evaluate(model, theta, x, y, dps=30)
     err = max(abs(float(q_emul[i, j]) - float(ex.grad_x[i][j])) for i in range(3) for j in range(d))
     bound = bounds(model, theta, x, y, unit_roundoff=2.0**-P, activation_rel_error=2.0,
-                   inputs_rounded=False)["grad_x"]
+                   inputs_rounded=False, underflow=ETA)["grad_x"]
     measured(f"tolerance grad_x bound vs directed-rounding error (L={L}, M={M}, d={d}): "
              f"bound/err = {bound / err:.2f}")
     assert err <= bound, f"directed-rounding error {err:.3e} exceeds the bound {bound:.3e}"

@@ -30,7 +30,7 @@ FOREIGN = textwrap.dedent("""
     import numpy as np
     sys.path.insert(0, sys.argv[4])
     from examples.numpy_resnet import NumpyResNet
-    from mforacle.harness.protocol import ModelSpec
+    from mforacle.protocol import ModelSpec
     from mforacle.caseio import case_from_json
     vdir, rdir, dtype = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
     wrong = len(sys.argv) > 5

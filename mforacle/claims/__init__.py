@@ -1,10 +1,12 @@
 """The paper's claims as reusable checks, and the registry ``CLAIMS`` that runs them.
 
 Each claim id of ``docs/claims.md`` (A1–A5, B1–B5, C1–C5) has a :class:`ClaimSpec`:
-its title, the implementation methods it needs (:mod:`mforacle.claims.impl`), the experiment
-sizes per hypothesis profile (``dev`` / ``ci`` / ``thorough``, see :mod:`mforacle.profiles`),
-and ``run(impl, profile) -> list[Verdict]``, which builds the built-in experiment (seeded, so it
-reproduces) and calls the ``check_*`` functions of the group modules:
+its title, the members of the implementation protocol it needs (:mod:`mforacle.protocol`:
+``forward``, ``loss``, ``gradient``, ``train_step``), the experiment sizes per effort profile
+(``dev`` / ``ci`` / ``thorough``, see :mod:`mforacle.profiles`), and
+``run(impl, profile) -> list[Verdict]``, which builds the built-in experiment (seeded, so it
+reproduces) and calls the ``check_*`` functions of the group modules on the implementation,
+through the claims' one adapter :class:`mforacle.claims.subject.ClaimSubject`:
 
 - :mod:`mforacle.claims.exactness` — A1–A5 (fast vs exact, gradients, adjoint, invariances);
 - :mod:`mforacle.claims.limit` — B1–B5 (depth and width limits, expectations, first variation);
@@ -12,16 +14,19 @@ reproduces) and calls the ``check_*`` functions of the group modules:
 - :mod:`mforacle.claims.theorem6` — C3 (Theorem 6, depth and width);
 - :mod:`mforacle.claims.zero_loss` — C4, C5 (zero loss, the isotonic floor).
 
-A claim whose supporting module is not available in this build yields a "not checked" verdict
-that says so; a claim whose code raises yields an "error" verdict with the exception.
+A claim that needs a member the implementation lacks is *not checked*, with the reason (never
+computed with mforacle's own code in its place); a claim whose code raises yields an "error"
+verdict with the exception. Claims that need nothing (``needs == ()``: A4, B1, B2, B4, B5, C5)
+check mforacle's own code (the exact path, the limit solvers, the particle flow): they run for
+``mforacle claims`` and ``mforacle report``, never in a third-party report.
 
 **Parts.** A claim whose experiment splits into independent pieces (ladder rungs, blocks of
 seeds, its reference solve) says so with three functions in its module, next to ``run_<id>``:
 ``parts_<id>(sizes) -> list[Part]`` (each with a stable ``key`` such as
 ``"paths/M=64/seeds 3000-3999"`` and the keyword arguments of its piece),
-``part_<id>(impl, sizes, **kwargs)`` (one piece; a pure function of its arguments: seeds come
-from the part's identity, never from the order pieces run in) and
-``finish_<id>(impl, sizes, results) -> list[Verdict]`` (``results``: part key -> value).
+``part_<id>(subject, sizes, **kwargs)`` (one piece; a pure function of its arguments: seeds
+come from the part's identity, never from the order pieces run in) and
+``finish_<id>(subject, sizes, results) -> list[Verdict]`` (``results``: part key -> value).
 :meth:`ClaimSpec.run` then runs the parts one after another and finishes;
 :mod:`mforacle.scale` runs them as separate tasks (``--workers``, ``--scheduler``) — the same
 functions, so the verdicts are the same.
@@ -39,9 +44,12 @@ from mforacle.errors import InvalidArgument
 from mforacle.profiles import check_profile
 from mforacle.verdict import Verdict
 
+from .subject import ClaimSubject, builtin_subject
+
 __all__ = [
     "CLAIMS",
     "ClaimSpec",
+    "ClaimSubject",
     "Part",
     "PartResult",
     "check_profile",
@@ -53,7 +61,7 @@ __all__ = [
 @dataclass(frozen=True)
 class Part:
     """One independent piece of a claim's experiment: ``key`` (its identity within the claim)
-    and the keyword arguments of ``part_<id>(impl, sizes, **kwargs)``."""
+    and the keyword arguments of ``part_<id>(subject, sizes, **kwargs)``."""
 
     key: str
     kwargs: dict[str, Any] = field(default_factory=dict)
@@ -76,7 +84,7 @@ class ClaimSpec:
 
     id: str
     title: str
-    needs: tuple[str, ...]
+    needs: tuple[str, ...]  # protocol members (mforacle.protocol.MEMBERS); () = mforacle's own
     module: str  # mforacle.claims.<module> holding ``run_<id>(impl, sizes) -> list[Verdict]``
     sizes: dict[str, dict[str, Any]] = field(default_factory=dict)
 
@@ -96,48 +104,67 @@ class ClaimSpec:
         mod = importlib.import_module(f"mforacle.claims.{self.module}")
         return getattr(mod, f"{prefix}_{self.id.lower()}", None)
 
-    def _unchecked(self, impl: Any) -> list[Verdict] | None:
-        """A "not checked" verdict when ``impl`` lacks what the claim needs, else ``None``."""
-        from .impl import missing
-
-        gone = missing(impl, self.needs)
+    def _unchecked(self, subject: ClaimSubject) -> list[Verdict] | None:
+        """A "not checked" verdict when ``subject`` lacks a member the claim needs, else None."""
+        gone = subject.lacks(self.needs)
         if gone:
             return [
-                Verdict.not_checked(self.id, self.title, f"implementation lacks {', '.join(gone)}")
+                Verdict.not_checked(
+                    self.id,
+                    self.title,
+                    f"the implementation lacks {', '.join(gone)} (mforacle.protocol)",
+                )
             ]
         return None
 
+    def _errored(self, subject: ClaimSubject, exc: BaseException, **extra: Any) -> list[Verdict]:
+        return [
+            Verdict.errored(
+                self.id,
+                self.title,
+                f"{type(exc).__name__}: {exc}",
+                {"traceback": traceback.format_exc()[-3000:], **extra},
+                {"measured": subject.label},
+            )
+        ]
+
     def plan(self, impl: Any, profile: str = "ci") -> list[Part]:
-        """The claim's independent parts for ``impl`` (``[]``: it runs as one piece, or it will
-        not be checked)."""
-        if self._unchecked(impl) is not None:
+        """The claim's independent parts on ``impl`` (module docstring, "Parts"); ``[]`` when it
+        runs as one piece or will not be checked (the subject lacks a member it needs)."""
+        if self._unchecked(ClaimSubject.of(impl)) is not None:
             return []
-        try:
-            fn = self._module_function("parts")
-        except ImportError:
-            return []
+        fn = self._module_function("parts")
         return [] if fn is None else list(fn(self.sizes_for(profile)))
 
     def run_part(self, impl: Any, profile: str, part: Part) -> PartResult:
-        """One part; never raises for the implementation's faults (they are recorded)."""
+        """One part on ``impl``; never raises for the implementation's faults (they are
+        recorded in the result and become the claim's ``error`` verdict in :meth:`finish`)."""
+        subject = ClaimSubject.of(impl)
         fn = self._module_function("part")
         try:
             if fn is None:
                 raise AttributeError(f"mforacle.claims.{self.module} has no part_{self.id.lower()}")
-            return PartResult(part.key, True, fn(impl, self.sizes_for(profile), **part.kwargs))
-        except Exception as exc:
+            return PartResult(part.key, True, fn(subject, self.sizes_for(profile), **part.kwargs))
+        except Exception as exc:  # the implementation (or a module it calls) failed
             return PartResult(
-                part.key, False, error=f"{type(exc).__name__}: {exc}",
+                part.key,
+                False,
+                error=f"{type(exc).__name__}: {exc}",
                 traceback=traceback.format_exc()[-3000:],
-            )  # fmt: skip
+            )
 
     def finish(self, impl: Any, profile: str, results: Mapping[str, PartResult]) -> list[Verdict]:
-        """The verdicts from the parts' results (an ``error`` verdict if a part failed)."""
+        """The claim's verdicts from its parts' results (``error`` if a part failed)."""
+        subject = ClaimSubject.of(impl)
         for r in results.values():
             if not r.ok:
                 return [
                     Verdict.errored(
-                        self.id, self.title, r.error, {"traceback": r.traceback, "part": r.key}
+                        self.id,
+                        self.title,
+                        r.error,
+                        {"traceback": r.traceback, "part": r.key},
+                        {"measured": subject.label},
                     )
                 ]
         fn = self._module_function("finish")
@@ -146,46 +173,30 @@ class ClaimSpec:
                 raise AttributeError(
                     f"mforacle.claims.{self.module} has no finish_{self.id.lower()}"
                 )
-            return list(fn(impl, self.sizes_for(profile), {k: r.value for k, r in results.items()}))
-        except Exception as exc:
-            return [
-                Verdict.errored(
-                    self.id,
-                    self.title,
-                    f"{type(exc).__name__}: {exc}",
-                    {"traceback": traceback.format_exc()[-3000:]},
-                )
-            ]
+            values = {k: r.value for k, r in results.items()}
+            return list(fn(subject, self.sizes_for(profile), values))
+        except Exception as exc:  # the implementation (or a module it calls) failed
+            return self._errored(subject, exc)
 
     def run(self, impl: Any, profile: str = "ci") -> list[Verdict]:
-        """The claim's verdicts on ``impl``; never raises for the implementation's faults.
-
-        A claim with parts runs them one after another here, then finishes (module docstring).
-        """
+        """The claim's verdicts on ``impl`` (a :class:`ClaimSubject`, or any object with the
+        protocol's members, called directly); never raises for the implementation's faults.
+        A claim with parts runs them here one after another, then finishes (module docstring)."""
+        subject = ClaimSubject.of(impl)
         sizes = self.sizes_for(profile)
-        unchecked = self._unchecked(impl)
+        unchecked = self._unchecked(subject)
         if unchecked is not None:
             return unchecked
-        try:
-            fn = self.function
-        except (ImportError, AttributeError) as exc:
-            return [Verdict.not_checked(self.id, self.title, f"not available in this build: {exc}")]
-        parts = self.plan(impl, profile)
+        parts = self.plan(subject, profile)
         if parts:
             return self.finish(
-                impl, profile, {p.key: self.run_part(impl, profile, p) for p in parts}
+                subject, profile, {p.key: self.run_part(subject, profile, p) for p in parts}
             )
+        fn = self.function
         try:
-            return list(fn(impl, sizes))
+            return list(fn(subject, sizes))
         except Exception as exc:  # the implementation (or a module it calls) failed
-            return [
-                Verdict.errored(
-                    self.id,
-                    self.title,
-                    f"{type(exc).__name__}: {exc}",
-                    {"traceback": traceback.format_exc()[-3000:]},
-                )
-            ]
+            return self._errored(subject, exc)
 
 
 def _sizes(
@@ -195,7 +206,8 @@ def _sizes(
     return {"dev": dev, "ci": ci, "thorough": {**ci, **(thorough or {})}}
 
 
-_C = ("train", "loss_and_grad")
+#: what the discrete training claims call: the loss, its gradient (the stable step) and GD steps
+_TRAIN = ("loss", "gradient", "train_step")
 
 CLAIMS: dict[str, ClaimSpec] = {
     spec.id: spec
@@ -203,21 +215,21 @@ CLAIMS: dict[str, ClaimSpec] = {
         ClaimSpec(
             "A1",
             "fast path = exact path within a derived error model",
-            ("loss_and_grad", "forward"),
+            ("forward",),
             "exactness",
             _sizes({"cases": 4}, thorough={"cases": 24}),
         ),
         ClaimSpec(
             "A2",
             "gradients are derivatives of the loss (Taylor remainder O(h²))",
-            ("loss_and_grad",),
+            ("gradient",),
             "exactness",
             _sizes({"cases": 3}, thorough={"cases": 12}),
         ),
         ClaimSpec(
             "A3",
             "the adjoint q_0 is the state gradient ∂ℓ/∂x",
-            ("grad_x",),
+            ("gradient",),
             "exactness",
             _sizes({"cases": 3}, thorough={"cases": 12}),
         ),
@@ -252,7 +264,7 @@ CLAIMS: dict[str, ClaimSpec] = {
         ClaimSpec(
             "B3",
             "width: mean-square error O(1/M)",
-            (),
+            ("loss",),
             "limit",
             _sizes(
                 {"ladder": [4, 8, 16, 32], "seeds": 200},
@@ -275,8 +287,8 @@ CLAIMS: dict[str, ClaimSpec] = {
         ),
         ClaimSpec(
             "C1",
-            "monotone loss decay below the computed stable step",
-            _C,
+            "GD below the computed stable step decreases the loss as first-order theory predicts",
+            _TRAIN,
             "decay",
             _sizes(
                 {"cases": 3, "steps": 40, "flow_steps": 20},
@@ -286,7 +298,7 @@ CLAIMS: dict[str, ClaimSpec] = {
         ClaimSpec(
             "C2",
             "energy dissipation dE/ds = −L·M|∇E|², −∫∫|V|² dρ dt (order Δs)",
-            _C,
+            _TRAIN,
             "decay",
             _sizes(
                 {"cases": 2, "horizon_steps": 8, "halvings": 3},
@@ -296,7 +308,7 @@ CLAIMS: dict[str, ClaimSpec] = {
         ClaimSpec(
             "C3",
             "Theorem 6: trained network -> trained limit (1/L, 1/M)",
-            _C,
+            ("loss", "train_step"),
             "theorem6",
             _sizes(
                 {
@@ -318,7 +330,7 @@ CLAIMS: dict[str, ClaimSpec] = {
         ClaimSpec(
             "C4",
             "zero-loss limit on reachable data",
-            _C,
+            _TRAIN,
             "zero_loss",
             _sizes(
                 {"ladder": [[2, 4, 20.0], [4, 8, 80.0], [8, 16, 320.0]]},
@@ -352,11 +364,10 @@ def select(claim: str | None) -> list[ClaimSpec]:
 
 
 def run_claim(claim: str, impl: Any = None, profile: str = "ci") -> list[Verdict]:
-    """Run one claim (or group) on ``impl`` (default: the built-in fast path)."""
-    from .impl import fast_path
-
-    impl = impl if impl is not None else fast_path()
+    """Run one claim (or group) on ``impl`` (default: the built-in fast path, with the checks
+    of mforacle's own code: :func:`mforacle.claims.subject.builtin_subject`)."""
+    subject = builtin_subject() if impl is None else ClaimSubject.of(impl)
     out: list[Verdict] = []
     for spec in select(claim):
-        out.extend(spec.run(impl, profile))
+        out.extend(spec.run(subject, profile))
     return out

@@ -1,12 +1,26 @@
-"""Claims C1 and C2 (``docs/claims.md`` §C): monotone loss decay and the dissipation
-identity, for the discrete network (GD in the time ``s``) and for the particle flow.
+"""Claims C1 and C2 (``docs/claims.md`` §C): loss decay and the dissipation identity,
+for the discrete network (GD in the time ``s``) and for the particle flow.
 
-- ``check_c1_discrete`` — GD with ``Δs`` below :func:`mforacle.training.stable_step` never raises
-  the loss: figure = ``E_{n+1} − E_n`` at the step closest to its bound, the loss's float64
-  roundoff allowance
-  (:func:`mforacle.claims.training_runs.loss_roundoff`).
-- ``check_c1_flow`` — the particle flow's ``E(ρ(s))`` is non-increasing (same figure, with the
-  particle solver's roundoff model).
+C1 is decided by the decrease first-order theory predicts, not by monotonicity alone (a step
+that returns ``Θ`` unchanged never raises the loss, and must fail). With ``D_n = L·M|∇E(Θ_n)|²``
+the dissipation, one explicit step of size ``Δs`` (learning rate ``η = Δs·L·M``) changes the
+loss by (Taylor, mean-value remainder)::
+
+    ΔE_n = E_{n+1} − E_n = −Δs·D_n + ½ η² ∇E_nᵀ H(ξ) ∇E_n .
+
+- ``check_c1_discrete`` — held: ``|ΔE_n + Δs·D_n| <= (Δs/Δs*)·Δs·D_n + roundoff_n`` at every
+  step, where ``Δs* = 1/(L·M·K)`` is the smallest stable step :func:`mforacle.training.
+  stable_step` estimated along the run; ``½η²|∇Eᵀ H ∇E| <= η²K|∇E|² = (Δs/Δs*)·Δs·D`` under
+  that function's stated assumption (``‖H‖ <= 2K`` on the segment). The run uses
+  ``Δs <= ½ Δs*`` at every estimated state, so the allowance is at most ``½ Δs·D_n``: a no-op
+  (``ΔE = 0``, defect ``Δs·D``) or an ascent (defect ``2Δs·D``) exceeds it wherever ``Δs·D_n``
+  is above roundoff. ``roundoff_n``: both losses' float64 allowance
+  (:func:`mforacle.claims.training_runs.loss_roundoff`) plus the update's own rounding
+  ``2u Σ_i |∇E_i| (|Θ_i| + η|∇E_i|)``. Figure: the worst ``|defect| / allowed``, ``<= 1``.
+- ``check_c1_flow`` — the particle flow: no stable step, but ``∇Eᵀ H ∇E = −½ dD/ds`` along a
+  gradient flow, so the remainder is ``−¼Δs² dD/ds``; held ``|ΔE_n + Δs·D_n| <=
+  ½Δs·max|D_{m+1} − D_m|`` over the neighbouring steps ``m = n−1, n, n+1`` (twice the
+  estimate ``¼Δs·|ΔD|``) plus the solver's roundoff of both energies.
 - ``check_c2_discrete`` / ``check_c2_flow`` — ``(E(s+Δs) − E(s))/Δs + D(s) = O(Δs)``; figure =
   ratio of the discrepancies when ``Δs`` halves, held to ``[2^0.85, 2^1.15]`` (order 1 ± 0.15,
   the window docs/claims.md uses for B1).
@@ -24,9 +38,13 @@ from mforacle.errors import InvalidArgument
 from mforacle.stats import fit_slope
 from mforacle.verdict import Verdict
 
+from .subject import ClaimSubject
 from .training_cases import FlowCase, TrainingCase, builtin_case, builtin_flow_case
 from .training_runs import (
+    Flow,
+    U,
     flow_history,
+    flow_name,
     flow_roundoff,
     loss_roundoff,
     losses_and_dissipation,
@@ -53,26 +71,34 @@ ORDER_WINDOW = (2.0**0.85, 2.0**1.15)
 # --------------------------------------------------------------------------- C1
 
 
+def _update_roundoff(theta: np.ndarray, g: np.ndarray, lr: float) -> float:
+    """First-order change of ``E`` from rounding ``Θ − η∇E`` in float64 (two roundings per
+    entry): ``2u Σ_i |∇E_i| (|Θ_i| + η|∇E_i|)``."""
+    return 2 * U * float(np.sum(np.abs(g) * (np.abs(theta) + lr * np.abs(g))))
+
+
 def check_c1_discrete(
     impl: Any, case: TrainingCase, *, steps: int = 40, fraction: float = 0.5, rechecks: int = 4
 ) -> Verdict:
-    """C1 on a discrete network: GD at ``Δs = fraction · stable_step`` never raises ``E``.
+    """C1 on a discrete network: GD at ``Δs <= fraction · stable_step`` decreases ``E`` by
+    ``Δs·D_n`` to first order, within the derived second-order allowance (module docstring).
 
     The stability bound is local, so it is re-estimated at ``rechecks`` states along the run; if
-    it fell below the step there, the run is repeated with ``fraction`` times that lower bound
-    (the steps tried are in the evidence). It is also re-estimated at the first state from which
-    the loss rose: if the step exceeds the bound *there*, the bound's
-    assumption failed and the claim is "not checked" (the increase does not contradict it).
-    Figure: ``E_{n+1} − E_n`` at the step maximizing ``(E_{n+1} − E_n) / a_n``, held to that
-    step's ``a_n``, the sum of both losses' roundoff allowances (so every step is checked).
+    ``Δs`` exceeds ``fraction`` times the lowest estimate, the run is repeated with
+    ``fraction`` times that estimate (the steps tried are in the evidence; after ``rechecks``
+    repeats the claim is *not checked*). If a step violates its allowance, the stable step is
+    re-estimated at that step's state: below the lowest estimate, the allowance's assumption
+    failed and the claim is *not checked*. If ``Δs·D_n`` is below the roundoff allowance at
+    every step, the prediction cannot be told from no change: *not checked*.
     """
     from mforacle.training import stable_step
 
-    title = "GD below the computed stable step never raises the loss"
+    title = "GD below the computed stable step decreases the loss by Δs·L·M|∇E|² (first order)"
+    impl = ClaimSubject.of(impl)
     if (v := needs("C1", title, impl)) is not None:
         return v
-    if not 0 < fraction <= 1:
-        raise InvalidArgument("fraction", fraction, "expected 0 < fraction <= 1")
+    if not 0 < fraction <= 0.5:
+        raise InvalidArgument("fraction", fraction, "expected 0 < fraction <= 1/2")
     lg = impl.loss_and_grad
 
     def bound_at(theta: np.ndarray) -> float:
@@ -81,101 +107,166 @@ def check_c1_discrete(
     ds0 = bound_at(case.theta0)
     if not math.isfinite(ds0):
         return Verdict.not_checked("C1", title, "no curvature at Θ_0: the stable step is unbounded")
-    # The bound is local: curvature can grow along the run. If the bound re-estimated at the
-    # recheck states falls below the step, rerun with fraction·(that bound), so the step used is
-    # below the computed bound at every state where it was estimated (at most `rechecks` reruns).
     idx = sorted({round(i * steps / rechecks) for i in range(1, rechecks + 1)})
     ds = fraction * ds0
     tried = []
-    for _ in range(rechecks + 1):
+    for attempt in range(rechecks + 1):
         thetas = train_states(impl, case, ds, steps)
-        along = [bound_at(thetas[i]) for i in idx]
+        along = [bound_at(thetas[i]) if np.all(np.isfinite(thetas[i])) else 0.0 for i in idx]
         tried.append(ds)
-        lowest = min([ds0, *along])
-        if ds <= lowest:
+        if ds <= fraction * min([ds0, *along]) or attempt == rechecks:
             break
-        ds = fraction * lowest
-    losses, _ = losses_and_dissipation(impl, case, thetas)
-    allow = np.array([loss_roundoff(case.model, th, case.x, case.y, case.weights) for th in thetas])
+        ds = fraction * min([ds0, *along])
+    # Steps held to the allowance: up to the first state where the estimate fell below Δs/fraction
+    # (all of them unless the estimate kept falling through every rerun, e.g. on an ascent).
+    cut = next((j for j, b in enumerate(along) if ds > fraction * b), len(idx))
+    held = steps if cut == len(idx) else idx[cut]
+    lowest = min([ds0, *along[:cut]])
+    pairs = [lg(case.model, th, case.x, case.y, case.weights) for th in thetas[: held + 1]]
+    losses = np.array([e for e, _ in pairs])
+    grads = [g for _, g in pairs]
+    diss = np.array([case.LM * float(np.sum(g * g)) for g in grads])
+    lr = ds * case.LM
+    allow = np.array(
+        [loss_roundoff(case.model, th, case.x, case.y, case.weights) for th in thetas[: held + 1]]
+    )
+    roundoff = allow[:-1] + allow[1:] + np.array(
+        [_update_roundoff(th, g, lr) for th, g in zip(thetas[:held], grads[:-1], strict=True)]
+    )
+    predicted = -ds * diss[:-1]
     incr = np.diff(losses)
-    pair_allow = allow[:-1] + allow[1:]
-    ratio = incr / np.maximum(pair_allow, np.finfo(float).tiny)
+    defect = incr - predicted
+    second = (ds / lowest) * ds * diss[:-1]
+    allowed = second + roundoff
+    ratio = np.abs(defect) / np.maximum(allowed, np.finfo(float).tiny)
+    ratio = np.where(np.isfinite(ratio), ratio, math.inf)
     worst = int(np.argmax(ratio))
     evidence = {
         "case": case.to_json(),
         "ds": ds,
+        "lr": lr,
         "steps_tried": tried,
+        "steps_held": held,
         "stable_step_at_0": ds0,
+        "stable_step_lowest": lowest,
         "fraction": fraction,
         "stable_step_along": dict(zip([float(i * ds) for i in idx], along, strict=True)),
-        "history": {"s": (np.arange(steps + 1) * ds).tolist(), "loss": losses.tolist()},
+        "history": {"s": (np.arange(held + 1) * ds).tolist(), "loss": losses.tolist()},
+        "predicted_change": predicted.tolist(),
+        "measured_change": incr.tolist(),
         "worst_step": {
             "n": worst,
-            "increase": float(incr[worst]),
-            "allowance": float(pair_allow[worst]),
+            "measured_change": float(incr[worst]),
+            "predicted_change": float(predicted[worst]),
+            "allowed_defect": float(allowed[worst]),
         },
+        "largest_increase": float(np.max(incr)),
     }
-    if ratio[worst] > 1:
+    if not np.any(ds * diss[:-1] > roundoff):
+        return Verdict.not_checked(
+            "C1",
+            title,
+            "the predicted decrease Δs·D is below the loss roundoff at every step: a step that "
+            "changes nothing could not be told apart",
+        )
+    if ratio[worst] > 1 and np.all(np.isfinite(thetas[worst])):
         first = int(np.argmax(ratio > 1))
         at = bound_at(thetas[first])
-        evidence["stable_step_at_first_increase"] = {"n": first, "bound": at}
-        if at < ds:
+        evidence["stable_step_at_first_violation"] = {"n": first, "bound": at}
+        if at < lowest:
             return Verdict.not_checked(
                 "C1",
                 title,
-                f"the loss first rose at step {first}, where the step {ds:.3g} "
-                f"exceeds the stable bound {at:.3g} re-estimated there; the bound's assumption "
-                "does not hold",
+                f"the defect first exceeded its allowance at step {first}, where the stable step "
+                f"re-estimated there ({at:.3g}) is below the lowest estimate used ({lowest:.3g}): "
+                "the allowance's assumption does not hold",
             )
+    held_text = (
+        f"{steps} steps"
+        if held == steps
+        else f"the first {held} of {steps} steps (the stable step estimated at step {held} fell "
+        f"below Δs/{fraction:g})"
+    )
     return Verdict.measured(
         "C1",
         title,
-        float(incr[worst]),
+        float(ratio[worst]),
         "<=",
-        float(pair_allow[worst]),
-        error_model="E_{n+1} − E_n at the step closest to violating it, held to the float64 "
-        "roundoff allowance of both losses (γ = 2(L+d+N+4)u per residual; "
-        "mforacle.claims.training_runs); every step is checked",
-        reason=f"{steps} steps at Δs = {ds:.3g} (≤ {fraction}·stable_step at Θ_0 and at "
-        f"{len(idx)} states along the run); "
-        f"worst ΔE = {incr[worst]:.3g} at step {worst}",
+        1.0,
+        error_model="|ΔE_n + Δs·D_n| <= (Δs/Δs*)·Δs·D_n + roundoff_n at every step: Taylor with "
+        "the mean-value remainder ½η²∇EᵀH∇E <= η²K|∇E|² (η = Δs·L·M, K = 1/(L·M·Δs*), "
+        "‖H‖ <= 2K on the segment as mforacle.training.stable_step states; Δs/Δs* <= 1/2), "
+        "roundoff_n = float64 allowance of both losses (mforacle.claims.training_runs) + the "
+        "update's rounding; figure: worst |defect| / allowed",
+        reason=f"{held_text} at Δs = {ds:.3g} (<= {fraction}·stable_step at Θ_0 and along the "
+        f"run); worst step {worst}: ΔE = {incr[worst]:.3g}, "
+        f"predicted −Δs·D = {predicted[worst]:.3g}, allowed defect {allowed[worst]:.3g}",
         evidence=evidence,
+        provenance={
+            "measured": impl.label,
+            "reference": impl.label,
+            "bound": "mforacle.training.stable_step, mforacle.claims.training_runs.loss_roundoff",
+        },
     )
 
 
 def check_c1_flow(
-    impl: Any, case: FlowCase, *, T: int = 17, n: int = 8, ds: float = 0.25, steps: int = 20
+    case: FlowCase,
+    *,
+    T: int = 17,
+    n: int = 8,
+    ds: float = 0.25,
+    steps: int = 20,
+    flow: Flow = None,
 ) -> Verdict:
-    """C1 in the limit: ``E(ρ(s))`` of the particle flow (explicit Euler in ``s`` at the stated
-    ``ds``, Gauss–Hermite particles on a depth grid of ``T`` points) never increases. No stable
-    step is computed for the flow: ``ds`` is a stated input, recorded in the evidence."""
+    """C1 in the limit: ``E(ρ(s))`` of mforacle's particle flow (``flow``, default
+    :func:`mforacle.training.particle_flow`: explicit Euler in ``s`` at the stated ``ds``,
+    Gauss–Hermite particles on a depth grid of ``T`` points) decreases by ``Δs·D_n`` to first
+    order, ``D = ∫∫|V|² dρ dt`` (module docstring). Figure: the worst ``|defect| / allowed``."""
     from mforacle.fast.limit import ParticleMeasure
 
-    title = "the particle flow's E(ρ(s)) is non-increasing"
+    title = "the particle flow's E(ρ(s)) decreases by Δs·∫∫|V|² dρ dt (first order)"
     particles = ParticleMeasure.from_gaussian(case.model, case.measure, T, n)
-    s, e, _ = flow_history(impl, case, particles, ds, steps)
+    s, e, d = flow_history(case, particles, ds, steps, flow)
     allow = np.array([flow_roundoff(v, T) for v in e])
     incr = np.diff(e)
-    ratio = incr / (allow[:-1] + allow[1:])
+    predicted = -ds * d[:-1]
+    defect = incr - predicted
+    dd = np.abs(np.diff(d))
+    near = np.array([np.max(dd[max(k - 1, 0) : k + 2]) for k in range(len(dd))])
+    allowed = 0.5 * ds * near + allow[:-1] + allow[1:]
+    ratio = np.abs(defect) / np.maximum(allowed, np.finfo(float).tiny)
+    ratio = np.where(np.isfinite(ratio), ratio, math.inf)
     worst = int(np.argmax(ratio))
+    evidence = {
+        "case": case.to_json(),
+        "T": T,
+        "n": n,
+        "ds": ds,
+        "history": {"s": s.tolist(), "loss": e.tolist()},
+        "dissipation": d.tolist(),
+        "predicted_change": predicted.tolist(),
+        "largest_increase": float(np.max(incr)),
+    }
+    prov = {"measured": flow_name(flow), "reference": flow_name(flow), "bound": flow_name(flow)}
+    if not np.any(ds * d[:-1] > allow[:-1] + allow[1:]):
+        return Verdict.not_checked(
+            "C1.flow", title, "the predicted decrease Δs·D is below roundoff at every step"
+        )
     return Verdict.measured(
         "C1.flow",
         title,
-        float(incr[worst]),
+        float(ratio[worst]),
         "<=",
-        float(allow[worst] + allow[worst + 1]),
-        error_model="E(s_{n+1}) − E(s_n) at the step closest to violating it, held to the "
-        "particle solver's roundoff allowance u(20T+50)max(1,|E|) of both energies; every step "
-        "is checked",
-        reason=f"{steps} steps at Δs = {ds:g}, T = {T}, {n} Gauss–Hermite nodes; "
-        f"worst ΔE = {incr[worst]:.3g} at step {worst}",
-        evidence={
-            "case": case.to_json(),
-            "T": T,
-            "n": n,
-            "ds": ds,
-            "history": {"s": s.tolist(), "loss": e.tolist()},
-        },
+        1.0,
+        error_model="|ΔE_n + Δs·D_n| <= ½Δs·max|D_{m+1} − D_m| (m = n−1, n, n+1) + roundoff: "
+        "the Euler remainder is −¼Δs²dD/ds along a gradient flow (∇EᵀH∇E = −½dD/ds), "
+        "allowed twice the neighbouring estimate; roundoff u(20T+50)max(1,|E|) of both energies",
+        reason=f"{steps} steps at Δs = {ds:g}, T = {T}, {n} Gauss–Hermite nodes; worst step "
+        f"{worst}: ΔE = {incr[worst]:.3g}, predicted {predicted[worst]:.3g}, allowed defect "
+        f"{allowed[worst]:.3g}",
+        evidence=evidence,
+        provenance=prov,
     )
 
 
@@ -189,6 +280,7 @@ def _order_verdict(
     errors: list[float],
     evidence: dict[str, Any],
     what: str,
+    provenance: dict[str, str],
 ) -> Verdict:
     """Order 1 in ``Δs`` from discrepancies along a halving ladder. Passes only when every
     discrepancy is finite and positive, every ratio ``e_i/e_{i+1}`` is ``> 1`` (the discrepancy
@@ -230,6 +322,7 @@ def _order_verdict(
         f"for Δs {', '.join(f'{d:.3g}' for d in ladder)}; "
         f"ratios {', '.join(f'{r:.3g}' for r in ratios)}",
         evidence=evidence,
+        provenance=provenance,
     )
     problems = bad_errors + [f"the discrepancy does not shrink: {t}" for t in not_shrinking]
     if problems:
@@ -267,6 +360,7 @@ def check_c2_discrete(
     from mforacle.training import stable_step
 
     title = "energy dissipation dE/ds = −L·M|∇E|² to order Δs"
+    impl = ClaimSubject.of(impl)
     if (v := needs("C2", title, impl)) is not None:
         return v
     ds0 = fraction * stable_step(
@@ -307,11 +401,11 @@ def check_c2_discrete(
         errors,
         evidence,
         f"L·M = {case.LM}, horizon s = {horizon_steps * ds0:.3g}",
+        {"measured": impl.label, "reference": impl.label},
     )
 
 
 def check_c2_flow(
-    impl: Any,
     case: FlowCase,
     *,
     T: int = 9,
@@ -319,9 +413,11 @@ def check_c2_flow(
     ds0: float = 0.2,
     horizon_steps: int = 4,
     halvings: int = 3,
+    flow: Flow = None,
 ) -> Verdict:
     """C2 in the limit: ``dE(ρ(s))/ds = −∫∫|V|² dρ dt`` to order ``Δs`` (ratio of discrepancies
-    when ``Δs`` halves, window ``2^(1±0.15)``)."""
+    when ``Δs`` halves, window ``2^(1±0.15)``) for mforacle's particle flow (``flow``, default
+    :func:`mforacle.training.particle_flow`)."""
     from mforacle.fast.limit import ParticleMeasure
 
     title = "energy dissipation dE(ρ)/ds = −∫∫|V|² dρ dt to order Δs"
@@ -330,7 +426,7 @@ def check_c2_flow(
     ladder, errors = [], []
     for h in range(halvings + 1):
         ds = ds0 / 2**h
-        s, e, d = flow_history(impl, case, particles, ds, horizon_steps * 2**h)
+        s, e, d = flow_history(case, particles, ds, horizon_steps * 2**h, flow)
         ladder.append(ds)
         errors.append(dissipation_discrepancy(s, e, d, ds, s_common))
     evidence = {"case": case.to_json(), "T": T, "n": n, "horizon": horizon_steps * ds0}
@@ -341,39 +437,59 @@ def check_c2_flow(
         errors,
         evidence,
         f"particles T = {T}, n = {n}, horizon s = {horizon_steps * ds0:g}",
+        {"measured": flow_name(flow), "reference": flow_name(flow)},
     )
 
 
 # --------------------------------------------------------------------------- built-in runs
 
 
-def run_c1(impl: Any, sizes: dict[str, Any]) -> list[Verdict]:
-    """C1 on the built-in discrete cases, then on (at most two) built-in flow cases."""
+#: why C1.flow and C2.flow are not checked for an implementation under test
+NO_FLOW = (
+    "the implementation protocol (mforacle.protocol) has no particle flow of the limit PDE; "
+    "{claim} checks mforacle's own (mforacle.training.particle_flow): mforacle claims --claim {c}"
+)
+
+
+def _flow_not_checked(claim: str, title: str) -> Verdict:
+    return Verdict.not_checked(claim, title, NO_FLOW.format(claim=claim, c=claim[:2]))
+
+
+def run_c1(subject: ClaimSubject, sizes: dict[str, Any]) -> list[Verdict]:
+    """C1 on the built-in discrete cases, then on (at most two) built-in flow cases: the flow
+    is mforacle's own, checked only with ``subject.include_builtin`` (else *not checked*)."""
     out = [
-        with_seed(check_c1_discrete(impl, case, steps=sizes.get("steps", 40)), seed)
+        with_seed(check_c1_discrete(subject, case, steps=sizes.get("steps", 40)), seed)
         for case, seed in map(builtin_case, range(sizes.get("cases", 3)))
     ]
+    if not subject.include_builtin:
+        title = "the particle flow's E(ρ(s)) decreases by Δs·∫∫|V|² dρ dt (first order)"
+        return [*out, _flow_not_checked("C1.flow", title)]
     out.extend(
-        check_c1_flow(impl, builtin_flow_case(i), steps=sizes.get("flow_steps", 20))
+        check_c1_flow(builtin_flow_case(i), steps=sizes.get("flow_steps", 20))
         for i in range(min(2, sizes.get("cases", 2)))
     )
     return out
 
 
-def run_c2(impl: Any, sizes: dict[str, Any]) -> list[Verdict]:
-    """C2 on the built-in discrete cases, then on (at most two) built-in flow cases."""
+def run_c2(subject: ClaimSubject, sizes: dict[str, Any]) -> list[Verdict]:
+    """C2 on the built-in discrete cases, then on (at most two) built-in flow cases (the flow:
+    only with ``subject.include_builtin``, as in :func:`run_c1`)."""
     halvings = sizes.get("halvings", 3)
     out = [
         with_seed(
             check_c2_discrete(
-                impl, case, horizon_steps=sizes.get("horizon_steps", 8), halvings=halvings
+                subject, case, horizon_steps=sizes.get("horizon_steps", 8), halvings=halvings
             ),
             seed,
         )
         for case, seed in map(builtin_case, range(sizes.get("cases", 2)))
     ]
+    if not subject.include_builtin:
+        title = "energy dissipation dE(ρ)/ds = −∫∫|V|² dρ dt to order Δs"
+        return [*out, _flow_not_checked("C2.flow", title)]
     out.extend(
-        check_c2_flow(impl, builtin_flow_case(i), halvings=halvings)
+        check_c2_flow(builtin_flow_case(i), halvings=halvings)
         for i in range(min(2, sizes.get("cases", 2)))
     )
     return out

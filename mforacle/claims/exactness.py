@@ -1,14 +1,16 @@
 """Claims A1–A5 (exactness of the computation, ``docs/claims.md`` §A) as checks.
 
-Each ``check_*`` takes an implementation (:mod:`mforacle.claims.impl`; float64 NumPy in and
-out, arithmetic named by an optional ``dtype`` attribute, default ``"float64"``) and a case
+Each ``check_*`` takes an implementation (a :class:`mforacle.claims.subject.ClaimSubject`, or
+any object with the members of :mod:`mforacle.protocol`; its arithmetic is its ``dtype``,
+default ``"float64"``) and a case
 (:class:`mforacle.cases.DiscreteCase`: model, ``theta``, ``x``, ``y``,
 ``weights``), and returns a :class:`Verdict` whose bound comes from a stated error model:
 
-- ``check_a1`` — the implementation's ``z_L`` (``forward``), ``loss`` and ``grad_theta``
-  (``loss_and_grad``) and, if offered, ``grad_x`` against the exact path (mpmath, confirmed
-  bound), entry by entry. Allowed: ``tolerance.entrywise_bounds`` for the dtype's unit roundoff
-  (running error analysis: u × condition × operation count) + the exact path's own bound.
+- ``check_a1`` — the implementation's ``z_L`` (``forward``), ``loss`` (``loss``) and
+  ``grad_theta`` and ``grad_x`` (``gradient``), whichever it offers, against the exact path
+  (mpmath, confirmed bound), entry by entry. Allowed: ``tolerance.entrywise_bounds`` for the
+  dtype's unit roundoff (running error analysis: u × condition × operation count) + the exact
+  path's own bound.
   Figure: worst ``|impl − exact| / allowed`` over every entry, held ``<= 1``.
 - ``check_a2`` — the gradient is the derivative of the loss. ``A2``: the directional derivative
   ``⟨∇E_impl, Δ⟩`` (``Δ`` a seeded Rademacher direction) against a central difference of the
@@ -17,7 +19,7 @@ out, arithmetic named by an optional ``dtype`` attribute, default ``"float64"``)
   remainder ``r(h) = |E(Θ + hΔ) − E(Θ) − h⟨∇E_impl, Δ⟩|`` (``E`` exact at ``TAYLOR_DPS``) over
   ``h = 2^-8 … 2^-28``: fitted order held ``>= 1.8`` (order 2 for a right gradient; a wrong one
   leaves a ``|⟨δ, Δ⟩| h`` term: order 1).
-- ``check_a3`` — ``grad_x`` (the adjoint ``q_0``, optional method ``grad_x``) against central
+- ``check_a3`` — ``grad_x`` (the adjoint ``q_0``, second output of ``gradient``) against central
   differences in ``x`` of each point's own exact loss ``ℓ_n``; allowed as in A2.
 - ``check_a4`` — the exact path: values reported at ``dps`` digits, recomputed at
   ``2·dps + 20``; every reported bound must cover the change. Figure: ``max |v − v_hi| / bound``.
@@ -44,13 +46,13 @@ from typing import Any
 import mpmath
 import numpy as np
 
-from mforacle.cases import DiscreteCase
+from mforacle.cases import DiscreteCase, Magnitudes, rescaled
 from mforacle.errors import ImplementationError, InvalidArgument
 from mforacle.model import Model
 from mforacle.stats import fit_slope
-from mforacle.verdict import Verdict
+from mforacle.verdict import Verdict, code_name
 
-from .impl import missing
+from .subject import ClaimSubject
 
 __all__ = [
     "FD_DPS",
@@ -63,6 +65,8 @@ __all__ = [
     "check_a5",
     "check_a5_exact",
     "duplicate_neurons",
+    "extreme_cases",
+    "extreme_magnitudes",
     "permute_neurons",
 ]
 
@@ -75,16 +79,12 @@ TAYLOR_LADDER = tuple(Fraction(1, 2**e) for e in range(8, 29, 2))
 #: order threshold for A2.taylor: 2 minus the O(h³) drift for |c3/c2| <= 50 at h <= 2^-8
 TAYLOR_ORDER_MIN = 1.8
 QUANTITIES = ("z_L", "loss", "grad_theta", "grad_x")
+#: who computes the references and the float bounds (Verdict.provenance)
+EXACT = "mforacle.exact.network"
+TOLERANCE = "mforacle.tolerance"
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def _dtype(impl: Any) -> tuple[str, float]:
-    from mforacle.tolerance import unit_roundoff
-
-    name = str(getattr(impl, "dtype", "float64"))
-    return name, unit_roundoff(name)
 
 
 def _check_case(case: Any) -> DiscreteCase:
@@ -95,7 +95,7 @@ def _check_case(case: Any) -> DiscreteCase:
 
 def _inputs_rounded(case: DiscreteCase, dtype: str) -> bool:
     """Whether the case's numbers change when rounded to ``dtype`` (or to float64 at all)."""
-    from mforacle.harness.adapters import round_to_dtype
+    from mforacle.dtypes import round_to_dtype
 
     c = case.to_case()
     pairs = [(case.theta, c.theta), (case.x, c.data.x), (case.y, c.data.y)]
@@ -110,30 +110,19 @@ def _inputs_rounded(case: DiscreteCase, dtype: str) -> bool:
     return False
 
 
-def _array(value: Any, shape: tuple[int, ...], what: str) -> np.ndarray:
-    try:
-        arr = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise ImplementationError(f"{what}: not a float array ({exc})") from None
-    if arr.shape != shape and not (shape == () and arr.size == 1):
-        raise ImplementationError(f"{what}: shape {arr.shape}, expected {shape}")
-    return arr.reshape(shape)
-
-
-def _impl_outputs(impl: Any, case: DiscreteCase) -> dict[str, np.ndarray]:
+def _impl_outputs(subject: ClaimSubject, case: DiscreteCase) -> dict[str, np.ndarray]:
     """What the implementation offers of z_L, loss, grad_theta, grad_x (float64 arrays)."""
-    L, M, k = case.theta.shape
-    N, d = case.x.shape
+    m, th, x, y, w = case.model, case.theta, case.x, case.y, case.weights
     out: dict[str, np.ndarray] = {}
-    if callable(getattr(impl, "forward", None)):
-        out["z_L"] = _array(impl.forward(case.model, case.theta, case.x), (N, d), "forward")
-    if callable(getattr(impl, "loss_and_grad", None)):
-        e, g = impl.loss_and_grad(case.model, case.theta, case.x, case.y, case.weights)
-        out["loss"] = _array(e, (), "loss")
-        out["grad_theta"] = _array(g, (L, M, k), "grad_theta")
-    if callable(getattr(impl, "grad_x", None)):
-        gx = impl.grad_x(case.model, case.theta, case.x, case.y, case.weights)
-        out["grad_x"] = _array(gx, (N, d), "grad_x")
+    if subject.provides("forward"):
+        out["z_L"] = subject.forward(m, th, x)
+    if subject.provides("loss"):
+        out["loss"] = np.asarray(subject.loss(m, th, x, y, w))
+    if subject.provides("gradient"):
+        gt, gx = subject.gradient(m, th, x, y, w)
+        out["grad_theta"] = gt
+        if gx is not None:
+            out["grad_x"] = gx
     return out
 
 
@@ -193,11 +182,12 @@ def check_a1(impl: Any, case: DiscreteCase, *, dps: int = 30) -> Verdict:
 
     title = "fast path = exact path within a derived error model"
     case = _check_case(case)
-    if len(missing(impl, ("forward",))) and len(missing(impl, ("loss_and_grad",))):
-        return Verdict.not_checked("A1", title, "implementation lacks forward and loss_and_grad")
-    dtype, u = _dtype(impl)
+    subject = ClaimSubject.of(impl)
+    if len(subject.lacks(("forward", "loss", "gradient"))) == 3:
+        return Verdict.not_checked("A1", title, "implementation lacks forward, loss and gradient")
+    dtype, u = subject.dtype, subject.u
     rounded = _inputs_rounded(case, dtype)
-    got = _impl_outputs(impl, case)
+    got = _impl_outputs(subject, case)
     ex = evaluate(case.model, case.theta, case.x, case.y, case.weights, dps=dps)
     eb = tolerance.entrywise_bounds(
         case.model,
@@ -216,12 +206,18 @@ def check_a1(impl: Any, case: DiscreteCase, *, dps: int = 30) -> Verdict:
     }
     per: dict[str, dict[str, Any]] = {}
     figure = 0.0
+    zero = 0.0  # what an implementation returning zeros would score: > 1 or the check is vacuous
     for q in QUANTITIES:
         if q not in got:
             continue
         allowed = np.asarray(eb[q], dtype=np.float64).reshape(got[q].shape) + float(
             ex.error_bound[q]
         )
+        if not np.all(np.isfinite(allowed)):
+            return Verdict.not_checked(
+                "A1", title, f"the error model gives no finite bound for {q} on this case"
+            )
+        zero = max(zero, _worst(_ratios(np.zeros(got[q].shape), exact_vals[q], allowed))[0])
         worst, idx = _worst(_ratios(got[q], exact_vals[q], allowed))
         flat = got[q].reshape(-1)
         pos = int(np.ravel_multi_index(idx, got[q].shape)) if idx else 0
@@ -234,6 +230,12 @@ def check_a1(impl: Any, case: DiscreteCase, *, dps: int = 30) -> Verdict:
             "max_allowed": float(np.max(allowed)),
         }
         figure = max(figure, worst)
+    if zero <= 1:
+        return Verdict.not_checked(
+            "A1",
+            title,
+            "every exact value is within its allowance of 0: zeros would pass (degenerate case)",
+        )
     return Verdict.measured(
         "A1",
         title,
@@ -248,10 +250,12 @@ def check_a1(impl: Any, case: DiscreteCase, *, dps: int = 30) -> Verdict:
         evidence={
             "case": case.to_json(),
             "dtype": dtype,
-            "implementation": getattr(impl, "name", type(impl).__name__),
+            "implementation": subject.label,
             "quantities": per,
             "inputs_rounded": rounded,
+            "zero_output_ratio": zero,
         },
+        provenance={"measured": subject.label, "reference": EXACT, "bound": TOLERANCE},
     )
 
 
@@ -272,12 +276,12 @@ def check_a2(impl: Any, case: DiscreteCase, *, seed: int = 0) -> list[Verdict]:
 
     title = "gradients are derivatives of the loss"
     case = _check_case(case)
-    if missing(impl, ("loss_and_grad",)):
-        return [Verdict.not_checked("A2", title, "implementation lacks loss_and_grad")]
-    dtype, u = _dtype(impl)
+    subject = ClaimSubject.of(impl)
+    if subject.lacks(("gradient",)):
+        return [Verdict.not_checked("A2", title, "implementation lacks gradient")]
+    dtype, u = subject.dtype, subject.u
     m, th, x, y, w = case.model, case.theta, case.x, case.y, case.weights
-    _e, g = impl.loss_and_grad(m, th, x, y, w)
-    g = _array(g, th.shape, "grad_theta")
+    g = subject.gradient(m, th, x, y, w)[0]
     delta = _direction(th.shape, seed)
     th_q, d_q = _fractions(th), _fractions(delta)
     eb = tolerance.entrywise_bounds(
@@ -300,6 +304,16 @@ def check_a2(impl: Any, case: DiscreteCase, *, seed: int = 0) -> list[Verdict]:
         diff = abs(slope - d_ref)
         allowed = mpmath.mpf(allowed_g) + d_err
         fd_fig = float(diff / allowed)
+        resolvable = abs(d_ref) > allowed
+    if not resolvable:  # a zero gradient would pass both checks
+        why = (
+            f"|⟨∇E, Δ⟩| = {float(abs(d_ref)):.3g} is within the allowance {float(allowed):.3g}: "
+            "a zero gradient would pass (degenerate direction)"
+        )
+        return [
+            Verdict.not_checked("A2", title, why),
+            Verdict.not_checked("A2.taylor", title + " (Taylor remainder O(h²))", why),
+        ]
     ev_case = case.to_json()
     out = [
         Verdict.measured(
@@ -323,6 +337,7 @@ def check_a2(impl: Any, case: DiscreteCase, *, seed: int = 0) -> list[Verdict]:
                 "allowed": float(allowed),
                 "dtype": dtype,
             },
+            provenance={"measured": subject.label, "reference": EXACT, "bound": TOLERANCE},
         )
     ]
     # Taylor remainder with the exact loss and the implementation's gradient
@@ -344,6 +359,7 @@ def check_a2(impl: Any, case: DiscreteCase, *, seed: int = 0) -> list[Verdict]:
                 error_model="remainder not finite and positive",
                 reason=f"remainders {errors}",
                 evidence={"case": ev_case, "seeds": [seed], "errors": errors},
+                provenance={"measured": subject.label, "reference": EXACT},
             )
         )
         return out
@@ -369,6 +385,7 @@ def check_a2(impl: Any, case: DiscreteCase, *, seed: int = 0) -> list[Verdict]:
                 "fit": fit.to_json(),
                 "c2_estimate": float(c2),
             },
+            provenance={"measured": subject.label, "reference": EXACT},
         )
     )
     return out
@@ -385,17 +402,21 @@ def check_a3(impl: Any, case: DiscreteCase) -> Verdict:
 
     title = "the adjoint q_0 is the state gradient ∂ℓ/∂x"
     case = _check_case(case)
-    if missing(impl, ("grad_x",)):
-        return Verdict.not_checked("A3", title, "implementation lacks grad_x")
-    dtype, u = _dtype(impl)
+    subject = ClaimSubject.of(impl)
+    if subject.lacks(("gradient",)):
+        return Verdict.not_checked("A3", title, "implementation lacks gradient")
+    dtype, u = subject.dtype, subject.u
     m, th, x, y, w = case.model, case.theta, case.x, case.y, case.weights
     N, d = x.shape
-    gx = _array(impl.grad_x(m, th, x, y, w), (N, d), "grad_x")
+    gx = subject.gradient(m, th, x, y, w)[1]
+    if gx is None:
+        return Verdict.not_checked("A3", title, "gradient returns no grad_x")
     eb = tolerance.entrywise_bounds(
         m, th, x, y, w, unit_roundoff=u, inputs_rounded=_inputs_rounded(case, dtype)
     )["grad_x"]
     th_q = _fractions(th)
     ratios = np.empty((N, d))
+    zeros = np.empty((N, d))  # what grad_x = 0 would score per entry
     refs, errs = [], []
     for n in range(N):
         xn = [Fraction(float(v)) for v in x[n]]
@@ -409,11 +430,16 @@ def check_a3(impl: Any, case: DiscreteCase) -> Verdict:
             ref, err = _central(ell, FD_STEP, FD_DPS)
             refs.append(mpmath.nstr(ref, 25))
             errs.append(float(err))
-            ratios[n, i] = _ratios(
-                gx[n : n + 1, i],
-                np.array([ref], dtype=object),
-                np.array([float(eb[n, i]) + float(err)]),
-            )[0]
+            ref_arr = np.array([ref], dtype=object)
+            allowed = np.array([float(eb[n, i]) + float(err)])
+            ratios[n, i] = _ratios(gx[n : n + 1, i], ref_arr, allowed)[0]
+            zeros[n, i] = _ratios(np.zeros(1), ref_arr, allowed)[0]
+    if float(np.max(zeros)) <= 1:
+        return Verdict.not_checked(
+            "A3",
+            title,
+            "every ∂ℓ_n/∂x_n is within its allowance of 0: grad_x = 0 would pass (degenerate case)",
+        )
     worst, idx = _worst(ratios)
     return Verdict.measured(
         "A3",
@@ -432,6 +458,7 @@ def check_a3(impl: Any, case: DiscreteCase) -> Verdict:
             "difference_errors": errs,
             "ratios": ratios.tolist(),
         },
+        provenance={"measured": subject.label, "reference": EXACT, "bound": TOLERANCE},
     )
 
 
@@ -473,6 +500,16 @@ def check_a4(case: DiscreteCase, *, dps: int = 30, evaluate: Any = None) -> Verd
                 else None,
             }
             figure = max(figure, ratio)
+    if all(v["change"] == 0 for v in per.values()):
+        # a path that ignores dps computes the same numbers twice: the comparison says nothing
+        figure = math.inf
+        unchanged = (
+            f"nothing changed between {dps} and {hi_dps} digits: the path does not compute at the "
+            "precision it is asked for (or every value is exactly representable, a degenerate "
+            "case); "
+        )
+    else:
+        unchanged = ""
     return Verdict.measured(
         "A4",
         title,
@@ -481,10 +518,12 @@ def check_a4(case: DiscreteCase, *, dps: int = 30, evaluate: Any = None) -> Verd
         1.0,
         error_model=f"max over quantities of |v({dps} digits) − v({hi_dps} digits)| / reported "
         "error_bound; the higher-precision run's own error is ~10^-20 of the bound",
-        reason="; ".join(
+        reason=unchanged
+        + "; ".join(
             f"{q}: change {v['change']:.2g} vs bound {v['bound']:.2g}" for q, v in per.items()
         ),
         evidence={"case": case.to_json(), "dps": dps, "check_dps": hi_dps, "quantities": per},
+        provenance={"measured": code_name(ev), "reference": code_name(ev)},
     )
 
 
@@ -503,6 +542,14 @@ def duplicate_neurons(theta: np.ndarray) -> np.ndarray:
     return np.repeat(np.asarray(theta), 2, axis=1)
 
 
+def negate_outputs(theta: np.ndarray) -> np.ndarray:
+    """Every neuron's output weights negated, ``u → −u``: *not* an invariance (the control)."""
+    th = np.array(theta, dtype=np.float64)
+    d = (th.shape[-1] - 1) // 2
+    th[..., d : 2 * d] *= -1
+    return th
+
+
 WHAT = {
     "permutation": "permuting the neurons of each layer",
     "duplication": "duplicating every neuron (M → 2M)",
@@ -512,20 +559,27 @@ WHAT = {
 def check_a5(impl: Any, case: DiscreteCase, *, seed: int = 0) -> list[Verdict]:
     """A5 on ``impl.forward``: permutation and duplication, each within ``b(Θ) + b(Θ')`` with
     ``b`` the derived entrywise ``z_L`` bound of :mod:`mforacle.tolerance` for the dtype (both
-    forwards approximate the same true ``z_L``, which the invariance makes equal)."""
+    forwards approximate the same true ``z_L``, which the invariance makes equal).
+
+    ``A5.control`` keeps the invariance checks from passing vacuously (a forward that ignores
+    ``Θ`` is invariant under everything): for ``Θ''`` = ``Θ`` with ``u → −u``, where the exact
+    change ``|z(Θ'') − z(Θ)|`` exceeds ``2(b(Θ) + b(Θ''))`` at some entry, the implementation's
+    change must exceed ``b(Θ) + b(Θ'')`` there (it is within that of the exact change); figure:
+    the implementation's change over the allowance at that entry, held ``>= 1``."""
     from mforacle import tolerance
+    from mforacle.exact.network import forward as exact_forward
 
     title = "mean-field invariance of the forward pass"
     case = _check_case(case)
-    if missing(impl, ("forward",)):
+    subject = ClaimSubject.of(impl)
+    if subject.lacks(("forward",)):
         return [Verdict.not_checked("A5", title, "implementation lacks forward")]
-    dtype, u = _dtype(impl)
+    dtype, u = subject.dtype, subject.u
     m, th, x = case.model, case.theta, case.x
-    N, d = x.shape
     rounded = _inputs_rounded(case, dtype)
 
     def fwd(t: np.ndarray) -> np.ndarray:
-        return _array(impl.forward(m, t, x), (N, d), "forward")
+        return subject.forward(m, t, x)
 
     def bound(t: np.ndarray) -> np.ndarray:
         return tolerance.entrywise_bounds(
@@ -564,8 +618,47 @@ def check_a5(impl: Any, case: DiscreteCase, *, seed: int = 0) -> list[Verdict]:
                     "z_L": z0.tolist(),
                     "z_L_transformed": z1.tolist(),
                 },
+                provenance={
+                    "measured": subject.label,
+                    "reference": subject.label,
+                    "bound": TOLERANCE,
+                },
             )
         )
+    ctl = negate_outputs(th)
+    allowed = b0 + bound(ctl)
+    with mpmath.workdps(40):
+        ex0, ex1 = (np.asarray(exact_forward(m, t, x, dps=30), dtype=object)[-1] for t in (th, ctl))
+        true_change = np.vectorize(lambda a, b: float(abs(a - b)), otypes=[float])(ex1, ex0)
+    resolvable = true_change / allowed
+    title_c = f"{title}: control, u → −u changes z_L"
+    if not np.any(resolvable > 2):
+        out.append(
+            Verdict.not_checked(
+                "A5.control",
+                title_c,
+                "negating u changes the exact z_L by less than twice the allowance: no control",
+            )
+        )
+        return out
+    pos = np.unravel_index(int(np.argmax(resolvable)), resolvable.shape)
+    change = float(np.abs(fwd(ctl) - z0)[pos])
+    out.append(
+        Verdict.measured(
+            "A5.control",
+            title_c,
+            change / float(allowed[pos]),
+            ">=",
+            1.0,
+            error_model="the exact change exceeds 2(b(Θ) + b(Θ'')) at this entry, so a forward "
+            "within b of the truth changes by more than b(Θ) + b(Θ''); a forward that ignores "
+            "Θ does not (then permutation and duplication would pass vacuously)",
+            reason=f"at {[int(i) for i in pos]}: implementation's change {change:.3g}, exact "
+            f"change {float(true_change[pos]):.3g}, allowance {float(allowed[pos]):.3g}",
+            evidence={"case": case.to_json(), "dtype": dtype, "entry": [int(i) for i in pos]},
+            provenance={"measured": subject.label, "reference": EXACT, "bound": TOLERANCE},
+        )
+    )
     return out
 
 
@@ -592,6 +685,12 @@ def check_a5_exact(
             ch = max(abs(a - b) for a, b in zip(z0.ravel(), z1.ravel(), strict=True))
             changes[tag] = float(ch)
             worst = max(worst, float(ch))
+        z2 = np.asarray(fwd(m, negate_outputs(th), x, dps=dps), dtype=object)[-1]
+        control = float(max(abs(a - b) for a, b in zip(z0.ravel(), z2.ravel(), strict=True)))
+    vacuous = ""
+    if control == 0:  # a forward that ignores Θ is invariant under everything
+        worst = math.inf
+        vacuous = "the control u → −u left z unchanged: the forward ignores Θ; "
     return Verdict.measured(
         "A5.exact",
         title,
@@ -600,8 +699,17 @@ def check_a5_exact(
         0.0,
         error_model="exact equality: fsum is correctly rounded whatever the order, and the "
         "duplicated sum 2S over 2LM rounds like S over LM (mforacle/exact/network.py)",
-        reason=", ".join(f"{k}: max change {v:.3g}" for k, v in changes.items()),
-        evidence={"case": case.to_json(), "seeds": [seed], "dps": dps, "changes": changes},
+        reason=vacuous
+        + ", ".join(f"{k}: max change {v:.3g}" for k, v in changes.items())
+        + f"; control u → −u: max change {control:.3g} (must be > 0)",
+        evidence={
+            "case": case.to_json(),
+            "seeds": [seed],
+            "dps": dps,
+            "changes": changes,
+            "control_change": control,
+        },
+        provenance={"measured": code_name(fwd), "reference": code_name(fwd)},
     )
 
 
@@ -640,6 +748,45 @@ def builtin_case(i: int) -> tuple[DiscreteCase, int]:
     return DiscreteCase(model, theta, x, y, weights), seed
 
 
+def extreme_magnitudes(dtype: str = "float64") -> dict[str, Magnitudes]:
+    """The extreme-magnitude regimes of claim A1's built-in runs, scaled to ``dtype``'s range.
+
+    With ``p, emin`` of :data:`mforacle.tolerance.ARITHMETICS`, ``emax = 1 − emin``: ``S =
+    max(0, emax − 33)`` (float64: ``2^990`` ≈ 1e298; growth and the gradients' products stay
+    in range) and ``T = emin − p + 8`` (float64: ``2^-1067``: times the built-in cases' 1/64
+    still a multiple of the smallest subnormal ``2^(emin−p+1)``, and subnormal):
+
+    - ``tiny-states``: states ``2^-S``, inputs subnormal ``2^T``, ``w ~ 2^S``, readout ``2^S``;
+    - ``subnormal-states``: states and ``u`` subnormal ``2^T``, ``w ~ 2^S``; the loss underflows;
+    - ``huge-states``: states and ``u`` ``2^(S/2)``, ``w ~ 2^(-S/2)``, readout ``2^(-S/2)``
+      (``κ`` dropped): only half of ``S``, so that ``|z|²`` — which an implementation may form
+      even for ``κ = 0`` — does not overflow either.
+    """
+    from mforacle.tolerance import ARITHMETICS
+
+    if dtype not in ARITHMETICS:
+        raise InvalidArgument("dtype", dtype, f"expected one of {sorted(ARITHMETICS)}")
+    p, emin = ARITHMETICS[dtype]
+    big, sub = max(0, (1 - emin) - 33), emin - p + 8
+    return {
+        "tiny-states": Magnitudes(z=-big, x=sub, w=big, u=-big, a=big),
+        "subnormal-states": Magnitudes(z=sub, x=sub, w=big, u=sub, a=0),
+        "huge-states": Magnitudes(z=big // 2, x=big // 2, w=-(big // 2), u=big // 2,
+                                  a=-(big // 2)),
+    }
+
+
+def extreme_cases(dtype: str = "float64") -> list[tuple[DiscreteCase, int]]:
+    """Built-in cases 0, 1, 2 rescaled into the regimes of :func:`extreme_magnitudes` (one
+    each), with their seeds: claim A1 runs them besides the ordinary cases, so the float
+    error model's gradual-underflow terms and huge magnitudes are checked in every run."""
+    out = []
+    for i, mag in enumerate(extreme_magnitudes(dtype).values()):
+        case, seed = builtin_case(i)
+        out.append((rescaled(case, mag), seed))
+    return out
+
+
 def _cases(sizes: dict[str, Any]) -> list[tuple[DiscreteCase, int]]:
     return [builtin_case(i) for i in range(int(sizes.get("cases", 3)))]
 
@@ -650,7 +797,8 @@ def _seeded(v: Verdict, seed: int) -> Verdict:
 
 
 def run_a1(impl: Any, sizes: dict[str, Any]) -> list[Verdict]:
-    return [_seeded(check_a1(impl, c), s) for c, s in _cases(sizes)]
+    cases = _cases(sizes) + extreme_cases(ClaimSubject.of(impl).dtype)
+    return [_seeded(check_a1(impl, c), s) for c, s in cases]
 
 
 def run_a2(impl: Any, sizes: dict[str, Any]) -> list[Verdict]:
@@ -665,9 +813,12 @@ def run_a4(impl: Any, sizes: dict[str, Any]) -> list[Verdict]:
     return [_seeded(check_a4(c), s) for c, s in _cases(sizes)]
 
 
-def run_a5(impl: Any, sizes: dict[str, Any]) -> list[Verdict]:
+def run_a5(subject: ClaimSubject, sizes: dict[str, Any]) -> list[Verdict]:
+    """A5 on the subject's forward; A5.exact (mforacle's exact path) only with
+    ``subject.include_builtin``: it is not about the implementation under test."""
     out = []
     for c, s in _cases(sizes):
-        out.extend(check_a5(impl, c, seed=s))
-        out.append(check_a5_exact(c, seed=s))
+        out.extend(check_a5(subject, c, seed=s))
+        if subject.include_builtin:
+            out.append(check_a5_exact(c, seed=s))
     return out

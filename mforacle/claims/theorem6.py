@@ -21,8 +21,9 @@ from mforacle.errors import InvalidArgument
 from mforacle.stats import DECISION_CONFIDENCE, fit_slope
 from mforacle.verdict import Verdict
 
+from .subject import ClaimSubject
 from .training_cases import FlowCase, builtin_flow_case
-from .training_runs import needs, reference_loss, train_final_loss
+from .training_runs import flow_name, needs, reference_loss, train_final_loss, train_losses
 
 __all__ = ["check_c3_depth", "check_c3_width", "run_c3", "width_seeds"]
 
@@ -70,7 +71,8 @@ def check_c3_depth(
     from mforacle.sampling import sample_network
 
     title = "Theorem 6 (depth): trained network -> trained limit at order 1/L"
-    if (v := needs("C3.depth", title, impl)) is not None:
+    impl = ClaimSubject.of(impl)
+    if (v := needs("C3.depth", title, impl, ("loss", "train_step"))) is not None:
         return v
     steps = round(s / ds)
     xi = np.random.default_rng(seed).standard_normal((M, case.measure.r))  # sampling's draw
@@ -126,6 +128,7 @@ def check_c3_depth(
         + ", ".join(f"{e:.3g}" for e in errors)
         + f" for L = {list(ladder)}",
         evidence=evidence,
+        provenance={"measured": impl.label, "reference": flow_name()},
     )
 
 
@@ -177,20 +180,16 @@ def _width_scheme(
 
     n = len(blocks[0])
     var, var_se, mse, mse_se, bias, bias_se = [], [], [], [], [], []
+    unmoved = 0  # runs whose loss did not change beyond roundoff: no training to measure
     for M, block in zip(ladder, blocks, strict=True):
-        e = np.array(
-            [
-                train_final_loss(
-                    impl,
-                    case,
-                    sample_network(case.measure, L, M, seed=sd, scheme=scheme),
-                    ds,
-                    steps,
-                )
-                - ref
-                for sd in block
-            ]
-        )
+        runs = [
+            train_losses(
+                impl, case, sample_network(case.measure, L, M, seed=sd, scheme=scheme), ds, steps
+            )
+            for sd in block
+        ]
+        unmoved += sum(abs(e1 - e0) <= a for e0, e1, a in runs)
+        e = np.array([e1 for _, e1, _ in runs]) - ref
         v_, se_ = mean_square_log_se(e - e.mean())
         var.append(v_ * n / (n - 1))
         var_se.append(se_)
@@ -210,6 +209,8 @@ def _width_scheme(
         ).to_json(),
         "bias": bias,
         "bias_se": bias_se,
+        "runs": n * len(ladder),
+        "unmoved": unmoved,
         "bias_split": _bias_split(ladder, bias, bias_se),
     }
 
@@ -252,7 +253,8 @@ def check_c3_width(
     from mforacle.stats import t_quantile
 
     title = "Theorem 6 (width): seed variance of the trained loss ∝ 1/M"
-    if (v := needs("C3.width", title, impl)) is not None:
+    impl = ClaimSubject.of(impl)
+    if (v := needs("C3.width", title, impl, ("loss", "train_step"))) is not None:
         return [v]
     if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 3:
         raise InvalidArgument("seeds", seeds, "expected an integer >= 3")
@@ -282,6 +284,17 @@ def check_c3_width(
     def verdict(claim: str, what: str, scheme: str, extra: dict[str, Any]) -> Verdict:
         sch = per[scheme]
         fit, split = sch["fit"], sch["bias_split"]
+        if sch["unmoved"] == sch["runs"]:  # the variance of untrained losses also falls as 1/M
+            return Verdict(
+                claim,
+                what,
+                "fail",
+                reason=f"training changed no loss beyond its roundoff in {sch['runs']} runs "
+                f"({scheme}): the train_step does not move Θ, and the 1/M variance of the "
+                "initial losses would pass vacuously",
+                evidence={"scheme": sch, **extra},
+                provenance={"measured": impl.label, "reference": flow_name()},
+            )
         return Verdict.measured(
             claim,
             what,
@@ -316,6 +329,7 @@ def check_c3_width(
                 "fit": fit,
                 **extra,
             },
+            provenance={"measured": impl.label, "reference": flow_name()},
         )
 
     return [

@@ -1,5 +1,10 @@
 """Running an implementation's trainer for the claims C1–C5, and the roundoff models used there.
 
+The implementation is a :class:`mforacle.claims.subject.ClaimSubject` (its ``train`` makes
+``train_step`` calls with ``lr = Δs·L·M``); the particle flow of the limit PDE is mforacle's own
+(:func:`mforacle.training.particle_flow`, or a stand-in a test passes as ``flow``), since the
+implementation protocol has no flow.
+
 Roundoff allowance of a computed loss (:func:`loss_roundoff`, used by C1 and C2): with
 ``r_n = g(z_L,n) − y_n``, ``δE ≤ Σ ω_n |r_n| δr_n`` (first order) and
 ``δr_n ≤ γ (Σ_i |a_i z_i| + |κ| |z|²/2 + |y_n|)`` with ``γ = 2 (L + d + N + 4) u``: one
@@ -18,11 +23,11 @@ from typing import Any
 
 import numpy as np
 
-from mforacle.errors import InvalidArgument
+from mforacle.dtypes import UNIT_ROUNDOFF
 from mforacle.model import Model, float_data
 from mforacle.verdict import Verdict
 
-from .impl import missing
+from .subject import ClaimSubject
 from .training_cases import FlowCase, TrainingCase
 
 __all__ = [
@@ -30,24 +35,28 @@ __all__ = [
     "U",
     "builtin_flow_final",
     "flow_history",
+    "flow_name",
     "flow_roundoff",
     "loss_roundoff",
     "losses_and_dissipation",
     "needs",
     "reference_loss",
     "train_final_loss",
+    "train_losses",
     "train_states",
     "with_seed",
 ]
 
-U = 2.0**-53
-#: The implementation methods every discrete training claim needs.
-TRAIN = ("train", "loss_and_grad")
+U = UNIT_ROUNDOFF["float64"]
+#: The protocol members every discrete training claim needs.
+TRAIN = ("loss", "gradient", "train_step")
 
 
-def needs(claim: str, title: str, impl: Any, methods: tuple[str, ...] = TRAIN) -> Verdict | None:
-    """A "not checked" verdict if ``impl`` lacks one of ``methods``, else ``None``."""
-    gone = missing(impl, methods)
+def needs(
+    claim: str, title: str, subject: ClaimSubject, methods: tuple[str, ...] = TRAIN
+) -> Verdict | None:
+    """A "not checked" verdict if ``subject`` lacks one of ``methods``, else ``None``."""
+    gone = subject.lacks(methods)
     if gone:
         return Verdict.not_checked(claim, title, f"implementation lacks {', '.join(gone)}")
     return None
@@ -81,52 +90,72 @@ def flow_roundoff(e: float, T: int) -> float:
     return U * (20 * T + 50) * max(1.0, abs(e))
 
 
-def train_states(impl: Any, case: TrainingCase, ds: float, steps: int) -> np.ndarray:
-    """The ``steps + 1`` states of ``impl.train`` from ``case.theta0``, shape-checked."""
-    thetas = np.asarray(
-        impl.train(case.model, case.theta0, case.x, case.y, case.weights, ds=ds, steps=steps),
-        dtype=np.float64,
-    )
-    want = (steps + 1, *case.theta0.shape)
-    if thetas.shape != want:
-        raise InvalidArgument("train", thetas.shape, f"expected states of shape {want}")
-    return thetas
+def train_states(subject: ClaimSubject, case: TrainingCase, ds: float, steps: int) -> np.ndarray:
+    """The ``steps + 1`` states ``Θ_0 … Θ_steps`` of the subject's GD from ``case.theta0``,
+    ``(steps + 1, L, M, k)``."""
+    return subject.train(case.model, case.theta0, case.x, case.y, case.weights, ds=ds, steps=steps)
 
 
 def losses_and_dissipation(
-    impl: Any, case: TrainingCase, thetas: np.ndarray
+    subject: ClaimSubject, case: TrainingCase, thetas: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """``E(Θ_n)`` and ``D_n = L·M |∇E(Θ_n)|²`` from the implementation's ``loss_and_grad``."""
+    """``E(Θ_n)`` and ``D_n = L·M |∇E(Θ_n)|²`` from the subject's ``loss`` and ``gradient``."""
     es, ds_ = [], []
     for th in thetas:
-        e, g = impl.loss_and_grad(case.model, th, case.x, case.y, case.weights)
-        g = np.asarray(g, dtype=np.float64)
-        es.append(float(e))
+        e, g = subject.loss_and_grad(case.model, th, case.x, case.y, case.weights)
+        es.append(e)
         ds_.append(case.LM * float(np.sum(g * g)))
     return np.array(es), np.array(ds_)
 
 
-def train_final_loss(impl: Any, case: FlowCase, theta0: np.ndarray, ds: float, steps: int) -> float:
-    """``E(Θ(s))`` after ``steps`` steps of ``impl.train`` from ``theta0`` on ``case``'s data."""
+def train_final_loss(
+    subject: ClaimSubject, case: FlowCase, theta0: np.ndarray, ds: float, steps: int
+) -> float:
+    """``E(Θ(s))`` after ``steps`` GD steps of the subject from ``theta0`` on ``case``'s data."""
     tc = TrainingCase.create(case.model, theta0, case.x, case.y, case.weights)
-    thetas = train_states(impl, tc, ds, steps)
-    return float(impl.loss_and_grad(case.model, thetas[-1], case.x, case.y, case.weights)[0])
+    thetas = train_states(subject, tc, ds, steps)
+    return subject.loss(case.model, thetas[-1], case.x, case.y, case.weights)
+
+
+def train_losses(
+    subject: ClaimSubject, case: FlowCase, theta0: np.ndarray, ds: float, steps: int
+) -> tuple[float, float, float]:
+    """``(E(Θ(0)), E(Θ(s)), allowance)`` for ``steps`` GD steps of the subject from ``theta0``;
+    ``allowance`` is the float64 roundoff of the two losses (:func:`loss_roundoff`): a change of
+    the loss below it is no evidence that the subject trained at all."""
+    tc = TrainingCase.create(case.model, theta0, case.x, case.y, case.weights)
+    thetas = train_states(subject, tc, ds, steps)
+    m, x, y, w = case.model, case.x, case.y, case.weights
+    e0, e1 = subject.loss(m, thetas[0], x, y, w), subject.loss(m, thetas[-1], x, y, w)
+    if not np.all(np.isfinite(thetas[-1])):
+        return e0, e1, 0.0
+    return e0, e1, loss_roundoff(m, thetas[0], x, y, w) + loss_roundoff(m, thetas[-1], x, y, w)
+
+
+#: ``flow(model, particles, x, y, weights, *, ds, steps) -> FlowHistory``-like (``.s``, ``.loss``,
+#: ``.dissipation``): the particle flow under test (default :func:`mforacle.training.
+#: particle_flow`; tests pass broken ones)
+Flow = Any
+
+
+def flow_name(flow: Flow = None) -> str:
+    """Who computes the particle flow: ``mforacle.training.particle_flow`` or the given one."""
+    from mforacle.verdict import code_name
+
+    if flow is None:
+        from mforacle.training import particle_flow as flow
+    return code_name(flow)
 
 
 def flow_history(
-    impl: Any, case: FlowCase, particles: Any, ds: float, steps: int
+    case: FlowCase, particles: Any, ds: float, steps: int, flow: Flow = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(s, E, D)`` of the particle flow: the implementation's ``flow`` if it has one, else the
-    built-in :func:`mforacle.training.particle_flow`."""
-    fn = getattr(impl, "flow", None)
-    if callable(fn):
-        s, e, d = fn(case.model, particles, case.x, case.y, case.weights, ds=ds, steps=steps)
-    else:
-        from mforacle.training import particle_flow
-
-        h = particle_flow(case.model, particles, case.x, case.y, case.weights, ds=ds, steps=steps)
-        s, e, d = h.s, h.loss, h.dissipation
-    return np.asarray(s, float), np.asarray(e, float), np.asarray(d, float)
+    """``(s, E, D)`` of the particle flow of the limit PDE: mforacle's own
+    :func:`mforacle.training.particle_flow` unless ``flow`` is given."""
+    if flow is None:
+        from mforacle.training import particle_flow as flow
+    h = flow(case.model, particles, case.x, case.y, case.weights, ds=ds, steps=steps)
+    return np.asarray(h.s, float), np.asarray(h.loss, float), np.asarray(h.dissipation, float)
 
 
 def builtin_flow_final(case: FlowCase, particles: Any, ds: float, steps: int) -> float:

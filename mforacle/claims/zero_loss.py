@@ -18,8 +18,16 @@ from mforacle.errors import InvalidArgument
 from mforacle.model import float_data
 from mforacle.verdict import Verdict
 
+from .subject import ClaimSubject
 from .training_cases import FlowCase, builtin_nonmonotone_case, builtin_reachable_case
-from .training_runs import flow_history, flow_roundoff, needs, train_final_loss
+from .training_runs import (
+    Flow,
+    flow_history,
+    flow_name,
+    flow_roundoff,
+    needs,
+    train_final_loss,
+)
 
 __all__ = ["check_c4", "check_c5", "run_c4", "run_c5"]
 
@@ -47,6 +55,7 @@ def check_c4(
     from mforacle.training import stable_step
 
     title = "zero-loss limit on reachable data"
+    impl = ClaimSubject.of(impl)
     if (v := needs("C4", title, impl)) is not None:
         return [v]
     losses, rungs = [], []
@@ -76,6 +85,7 @@ def check_c4(
         "history": {"s": [r["s"] for r in rungs], "loss": losses},
     }
     where = [f"(L={r['L']},M={r['M']},s={r['s']:g})" for r in rungs]
+    prov = {"measured": impl.label}
     invalid = [
         f"loss {v!r} at rung {i} {where[i]}"
         for i, v in enumerate(losses)
@@ -84,13 +94,14 @@ def check_c4(
     if invalid:  # a NaN/inf (or negative) loss is a failure, never a ratio of 0 or a skipped max
         why = "not a finite nonnegative loss: " + "; ".join(invalid)
         return [
-            Verdict("C4", title, "fail", reason=why, evidence=evidence),
+            Verdict("C4", title, "fail", reason=why, evidence=evidence, provenance=prov),
             Verdict(
                 "C4.ladder",
                 "larger L, M and longer s reach smaller loss",
                 "fail",
                 reason=why,
                 evidence={"ladder": rungs, "errors": losses, "seeds": [seed]},
+                provenance=prov,
             ),
         ]
     ratios = [_ladder_ratio(losses[i], losses[i + 1]) for i in range(len(losses) - 1)]
@@ -107,6 +118,7 @@ def check_c4(
             + " along rungs "
             + ", ".join(where),
             evidence=evidence,
+            provenance=prov,
         ),
         Verdict.measured(
             "C4.ladder",
@@ -117,6 +129,7 @@ def check_c4(
             error_model="monotone along the ladder (a rise from 0 is ratio inf; 0 → 0 is 1)",
             reason="ratios " + ", ".join(f"{r:.3g}" for r in ratios),
             evidence={"ladder": rungs, "errors": losses, "seeds": [seed]},
+            provenance=prov,
         ),
     ]
 
@@ -130,16 +143,24 @@ def _ladder_ratio(before: float, after: float) -> float:
 
 
 def check_c5(
-    impl: Any, case: FlowCase, *, s: float = 40.0, ds: float = 0.5, T: int = 17, n: int = 8
+    case: FlowCase,
+    *,
+    s: float = 40.0,
+    ds: float = 0.5,
+    T: int = 17,
+    n: int = 8,
+    flow: Flow = None,
 ) -> Verdict:
     """Negative control: d = 1, κ = 0, labels not monotone in x. The limit's output
     ``g(Z(1; x)) = a_1 Z(1; x)`` is increasing in ``x`` if ``a_1 > 0`` and decreasing if
     ``a_1 < 0`` (the flow map is increasing), so ``E(ρ(s)) >=`` the weighted isotonic (resp.
-    antitonic) regression residual for every ``s``: zero loss is unreachable. The argument holds
+    antitonic) regression residual for every ``s``: zero loss is unreachable. The flow is
+    mforacle's own (``flow``, default :func:`mforacle.training.particle_flow`). The argument holds
     for *any* measure, so for the Gauss–Hermite particle measure itself: only its depth
     discretization and roundoff separate the computed ``E`` from a true limit loss. Figure:
     ``min_s E(ρ(s))``, held ``>= floor − tol``, ``tol`` = the depth error estimate (the same
-    flow with ``T`` halved) plus the roundoff allowance."""
+    flow with ``T`` halved) plus the roundoff allowance. A flow that does not lower ``E`` below
+    ``E(0) − tol`` fails: the control would pass vacuously."""
     from mforacle.fast.limit import ParticleMeasure
     from mforacle.stats import monotone_floor
 
@@ -153,13 +174,25 @@ def check_c5(
 
     def history(T_: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         particles = ParticleMeasure.from_gaussian(case.model, case.measure, T_, n)
-        return flow_history(impl, case, particles, ds, steps)
+        return flow_history(case, particles, ds, steps, flow)
 
     st, e, _ = history(T)
     _, e_half, _ = history((T + 1) // 2)
     solver_err = float(np.max(np.abs(e - e_half)))
     tol = solver_err + flow_roundoff(float(np.max(e)), T)
     k = int(np.argmin(e))
+    prov = {"measured": flow_name(flow), "reference": "mforacle.stats.monotone_floor"}
+    if not e[k] < e[0] - tol:  # a flow that does not move stays above any floor below E(0)
+        return Verdict(
+            "C5",
+            title,
+            "fail",
+            reason=f"the flow did not lower the loss (E(0) = {e[0]:.6g}, min {e[k]:.6g}, "
+            f"tolerance {tol:.1e}): the negative control would pass vacuously",
+            evidence={"case": case.to_json(), "floor": floor, "history": {"s": st.tolist(),
+                      "loss": e.tolist()}},
+            provenance=prov,
+        )
     return Verdict.measured(
         "C5",
         title,
@@ -179,6 +212,7 @@ def check_c5(
             "n": n,
             "ds": ds,
         },
+        provenance=prov,
     )
 
 
@@ -195,6 +229,6 @@ def run_c4(impl: Any, sizes: dict[str, Any]) -> list[Verdict]:
 def run_c5(impl: Any, sizes: dict[str, Any]) -> list[Verdict]:
     """C5 on the built-in non-monotone cases (``a_1 > 0`` and ``a_1 < 0``)."""
     return [
-        check_c5(impl, builtin_nonmonotone_case(i), s=sizes.get("s", 40.0))
+        check_c5(builtin_nonmonotone_case(i), s=sizes.get("s", 40.0))
         for i in range(sizes.get("cases", 2))
     ]

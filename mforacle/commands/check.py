@@ -3,14 +3,16 @@
     mforacle check module.path:object [--dtype float32] [--framework torch] [--case FILE]
     mforacle check --vectors VDIR --results RDIR
 
-The first form loads a Python implementation (see ``mforacle.harness.protocol``) and runs the
+The first form loads a Python implementation (see ``mforacle.protocol``) and runs the
 conformance suite (every case × forward, loss, gradients, a training step) plus the claims it
 can feed; the second grades result files written by any program for an exported suite
 (``mforacle vectors export VDIR``). By default (``--isolate process``) the implementation runs
 in a worker process: a hung call is killed after ``--timeout`` and a crash (segfault,
 ``os._exit``) becomes an error verdict; ``--isolate thread`` runs it in this process. A report
 is written to ``--out`` (``check.{json,md,html}``).
-Exit status: 0 all checks passed, 1 something failed or errored, 2 usage error.
+Exit status: 0 all checks passed (PASS), 1 something failed or errored (FAIL), 2 usage error,
+3 nothing could be checked (NOTHING CHECKED: every check was *not checked*, e.g. a case whose
+activation the implementation does not support; the summary line gives the commonest reason).
 """
 
 from __future__ import annotations
@@ -87,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
     from ..harness.checks import plan_checks
     from ..harness.limit import build_limit_suite, plan_limit_checks
     from ..harness.loading import load_implementation
-    from ..harness.runner import check_files, exit_code, plan_claims, run_planned
+    from ..harness.runner import check_files, exit_code, plan_claims, run_planned, summary_line
     from ..harness.session import Session, reproduce_command
     from ..harness.vectors import (
         SUITE_VERSION,
@@ -170,10 +172,9 @@ def run(args: argparse.Namespace) -> int:
     report, paths = session.write(
         verdicts, info, args.out, stem=args.stem, suite=suite_info, reproduce=repro
     )
-    s = report["summary"]
     print(
-        f"{'PASS' if s['ok'] else 'FAIL'}: {s['pass']} passed, {s['fail']} failed, "
-        f"{s['error']} errors, {s['not checked']} not checked; report {paths['html']}"
+        summary_line(report["summary"], info)
+        + f"; report {paths['html']}"
         + _unknown_fields_warning(info.get("unknown_fields") if file_mode else None)
     )
     return exit_code(verdicts)

@@ -6,8 +6,8 @@ fast path and prints one row per verdict: id, status, figure, relation, bound, s
 (default: ``MFORACLE_PROFILE``, else ``ci`` under CI, else ``dev``); ``--json`` also writes every
 verdict, with its full evidence, to FILE (atomically). Progress goes to standard error.
 
-Exit status: 0 if no verdict failed, 1 if any failed or errored, 2 on a usage error (an unknown
-claim or profile).
+Exit status: 0 if no verdict failed and one passed, 1 if any failed or errored, 2 on a usage
+error (an unknown claim or profile), 3 if nothing could be checked (every verdict *not checked*).
 """
 
 from __future__ import annotations
@@ -18,8 +18,6 @@ import time
 from typing import Any
 
 from ..errors import InvalidArgument
-
-EXIT_FAILED = 1
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -79,14 +77,14 @@ def table(verdicts: list[Any]) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from mforacle.claims import check_profile, select
-    from mforacle.claims.impl import fast_path
+    from mforacle.claims.subject import builtin_subject
     from mforacle.profiles import current_profile
 
     profile = check_profile(args.profile) if args.profile is not None else current_profile()
     specs = select(args.claim)
     if args.json is not None and not str(args.json).strip():
         raise InvalidArgument("--json", args.json, "expected a file name")
-    impl = fast_path()
+    impl = builtin_subject()
     verdicts = []
     for i, spec in enumerate(specs, start=1):
         print(f"[{i}/{len(specs)}] {spec.id} {spec.title} ...", file=sys.stderr, end="", flush=True)
@@ -108,9 +106,8 @@ def run(args: argparse.Namespace) -> int:
                 "verdicts": [v.to_json() for v in verdicts],
             },
         )
-    failed = [v for v in verdicts if v.failed]
-    counts = {
-        s: sum(v.status == s for v in verdicts) for s in ("pass", "fail", "error", "not checked")
-    }
-    print(", ".join(f"{n} {s}" for s, n in counts.items()), file=sys.stderr)
-    return EXIT_FAILED if failed else 0
+    from ..harness.runner import exit_code, summarize, summary_line
+
+    who = {"name": impl.label, "dtype": impl.dtype}
+    print(summary_line(summarize(verdicts), who), file=sys.stderr)
+    return exit_code(verdicts)

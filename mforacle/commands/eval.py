@@ -31,6 +31,7 @@ from ..caseio import (
     numbers_to_text,
     read_case,
 )
+from ..dtypes import UNIT_ROUNDOFF
 from ..errors import InvalidArgument
 from ..numbers import fractions_to_float64
 
@@ -111,7 +112,7 @@ def fast_result(case: Case) -> dict[str, Any]:
         "format": RESULT_FORMAT,
         "path": "fast",
         "dtype": "float64",
-        "precision": {"dtype": "float64", "unit_roundoff": repr(2.0**-53)},
+        "precision": {"dtype": "float64", "unit_roundoff": repr(UNIT_ROUNDOFF["float64"])},
         "loss": numbers_to_text(r.loss, None),
         "z_L": numbers_to_text(r.z_L, None),
         "grad_theta": numbers_to_text(r.grad_theta, None),
@@ -131,7 +132,8 @@ def _fast_bound(case: Case, result: Any) -> dict[str, Any] | None:
     :func:`mforacle.tolerance.bounds` bounds ``|float64 value − exact value|`` for an
     implementation that reads the case's numbers rounded once to float64 (``inputs_rounded`` is
     dropped when every input is exactly a double). Writing a double with ``repr`` (shortest
-    round-trip string) moves it by less than half an ulp, ``<= u |v|``: that is added.
+    round-trip string) moves it by less than half an ulp, ``<= u |v|`` (or ``<= 2^-1075`` for a
+    subnormal): that is added.
     """
     try:
         from ..tolerance import bounds
@@ -141,9 +143,10 @@ def _fast_bound(case: Case, result: Any) -> dict[str, Any] | None:
     assert case.theta is not None
     exact_inputs = all(Fraction(float(v)) == v for arr in (case.theta, d.x, d.y, d.weights)
                        for v in arr.reshape(-1))
-    u = 2.0**-53
+    u = UNIT_ROUNDOFF["float64"]
     b = bounds(case.model, case.theta, d.x, d.y, d.weights, unit_roundoff=u,
                inputs_rounded=not exact_inputs)
     values = {"loss": np.array([result.loss]), "z_L": result.z_L,
               "grad_theta": result.grad_theta, "grad_x": result.grad_x}
-    return {name: float(b[name]) + u * float(np.max(np.abs(values[name]))) for name in values}
+    return {name: float(b[name]) + u * float(np.max(np.abs(values[name]))) + 2.0**-1074
+            for name in values}

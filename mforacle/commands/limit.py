@@ -29,6 +29,7 @@ from ..caseio import (
     numbers_to_text,
     read_case,
 )
+from ..dtypes import UNIT_ROUNDOFF
 from ..errors import InvalidArgument
 from ..numbers import fractions_to_float64
 
@@ -130,7 +131,7 @@ def fast_result(case: Case, steps: int) -> dict[str, Any]:
         "format": RESULT_FORMAT,
         "path": "fast",
         "dtype": "float64",
-        "precision": {"dtype": "float64", "unit_roundoff": repr(2.0**-53)},
+        "precision": {"dtype": "float64", "unit_roundoff": repr(UNIT_ROUNDOFF["float64"])},
         "method": {"name": "rk4", "order": 4, "steps": steps,
                    "error_estimate": "2|Q_h - Q_h/2| + roundoff (step doubling)"},
         "energy": numbers_to_text(r.energy, None),

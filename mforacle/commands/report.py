@@ -1,11 +1,11 @@
 """``mforacle report [--profile dev|ci|thorough] [--out reports/]`` — the conformance report.
 
 Checks mforacle's own fast path through the harness exactly as a third-party implementation
-(``mforacle.harness.builtin:FAST``: every suite case × forward, loss, gradients, a training
+(``mforacle.builtin:FAST``: every suite case × forward, loss, gradients, a training
 step, against the exact path within the derived tolerance; the limit quantities of the bundled
 measure cases against the exact limit), plus every claim of the registry,
 and writes ``OUT/latest.{json,md,html}`` with a case file and one command per check.
-Exit status: 0 all passed, 1 something failed or errored, 2 usage error.
+Exit status: 0 all passed, 1 something failed or errored, 2 usage error, 3 nothing checked.
 """
 
 from __future__ import annotations
@@ -14,8 +14,6 @@ import argparse
 import sys
 
 __all__ = ["configure", "run"]
-
-BUILTIN = "mforacle.harness.builtin:FAST"
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -30,8 +28,8 @@ def run(args: argparse.Namespace) -> int:
 
     from ..harness.limit import build_limit_suite
     from ..harness.loading import load_implementation
-    from ..harness.runner import check_implementation, exit_code
-    from ..harness.session import Session, reproduce_command
+    from ..harness.runner import check_implementation, exit_code, summary_line
+    from ..harness.session import BUILTIN, Session, reproduce_command
     from ..harness.vectors import SUITE_VERSION, build_suite
     from .check import _profile
 
@@ -63,10 +61,8 @@ def run(args: argparse.Namespace) -> int:
         suite={"version": SUITE_VERSION, "cases": len(suite), "limit_cases": len(limit_suite)},
         reproduce=reproduce_command(BUILTIN, impl.dtype),
     )
-    s = report["summary"]
     print(
-        f"{'PASS' if s['ok'] else 'FAIL'}: {s['pass']} passed, {s['fail']} failed, "
-        f"{s['error']} errors, {s['not checked']} not checked in {report['duration_s']:.1f} s; "
-        f"wrote {paths['json']}, {paths['md']}, {paths['html']}"
+        summary_line(report["summary"], impl.describe())
+        + f" in {report['duration_s']:.1f} s; wrote {paths['json']}, {paths['md']}, {paths['html']}"
     )
     return exit_code(verdicts)

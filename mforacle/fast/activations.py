@@ -296,11 +296,13 @@ def _erf_d2(x: Array) -> Array:
 
 
 def _regrelu(eta: float) -> FastActivation:
-    four_eta, two_eta = 4.0 * eta, 2.0 * eta
+    two_eta = 2.0 * eta
 
     def sigma(x: Array) -> Array:
-        quad = (np.clip(x, -eta, eta) + eta) ** 2 / four_eta
-        return np.where(x > eta, x, np.where(x < -eta, 0.0, quad))
+        # (x+η)²/(4η) as half·(half/η), half = (x+η)/2: squaring first would underflow (η tiny)
+        # or overflow (η huge); this form errs by <= 4u relative for any η.
+        half = 0.5 * (np.clip(x, -eta, eta) + eta)
+        return np.where(x > eta, x, np.where(x < -eta, 0.0, half * (half / eta)))
 
     def dsigma(x: Array) -> Array:
         return np.clip((x + eta) / two_eta, 0.0, 1.0)

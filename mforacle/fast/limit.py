@@ -53,6 +53,7 @@ from typing import Any
 
 import numpy as np
 
+from ..dtypes import UNIT_ROUNDOFF
 from ..errors import InvalidArgument
 from ..measures import GaussianPath, Probe
 from ..model import Model, float_data
@@ -74,7 +75,7 @@ __all__ = [
     "velocity_on_particles",
 ]
 
-U = 2.0**-53
+U = UNIT_ROUNDOFF["float64"]
 
 
 # --- shared pieces ----------------------------------------------------------------------------

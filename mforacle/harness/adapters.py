@@ -15,29 +15,14 @@ from typing import Any
 
 import numpy as np
 
+from ..dtypes import check_dtype, numpy_dtype
 from ..errors import ImplementationError
 from ..model import ACTIVATION_NAMES
-from .protocol import Implementation, check_dtype
+from ..protocol import MEMBERS, OPTIONAL_MEMBERS, Implementation
 
-__all__ = ["FRAMEWORKS", "adapt", "detect_framework", "numpy_dtype", "round_to_dtype"]
+__all__ = ["FRAMEWORKS", "adapt", "detect_framework"]
 
 FRAMEWORKS = ("numpy", "torch", "jax")
-MEMBERS = ("loss", "gradient", "train_step", "limit")
-
-
-def numpy_dtype(dtype: str) -> np.dtype:
-    """The NumPy dtype arrays of ``dtype`` are handed over in (float32 for bfloat16)."""
-    return np.dtype("float32" if dtype == "bfloat16" else dtype)
-
-
-def round_to_dtype(arr: Any, dtype: str) -> np.ndarray:
-    """Round a float64 array to ``dtype`` (nearest, ties to even) and return it as float64."""
-    a = np.asarray(arr, dtype=np.float64)
-    if dtype == "bfloat16":
-        bits = a.astype(np.float32).view(np.uint32).astype(np.uint64)
-        rounded = (bits + 0x7FFF + ((bits >> 16) & 1)) & 0xFFFF0000
-        return rounded.astype(np.uint32).view(np.float32).astype(np.float64)
-    return a.astype(numpy_dtype(dtype)).astype(np.float64)
 
 
 def detect_framework(obj: Any) -> str:
@@ -58,14 +43,14 @@ def detect_framework(obj: Any) -> str:
 def _members(obj: Any) -> dict[str, Any]:
     if inspect.isfunction(obj) or inspect.isbuiltin(obj):
         return {"forward": obj, "name": getattr(obj, "__name__", "forward")}
-    found = {m: getattr(obj, m, None) for m in ("forward", *MEMBERS)}
+    found = {m: getattr(obj, m, None) for m in MEMBERS}
     if found["forward"] is None and callable(obj) and not inspect.isclass(obj):
         found["forward"] = obj
     if not callable(found["forward"]):
         raise ImplementationError(
-            f"{obj!r} has no callable 'forward(spec, theta, x)'; see mforacle.harness.protocol"
+            f"{obj!r} has no callable 'forward(spec, theta, x)'; see mforacle.protocol"
         )
-    for m in MEMBERS:
+    for m in OPTIONAL_MEMBERS:
         if found[m] is not None and not callable(found[m]):
             raise ImplementationError(f"{obj!r}.{m} is not callable")
     found["name"] = (
@@ -77,7 +62,7 @@ def _members(obj: Any) -> dict[str, Any]:
 def adapt(
     obj: Any, *, dtype: str | None = None, framework: str | None = None, source: str = ""
 ) -> Implementation:
-    """Wrap ``obj`` (see :mod:`mforacle.harness.protocol`) as an :class:`Implementation`.
+    """Wrap ``obj`` (see :mod:`mforacle.protocol`) as an :class:`Implementation`.
 
     ``dtype`` / ``framework`` override what the object declares. A class is instantiated with
     no arguments. Raises :class:`ImplementationError` if the object lacks ``forward``.

@@ -25,6 +25,7 @@ dtype give an *error* verdict with the reason; a NaN or Inf gives a *fail* verdi
 
 from __future__ import annotations
 
+import dataclasses
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -37,11 +38,11 @@ import numpy as np
 from mforacle.verdict import Verdict
 
 from ..caseio import Case
+from ..dtypes import UNIT_ROUNDOFF, round_to_dtype, unit_roundoff
 from ..errors import InvalidArgument
-from ..model import Model
-from .adapters import round_to_dtype
+from ..model import Model, normalized_weights
+from ..protocol import Implementation, ModelSpec
 from .calls import Caller, Outcome
-from .protocol import Implementation, ModelSpec
 
 __all__ = [
     "COMPARE_DPS",
@@ -50,7 +51,6 @@ __all__ = [
     "Reference",
     "SuiteCase",
     "plan_checks",
-    "unit_roundoff",
 ]
 
 #: digits of the mpmath arithmetic the differences are formed in
@@ -61,14 +61,6 @@ FULL_GRADIENT_MAX = 2048
 DIRECTIONS = 4
 QUANTITIES = ("z_L", "loss", "grad_theta", "grad_x")
 
-#: Unit roundoff by dtype (round to nearest): 2^-p for a p-bit significand.
-UNIT_ROUNDOFF_FALLBACK = {
-    "float64": 2.0**-53,
-    "float32": 2.0**-24,
-    "float16": 2.0**-11,
-    "bfloat16": 2.0**-8,
-}
-
 TITLES = {
     "z_L": "forward pass: final states z_L match the exact path",
     "loss": "loss E matches the exact path",
@@ -78,34 +70,52 @@ TITLES = {
 }
 
 
-def unit_roundoff(dtype: str) -> float:
-    """Unit roundoff of ``dtype``, from :mod:`mforacle.tolerance` when it provides a table."""
-    try:
-        from mforacle import tolerance
-    except ImportError:
-        return UNIT_ROUNDOFF_FALLBACK[dtype]
-    for name in ("DTYPES", "UNIT_ROUNDOFF"):
-        table = getattr(tolerance, name, None)
-        if isinstance(table, dict) and dtype in table:
-            return float(table[dtype])
-    fn = getattr(tolerance, "unit_roundoff", None)
-    if callable(fn):
-        return float(fn(dtype))
-    return UNIT_ROUNDOFF_FALLBACK[dtype]
+#: quantities proportional to the weights (scaled by s = Σω for weights rounded to a dtype)
+WEIGHTED = ("loss", "grad_theta")
+#: relative slack on a bound scaled by float(s): covers rounding float(s) and fl(ω/s)
+SCALE_SLACK = 1 + 2.0**-50
 
 
 def tolerance_bounds(
     model: Model, theta: np.ndarray, x: np.ndarray, y: np.ndarray, weights: np.ndarray, dtype: str
 ) -> dict[str, float]:
-    """The derived bounds of :func:`mforacle.tolerance.bounds` for ``dtype``, as floats."""
+    """The derived bounds of :func:`mforacle.tolerance.bounds` for ``dtype``, as floats.
+
+    ``weights`` as the implementation received them, rounded to ``dtype``: their sum ``s`` may be
+    off one by the dtype's roundoff; the bounds are homogeneous of degree one in the weights, so
+    they are computed for ``ω/s`` and scaled by ``s`` (:func:`mforacle.model.normalized_weights`).
+    """
     from mforacle.tolerance import bounds
 
+    ws, s = normalized_weights(weights, len(y), dtype)
+    w_float = np.array([float(v) for v in ws])
     # the reference is computed on the inputs as the implementation saw them (rounded to its
     # dtype), so input rounding is not part of the implementation's error
     got = bounds(
-        model, theta, x, y, weights, unit_roundoff=unit_roundoff(dtype), inputs_rounded=False
+        model, theta, x, y, w_float, unit_roundoff=unit_roundoff(dtype), inputs_rounded=False
     )
-    return {q: float(got[q]) for q in QUANTITIES}
+    out = {q: float(got[q]) for q in QUANTITIES}
+    if s != 1:
+        for q in WEIGHTED:
+            out[q] *= float(s) * SCALE_SLACK
+    return out
+
+
+def scale_exact(value: Any, s: Fraction) -> Any:
+    """``s · value`` for an mpf or an object array of mpf, at :data:`COMPARE_DPS` + 10 digits
+    (relative error below ``10^-(COMPARE_DPS+9)``)."""
+    with mpmath.workdps(COMPARE_DPS + 10):
+        f = mpmath.mpf(s.numerator) / s.denominator
+        if isinstance(value, np.ndarray):
+            return np.vectorize(lambda v: v * f, otypes=[object])(value)
+        return value * f
+
+
+def scaled_bound(bound: float, value: Any, s: Fraction) -> float:
+    """The error bound of ``s · value`` given ``bound`` for ``value`` (module docstring of
+    :func:`scale_exact`): ``s·bound`` (rounded up) plus the scaling's own rounding."""
+    peak = float(np.max(np.abs(np.asarray(value, dtype=object).astype(float)), initial=0.0))
+    return bound * float(s) * SCALE_SLACK + 10.0 ** -(COMPARE_DPS + 8) * peak
 
 
 @dataclass
@@ -117,17 +127,36 @@ class Reference:
     grad_theta: np.ndarray
     grad_x: np.ndarray
     error_bound: dict[str, float]
+    #: the code that computed it (Verdict.provenance)
+    source: str = "mforacle.exact.network"
 
     @classmethod
     def compute(
-        cls, model: Model, theta: Any, x: Any, y: Any, weights: Any, *, dps: int = 30
+        cls,
+        model: Model,
+        theta: Any,
+        x: Any,
+        y: Any,
+        weights: Any,
+        *,
+        dps: int = 30,
+        weights_dtype: str = "float64",
     ) -> Reference:
+        """The exact values on exactly these inputs. ``weights`` may be rounded to
+        ``weights_dtype`` (their sum then off one by that dtype's roundoff): the exact path runs
+        on ``ω/s`` and the weighted quantities are scaled by ``s``
+        (:func:`mforacle.model.normalized_weights`)."""
         from mforacle.exact.network import evaluate
 
-        r = evaluate(model, theta, x, y, weights, dps=dps)
-        return cls(
-            r.loss, r.z_L, r.grad_theta, r.grad_x, {q: float(v) for q, v in r.error_bound.items()}
-        )
+        ws, s = normalized_weights(weights, len(y), weights_dtype)
+        r = evaluate(model, theta, x, y, ws, dps=dps)
+        eb = {q: float(v) for q, v in r.error_bound.items()}
+        loss, grad_theta = r.loss, r.grad_theta
+        if s != 1:
+            eb["loss"] = scaled_bound(eb["loss"], loss, s)
+            eb["grad_theta"] = scaled_bound(eb["grad_theta"], grad_theta, s)
+            loss, grad_theta = scale_exact(loss, s), scale_exact(grad_theta, s)
+        return cls(loss, r.z_L, grad_theta, r.grad_x, eb)
 
     def get(self, q: str) -> Any:
         return getattr(self, q)
@@ -161,6 +190,7 @@ class Reference:
                 arr(obj["grad_theta"]),
                 arr(obj["grad_x"]),
                 {q: float(obj["error_bound"][q]) for q in QUANTITIES},
+                "mforacle.exact.network (stored with the exported suite)",
             )
 
 
@@ -259,7 +289,9 @@ class _CaseRun:
             if self.exact_inputs:
                 self._ref = self.sc.ensure_reference()
             else:  # the implementation saw rounded inputs: the reference must use the same
-                self._ref = Reference.compute(self.model, *self.inputs)
+                self._ref = Reference.compute(
+                    self.model, *self.inputs, weights_dtype=self.impl.dtype
+                )
         return self._ref
 
     def tolerance(self) -> dict[str, float]:
@@ -365,6 +397,18 @@ def _case_evidence(run: _CaseRun) -> dict[str, Any]:
 
 
 def _check_quantity(run: _CaseRun, q: str, claim: str) -> Verdict:
+    """The verdict on quantity ``q`` of one case, with its provenance: the implementation's
+    number against the exact reference, within the derived float bound."""
+    v = _decide_quantity(run, q, claim)
+    if v.status == "not checked":
+        return v
+    prov = {"measured": run.impl.source or run.impl.name}
+    if v.figure is not None and run._ref is not None:
+        prov.update(reference=run._ref.source, bound="mforacle.tolerance")
+    return dataclasses.replace(v, provenance=prov)
+
+
+def _decide_quantity(run: _CaseRun, q: str, claim: str) -> Verdict:
     title = TITLES[q]
     member = MEMBER_OF[q]
     if not run.impl.provides(member):
@@ -398,7 +442,8 @@ def _check_quantity(run: _CaseRun, q: str, claim: str) -> Verdict:
     extra = ""
     if run.impl.output_rounding and not bad:
         # printed in the dtype, parsed in float64: ≤ (r·u + 2^-53)·|v| per entry
-        reading = (run.impl.output_rounding * u + 2.0**-53) * float(np.max(np.abs(arr))) * 1.001
+        u64 = UNIT_ROUNDOFF["float64"]
+        reading = (run.impl.output_rounding * u + u64) * float(np.max(np.abs(arr))) * 1.001
         bound += reading
         ev["reading_error"] = reading
         extra = f" + reading the decimal output ({run.impl.output_rounding:g}u + 2^-53)·max|v|"

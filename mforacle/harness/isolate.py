@@ -29,8 +29,8 @@ from collections.abc import Callable
 from typing import Any
 
 from ..errors import ImplementationError
+from ..protocol import OPTIONAL_MEMBERS, Implementation
 from .calls import DEFAULT_TIMEOUT, Outcome
-from .protocol import OPTIONAL_MEMBERS, Implementation
 
 __all__ = ["ISOLATION_MODES", "ProcessCaller", "isolated_implementation"]
 

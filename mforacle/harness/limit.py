@@ -1,6 +1,6 @@
 """Limit quantities: an implementation's mean-field limit against an independent reference.
 
-Optional protocol member (see :mod:`mforacle.harness.protocol`)::
+Optional protocol member (see :mod:`mforacle.protocol`)::
 
     limit(spec, measure, x, y, weights, probes) -> {"energy", "Z1", "first_variation",
                                                     "velocity", "error_bound": {...}}
@@ -28,6 +28,7 @@ the inputs rounded to the dtype).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -40,11 +41,20 @@ import numpy as np
 from mforacle.verdict import Verdict
 
 from ..caseio import Case, read_case
+from ..dtypes import UNIT_ROUNDOFF, round_to_dtype, unit_roundoff
 from ..errors import InvalidArgument
-from .adapters import round_to_dtype
+from ..model import normalized_weights
+from ..protocol import Implementation, ModelSpec
 from .calls import Caller, Outcome
-from .checks import COMPARE_DPS, PlannedCheck, _diff, _nonfinite, _validate, unit_roundoff
-from .protocol import Implementation, ModelSpec
+from .checks import (
+    COMPARE_DPS,
+    PlannedCheck,
+    _diff,
+    _nonfinite,
+    _validate,
+    scale_exact,
+    scaled_bound,
+)
 
 __all__ = [
     "CLOSED_FORM",
@@ -89,15 +99,42 @@ class LimitReference:
     velocity: np.ndarray
     error_bound: dict[str, float]
     method: str
+    #: the code that computed it (Verdict.provenance)
+    source: str = "mforacle.exact.limit"
 
     def get(self, q: str) -> Any:
         return getattr(self, q)
 
     @classmethod
     def compute(
+        cls,
+        case: Case,
+        x: Any,
+        y: Any,
+        weights: Any,
+        probes: list[tuple[Any, Any]],
+        *,
+        weights_dtype: str = "float64",
+    ) -> LimitReference:
+        """The reference on exactly these inputs (exact GBS, or fast RK4 — module docstring).
+
+        ``weights`` may be rounded to ``weights_dtype`` (their sum then off one by that dtype's
+        roundoff): the solver runs on ``ω/s`` and the energy, first variation and velocity (all
+        linear in ``ω``) are scaled by ``s`` (:func:`mforacle.model.normalized_weights`)."""
+        ws, s = normalized_weights(weights, len(y), weights_dtype)
+        ref = cls._normalized(case, x, y, ws, probes)
+        if s == 1:
+            return ref
+        for q in ("energy", "first_variation", "velocity"):
+            value = getattr(ref, q)
+            ref.error_bound[q] = scaled_bound(ref.error_bound[q], value, s)
+            setattr(ref, q, scale_exact(value, s))
+        return ref
+
+    @classmethod
+    def _normalized(
         cls, case: Case, x: Any, y: Any, weights: Any, probes: list[tuple[Any, Any]]
     ) -> LimitReference:
-        """The reference on exactly these inputs (exact GBS, or fast RK4 — module docstring)."""
         model, measure = case.model, case.measure
         assert measure is not None
         q = np.vectorize(lambda v: Fraction(v), otypes=[object])
@@ -113,6 +150,7 @@ class LimitReference:
                 r.velocity,
                 {k: float(v) for k, v in r.error_bound.items()},
                 f"exact GBS (mpmath, {EXACT_DPS} digits, tol {EXACT_TOL}, confirmed bound)",
+                "mforacle.exact.limit",
             )
         from ..fast.limit import solve as fast_solve
 
@@ -134,6 +172,7 @@ class LimitReference:
             mp(fr.velocity),
             {k: float(fr.error_bound[k]) for k in LIMIT_QUANTITIES},
             f"fast RK4 ({FAST_REFERENCE_STEPS} steps; bound 2|Q_h − Q_h/2| + u(20S+50)max(1,|Q|))",
+            "mforacle.fast.limit",
         )
 
     def to_json(self, digits: int = 25) -> dict[str, Any]:
@@ -152,6 +191,8 @@ class LimitReference:
 
     @classmethod
     def from_json(cls, obj: dict[str, Any]) -> LimitReference:
+        method = str(obj.get("method", "stored reference"))
+        code = "mforacle.exact.limit" if method.startswith("exact") else "mforacle.fast.limit"
         with mpmath.workdps(COMPARE_DPS):
             mp = np.vectorize(lambda s: mpmath.mpf(s), otypes=[object])
             return cls(
@@ -160,7 +201,8 @@ class LimitReference:
                 mp(np.asarray(obj["first_variation"], dtype=object)),
                 mp(np.asarray(obj["velocity"], dtype=object)),
                 {q: float(obj["error_bound"][q]) for q in LIMIT_QUANTITIES},
-                str(obj.get("method", "stored reference")),
+                method,
+                f"{code} (stored with the exported suite)",
             )
 
 
@@ -228,7 +270,7 @@ class _LimitRun:
                 dt = self.impl.dtype
                 if dt not in self.lc.rounded:
                     self.lc.rounded[dt] = LimitReference.compute(
-                        self.lc.case, self.x, self.y, self.w, self.probes
+                        self.lc.case, self.x, self.y, self.w, self.probes, weights_dtype=dt
                     )
                 self._ref = self.lc.rounded[dt]
         return self._ref
@@ -260,6 +302,17 @@ def _stated_bound(value: dict[str, Any], q: str) -> float | None:
 
 
 def _check_limit(run: _LimitRun, q: str) -> Verdict:
+    """The verdict on limit quantity ``q`` of one measure case, with its provenance."""
+    v = _decide_limit(run, q)
+    if v.status == "not checked":
+        return v
+    prov = {"measured": run.impl.source or run.impl.name}
+    if v.figure is not None and run._ref is not None:
+        prov["reference"] = run._ref.source
+    return dataclasses.replace(v, provenance=prov)
+
+
+def _decide_limit(run: _LimitRun, q: str) -> Verdict:
     claim, title = LIMIT_CLAIM_IDS[q], TITLES[q]
     if run.impl.limit is None:
         return Verdict.not_checked(claim, title, "the implementation does not provide limit")
@@ -305,7 +358,8 @@ def _check_limit(run: _LimitRun, q: str) -> Verdict:
     extra = ""
     if run.impl.output_rounding and not bad:
         u = unit_roundoff(run.impl.dtype)
-        reading = (run.impl.output_rounding * u + 2.0**-53) * float(np.max(np.abs(arr))) * 1.001
+        u64 = UNIT_ROUNDOFF["float64"]
+        reading = (run.impl.output_rounding * u + u64) * float(np.max(np.abs(arr))) * 1.001
         bound += reading
         ev["reading_error"] = reading
         extra = f" + reading the decimal output ({run.impl.output_rounding:g}u + 2^-53)·max|v|"

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ImplementationError
+from ..protocol import Implementation
 from .adapters import adapt
-from .protocol import Implementation
 
 __all__ = ["ENV_DTYPE", "ENV_IMPL", "load_implementation", "load_object"]
 

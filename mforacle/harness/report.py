@@ -560,9 +560,14 @@ def write_report(
     return paths
 
 
+def _word(s: dict[str, Any]) -> str:
+    """PASS, FAIL or NOTHING CHECKED (``summary["headline"]``; older reports: from ``ok``)."""
+    return str(s.get("headline") or ("PASS" if s["ok"] else "FAIL"))
+
+
 def _headline(report: dict[str, Any]) -> str:
     s = report["summary"]
-    word = "PASS" if s["ok"] else "FAIL"
+    word = _word(s)
     return (
         f"{word}: {s['pass']} passed, {s['fail']} failed, {s['error']} errors, "
         f"{s['not checked']} not checked ({s['total']} checks, {report['duration_s']:.1f} s)"
@@ -886,10 +891,10 @@ def html_page(report: dict[str, Any]) -> str:
     parts = [
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
         "<meta name='viewport' content='width=device-width, initial-scale=1'>",
-        f"<title>mforacle report — {name}: {'PASS' if s['ok'] else 'FAIL'}</title>",
+        f"<title>mforacle report — {name}: {_word(s)}</title>",
         f"<style>{_CSS}</style></head><body>",
         f"<h1>mforacle conformance report — {name}</h1>",
-        f"<p><span class='badge {'ok' if s['ok'] else 'bad'}'>{'PASS' if s['ok'] else 'FAIL'}"
+        f"<p><span class='badge {'ok' if s['ok'] else 'bad'}'>{_word(s)}"
         f"</span><span class='headline'>{s['total']} checks: <b>{s['pass']}</b> passed, "
         f"<b>{s['fail']}</b> failed, <b>{s['error']}</b> errors, <b>{s['not checked']}</b> not "
         f"checked — {len(claims)} claims, {report['duration_s']:.1f} s</span></p>",

@@ -3,8 +3,10 @@
 Whatever the implementation does — raise, return NaN, the wrong shape or dtype, hang — each
 check ends in a verdict (``error``/``fail`` with the reason); a bug inside a check becomes an
 ``error`` verdict too ("harness error", with the traceback), never an exception out of
-:func:`run_planned`. The run as a whole passes when no verdict is ``fail`` or ``error``
-(*not checked* is neutral), see :func:`exit_code`.
+:func:`run_planned`. The run's outcome (:func:`summarize`, :func:`exit_code`): **FAIL** (exit 1)
+when any verdict is ``fail`` or ``error``; else **PASS** (exit 0) when at least one check passed;
+else **NOTHING CHECKED** (exit 3): every check was *not checked* (or there were none), which is
+neither a pass nor a failure — the headline gives the commonest reason.
 
 File mode (:func:`file_implementations`): results written by any program, one
 ``mforacle-result/1`` file per exported case (``RESULTS/<id>.json``, naming its ``"dtype"``),
@@ -25,13 +27,14 @@ from mforacle.verdict import Verdict
 
 from ..caseio import read_result
 from ..errors import MforacleError
+from ..protocol import Implementation, check_dtype
 from .calls import DEFAULT_TIMEOUT, Caller
 from .checks import QUANTITIES, PlannedCheck, SuiteCase, plan_checks
 from .limit import LIMIT_QUANTITIES, LimitCase, plan_limit_checks
-from .protocol import Implementation, check_dtype
 
 __all__ = [
     "EXIT_FAIL",
+    "EXIT_NOTHING_CHECKED",
     "EXIT_PASS",
     "check_files",
     "check_implementation",
@@ -41,9 +44,13 @@ __all__ = [
     "run_one",
     "run_planned",
     "summarize",
+    "summary_line",
 ]
 
-EXIT_PASS, EXIT_FAIL = 0, 1
+EXIT_PASS, EXIT_FAIL, EXIT_NOTHING_CHECKED = 0, 1, 3
+#: a run's outcome -> its headline word and exit status
+HEADLINES = {"pass": "PASS", "fail": "FAIL", "nothing checked": "NOTHING CHECKED"}
+EXIT_CODES = {"pass": EXIT_PASS, "fail": EXIT_FAIL, "nothing checked": EXIT_NOTHING_CHECKED}
 
 
 def run_one(p: PlannedCheck) -> list[Verdict]:
@@ -300,16 +307,55 @@ def check_files(
 
 
 def summarize(verdicts: list[Verdict]) -> dict[str, Any]:
+    """Counts by status, the ``outcome`` (``pass``, ``fail``, ``nothing checked``; module
+    docstring) with its ``headline`` word, ``ok`` (outcome is pass) and the commonest reasons
+    of the *not checked* verdicts (``not_checked_reasons``: ``[reason, count]``, at most 3)."""
     counts = {s: 0 for s in ("pass", "fail", "error", "not checked")}
+    reasons: dict[str, int] = {}
     for v in verdicts:
         counts[v.status] = counts.get(v.status, 0) + 1
-    ok = counts["fail"] == 0 and counts["error"] == 0 and counts["pass"] > 0
-    return {**counts, "total": len(verdicts), "ok": ok}
+        if v.status == "not checked":
+            reasons[v.reason] = reasons.get(v.reason, 0) + 1
+    if counts["fail"] or counts["error"]:
+        outcome = "fail"
+    elif counts["pass"]:
+        outcome = "pass"
+    else:
+        outcome = "nothing checked"
+    top = sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0]))[:3]
+    return {
+        **counts,
+        "total": len(verdicts),
+        "ok": outcome == "pass",
+        "outcome": outcome,
+        "headline": HEADLINES[outcome],
+        "not_checked_reasons": [[r, n] for r, n in top],
+    }
 
 
 def exit_code(verdicts: list[Verdict]) -> int:
-    """0 when nothing failed or errored and something passed, else 1."""
-    return EXIT_PASS if summarize(verdicts)["ok"] else EXIT_FAIL
+    """0 pass, 1 fail (a verdict failed or errored), 3 nothing checked (module docstring)."""
+    return EXIT_CODES[summarize(verdicts)["outcome"]]
+
+
+def summary_line(summary: dict[str, Any], implementation: dict[str, Any] | None = None) -> str:
+    """The line a run ends with: ``PASS: 5 passed, 0 failed, 0 errors, 0 not checked —
+    pkg.mod:IMPL (float32)``; for NOTHING CHECKED also the commonest reason."""
+    s = summary
+    line = (
+        f"{s['headline']}: {s['pass']} passed, {s['fail']} failed, {s['error']} errors, "
+        f"{s['not checked']} not checked"
+    )
+    if implementation:
+        who = implementation.get("source") or implementation.get("name") or "?"
+        line += f" — {who} ({implementation.get('dtype', '?')})"
+    if s["outcome"] == "nothing checked":
+        if s["not_checked_reasons"]:
+            reason, n = s["not_checked_reasons"][0]
+            line += f"; nothing could be checked, commonly because: {reason} ({n}×)"
+        else:
+            line += "; there were no checks to run"
+    return line
 
 
 def finite_or_none(x: Any) -> float | None:

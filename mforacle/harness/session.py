@@ -17,7 +17,7 @@ from .runner import summarize
 
 __all__ = ["BUILTIN", "Session", "reproduce_command"]
 
-BUILTIN = "mforacle.harness.builtin:FAST"
+BUILTIN = "mforacle.builtin:FAST"
 
 
 def reproduce_command(

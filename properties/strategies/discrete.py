@@ -4,6 +4,11 @@ All generated numbers are *dyadic* (``i / 2**bits`` with small ``i``): exactly r
 float64 and float32-friendly, so the exact path (which reads numbers exactly) and a float path
 see identical inputs, and any difference between them is the computation's, not the input's.
 Every draw is labelled, so a failing example prints readably.
+
+:func:`magnitudes` draws extreme-magnitude regimes (states near ``2^±990`` ≈ ``1e±298``,
+subnormal inputs and states ``~2^-1060``, weights scaled the other way): exact power-of-two
+rescalings (:func:`mforacle.cases.rescaled`) of the same dyadic numbers, chosen so that no
+quantity overflows; pass it as ``discrete_cases(magnitudes=magnitudes())``.
 """
 
 from __future__ import annotations
@@ -12,23 +17,33 @@ from typing import Any
 
 import numpy as np
 from hypothesis import strategies as st
+from mforacle.properties.reproduce import note_reproduction
 
-from mforacle.cases import DiscreteCase
+from mforacle.cases import DiscreteCase, Magnitudes, rescaled
 from mforacle.errors import InvalidArgument
 from mforacle.model import ACTIVATION_NAMES, Model
-from mforacle.reproduce import note_reproduction
 
 __all__ = [
     "DiscreteCase",
+    "Magnitudes",
     "activations",
     "datasets",
     "discrete_cases",
     "dyadic",
+    "magnitudes",
     "models",
     "networks",
+    "rescaled",
 ]
 
 REGRELU_ETAS = ("0.125", "0.5", "1")
+
+#: exponents of the extreme regimes. ``HUGE``: states or weights ``2^±990`` (≈ 1e±298; the growth
+#: over <= 3 layers of width <= 3 and the gradients' products ``G·z`` stay below float64's
+#: ``2^1024``); ``SUBNORMAL``: ``2^-1060`` — times a dyadic of <= 8 fraction bits a multiple of
+#: ``2^-1074``, hence exact, and below the smallest normal ``2^-1022``.
+HUGE = 990
+SUBNORMAL = -1060
 
 
 def _check_range(name: str, lo: Any, hi: Any) -> None:
@@ -154,6 +169,28 @@ def datasets(
 
 
 @st.composite
+def magnitudes(draw: st.DrawFn) -> Magnitudes:
+    """An extreme-magnitude regime (:class:`~mforacle.cases.Magnitudes`), the ordinary one about
+    a sixteenth of the time:
+
+    - states ``z ~ 2^-990`` or ``2^990`` with weights ``w ~ 2^∓990``, ``u ~ 2^±990``;
+    - states subnormal, ``z ~ 2^-1060``, with ``w ~ 2^990`` (so ``w·z ~ 2^-70``);
+    - inputs subnormal, ``x ~ 2^-1060``, whatever the states' scale (when ``<= 1``);
+    - the readout ``a`` scaled by ``2^-z`` (``g ~ 1``) or not (``g`` and ``y`` as small as ``z``,
+      the loss underflowing to 0.0); ``2^-990`` when ``z = 0`` (``ρ ~ 2^-990``).
+    """
+    z = draw(st.sampled_from([0, -HUGE, HUGE, SUBNORMAL]), label="magnitude of z (log2)")
+    w = max(-HUGE, min(HUGE, -z))
+    if z > 0:
+        x, a = z, -z
+    else:
+        x = draw(st.sampled_from([z, SUBNORMAL]), label="magnitude of x (log2)")
+        a = draw(st.sampled_from([0, min(HUGE, -z)] if z < 0 else [0, -HUGE]),
+                 label="magnitude of a (log2)")
+    return Magnitudes(z=z, x=x, w=w, u=z, a=a)
+
+
+@st.composite
 def discrete_cases(
     draw: st.DrawFn,
     model: st.SearchStrategy[Model] | None = None,
@@ -161,12 +198,16 @@ def discrete_cases(
     M: st.SearchStrategy[int] | int = st.integers(1, 3),
     N: st.SearchStrategy[int] | int = st.integers(1, 4),
     scale: float = 2.0,
+    magnitudes: st.SearchStrategy[Magnitudes] | None = None,
 ) -> DiscreteCase:
-    """A whole discrete case: model, network, data."""
+    """A whole discrete case: model, network, data; with ``magnitudes`` (e.g.
+    :func:`magnitudes`) rescaled into the drawn regime (:func:`~mforacle.cases.rescaled`)."""
     m = draw(model if model is not None else models(), label="model")
     theta = draw(networks(m, L, M, scale), label="network")
     x, y, w = draw(datasets(m, N), label="data")
     case = DiscreteCase(m, theta, x, y, w)
+    if magnitudes is not None:
+        case = rescaled(case, draw(magnitudes, label="magnitudes"))
     note_reproduction(
         case.to_json(), "discrete", "mforacle eval {path} --path exact   (and --path fast)"
     )

@@ -7,12 +7,12 @@ inputs. Draws are labelled.
 from __future__ import annotations
 
 from hypothesis import strategies as st
+from mforacle.properties.reproduce import note_reproduction
 
 from mforacle.cases import MeasureCase
 from mforacle.errors import InvalidArgument
 from mforacle.measures import GaussianPath, Probe
 from mforacle.model import Model
-from mforacle.reproduce import note_reproduction
 
 from .discrete import datasets, dyadic, models
 

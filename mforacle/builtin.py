@@ -1,7 +1,10 @@
-"""mforacle's own fast path as a third-party implementation (``mforacle.harness.builtin:FAST``).
+"""mforacle's own fast path as an implementation of the protocol (``mforacle.builtin:FAST``).
 
-``mforacle report`` checks it through exactly the same harness as anyone else's code: this
-module only maps the protocol of :mod:`mforacle.harness.protocol` onto :mod:`mforacle.fast`.
+``mforacle report`` checks it through exactly the same harness as anyone else's code, and
+``mforacle claims`` through the same claims adapter (:class:`mforacle.claims.subject.
+ClaimSubject`): this module only maps the documented protocol (:mod:`mforacle.protocol`) onto
+:mod:`mforacle.fast`. Tests build deliberately broken implementations by subclassing
+:class:`FastPathImplementation` and overriding one member.
 """
 
 from __future__ import annotations

@@ -29,7 +29,10 @@ that need it *not checked*; it never fails a run.
 frameworks) for ``x``, ``y``, ``weights``, the probes' ``theta``, and the exact measure.
 
 The adapters (:mod:`mforacle.harness.adapters`) turn such an object into an
-:class:`Implementation`, whose callables take and return float64-convertible NumPy arrays.
+:class:`Implementation`, whose callables take and return float64-convertible NumPy arrays; the
+claims (:mod:`mforacle.claims`) call it through one adapter, :class:`mforacle.claims.subject.
+ClaimSubject`. mforacle's own fast path is an implementation of this protocol too
+(:mod:`mforacle.builtin`). This is the only implementation protocol in mforacle.
 """
 
 from __future__ import annotations
@@ -40,30 +43,21 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import InvalidArgument
-from ..model import ACTIVATION_NAMES, Model
+from .dtypes import DTYPES, check_dtype
+from .model import ACTIVATION_NAMES, Model
 
 __all__ = [
     "DTYPES",
+    "MEMBERS",
     "OPTIONAL_MEMBERS",
     "Implementation",
     "ModelSpec",
     "check_dtype",
 ]
 
-#: Arithmetic names an implementation may declare, with NumPy's name for them (bfloat16 has
-#: none: its arrays are handed over as float32 after rounding to bfloat16 by the adapter).
-DTYPES = ("float64", "float32", "float16", "bfloat16")
-
 OPTIONAL_MEMBERS = ("loss", "gradient", "train_step", "limit")
-
-
-def check_dtype(dtype: Any, field_name: str = "dtype") -> str:
-    """Validate a dtype name (``"float32"``, ``np.float32`` and ``torch.float32`` all work)."""
-    text = str(dtype).removeprefix("torch.").removeprefix("<class 'numpy.").rstrip("'>")
-    if text not in DTYPES:
-        raise InvalidArgument(field_name, dtype, f"unknown dtype; expected one of {list(DTYPES)}")
-    return text
+#: every callable member of the protocol, ``forward`` first (the one that is required)
+MEMBERS = ("forward", *OPTIONAL_MEMBERS)
 
 
 @dataclass(frozen=True)
