@@ -33,6 +33,7 @@ cluster, in the order of the units given.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
 import os
 import sys
@@ -54,9 +55,13 @@ __all__ = [
     "Unit",
     "add_arguments",
     "blas_threads_for",
+    "claim_units",
     "execute",
     "executor_from_args",
     "open_executor",
+    "planned_units",
+    "run_claims",
+    "run_planned",
     "thread_budget_plugin",
 ]
 
@@ -489,3 +494,149 @@ def executor_from_args(args: Any) -> contextlib.AbstractContextManager[Executor]
 def is_serial(executor: Executor | None) -> bool:
     """Whether ``executor`` runs everything in this process."""
     return executor is None or isinstance(executor, SerialExecutor)
+
+
+# --------------------------------------------------------------------------- work units
+
+
+def _call(fn: Callable[[], Any]) -> Any:
+    return fn()
+
+
+def _finish_claim(spec: Any, subject: Any, profile: str, keys: tuple[str, ...], *results: Any):
+    return spec.finish(subject, profile, dict(zip(keys, results, strict=True)))
+
+
+def claim_units(spec: Any, subject: Any, profile: str, *, prefix: str = "claim::") -> list[Unit]:
+    """The units of one claim on ``subject``: its parts (``claim::B3/paths/M=64/seeds ...``) and
+    a finishing unit ``claim::B3`` that takes their results; or the whole claim as one unit
+    when it has no parts (:meth:`mforacle.claims.ClaimSpec.plan`). The finishing unit's result
+    is the claim's list of verdicts, the same :meth:`~mforacle.claims.ClaimSpec.run` gives."""
+    parts = spec.plan(subject, profile)
+    key = f"{prefix}{spec.id}"
+    if not parts:
+        return [Unit(key, spec.run, (subject, profile), label=f"{key} {spec.title}")]
+    units = [Unit(f"{key}/{p.key}", spec.run_part, (subject, profile, p)) for p in parts]
+    keys = tuple(p.key for p in parts)
+    units.append(
+        Unit(
+            key,
+            _finish_claim,
+            (spec, subject, profile, keys),
+            needs=tuple(u.key for u in units),
+            label=f"{key} {spec.title} (finish)",
+        )
+    )
+    return units
+
+
+def run_claims(
+    specs: Sequence[Any],
+    subject: Any,
+    profile: str,
+    executor: Executor | None = None,
+    *,
+    progress: bool = False,
+    stream: TextIO | None = None,
+) -> list[list[Any]]:
+    """Each claim's verdicts (one list per spec, in order), its parts spread over ``executor``."""
+    units: list[Unit] = []
+    finals: list[str] = []
+    for spec in specs:
+        mine = claim_units(spec, subject, profile)
+        units += mine
+        finals.append(mine[-1].key)
+    got = dict(
+        zip(
+            [u.key for u in units],
+            execute(units, executor, progress=progress, stream=stream),
+            strict=True,
+        )
+    )
+    return [list(got[k]) for k in finals]
+
+
+def _run_checks(checks: Sequence[Any]) -> list[list[Any]]:
+    from .harness.runner import run_one
+
+    return [run_one(p) for p in checks]
+
+
+def _finish_check(p: Any, keys: tuple[str, ...], *results: Any) -> list[Any]:
+    import functools
+
+    from .harness.runner import run_one
+
+    done = dataclasses.replace(
+        p, run=functools.partial(p.finish, dict(zip(keys, results, strict=True))), parts=()
+    )
+    return run_one(done)
+
+
+def planned_units(planned: Sequence[Any]) -> tuple[list[Unit], list[tuple[str, int]]]:
+    """Units for the harness's planned checks (:class:`mforacle.harness.checks.PlannedCheck`):
+    consecutive checks of one case share a unit (they share its exact reference); a check with
+    parts (a claim) becomes its parts plus a finishing unit; any other check is one unit.
+    Returns the units and, per planned check, ``(unit key, index in that unit's result)``."""
+    units: list[Unit] = []
+    where: list[tuple[str, int]] = []
+    i = 0
+    while i < len(planned):
+        p = planned[i]
+        if p.parts and p.finish is not None:
+            subs = [Unit(f"{p.id}/{k}", _call, (fn,)) for k, fn in p.parts]
+            units += subs
+            keys = tuple(k for k, _ in p.parts)
+            stripped = dataclasses.replace(p, parts=())
+            units.append(
+                Unit(
+                    p.id,
+                    _single,
+                    (_finish_check, stripped, keys),
+                    needs=tuple(u.key for u in subs),
+                    label=f"{p.id} (finish)",
+                )
+            )
+            where.append((p.id, 0))
+            i += 1
+            continue
+        j = i + 1
+        if p.case_id is not None:
+            while j < len(planned) and planned[j].case_id == p.case_id and not planned[j].parts:
+                j += 1
+        group = [dataclasses.replace(q, parts=()) for q in planned[i:j]]
+        key = p.id if j == i + 1 else f"case::{p.case_id}"
+        while any(u.key == key for u in units):
+            key += "'"
+        units.append(Unit(key, _run_checks, (group,), label=key))
+        where += [(key, n) for n in range(j - i)]
+        i = j
+    return units, where
+
+
+def _single(fn: Callable[..., Any], *args: Any) -> list[list[Any]]:
+    return [fn(*args)]
+
+
+def run_planned(
+    planned: Sequence[Any],
+    executor: Executor | None = None,
+    *,
+    progress: bool = False,
+    stream: TextIO | None = None,
+) -> list[Any]:
+    """The verdicts of the planned checks, in planned order — what
+    :func:`mforacle.harness.runner.run_planned` returns, with the work spread over
+    ``executor`` (:func:`planned_units`)."""
+    units, where = planned_units(planned)
+    got = dict(
+        zip(
+            [u.key for u in units],
+            execute(units, executor, progress=progress, stream=stream),
+            strict=True,
+        )
+    )
+    out: list[Any] = []
+    for key, n in where:
+        out.extend(got[key][n])
+    return out

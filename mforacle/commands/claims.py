@@ -5,6 +5,9 @@ fast path and prints one row per verdict: id, status, figure, relation, bound, s
 ``--claim`` takes an id (``C3``) or a group (``C``); ``--profile`` picks the experiment sizes
 (default: ``MFORACLE_PROFILE``, else ``ci`` under CI, else ``dev``); ``--json`` also writes every
 verdict, with its full evidence, to FILE (atomically). Progress goes to standard error.
+``--workers N`` (a local Dask cluster for the run) or ``--scheduler ADDRESS`` (a running one)
+spread the claims and their parts (seed blocks, ladder rungs) over processes or machines; the
+verdicts are the same as the serial run's (:mod:`mforacle.scale`, ``docs/scale.md``).
 
 Exit status: 0 if no verdict failed and one passed, 1 if any failed or errored, 2 on a usage
 error (an unknown claim or profile), 3 if nothing could be checked (every verdict *not checked*).
@@ -39,6 +42,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="also write all verdicts with their evidence to FILE",
     )
+    from ..scale import add_arguments
+
+    add_arguments(parser)
 
 
 def _fmt(v: Any) -> str:
@@ -85,14 +91,27 @@ def run(args: argparse.Namespace) -> int:
     if args.json is not None and not str(args.json).strip():
         raise InvalidArgument("--json", args.json, "expected a file name")
     impl = builtin_subject()
+    from ..scale import executor_from_args, is_serial, run_claims
+
     verdicts = []
-    for i, spec in enumerate(specs, start=1):
-        print(f"[{i}/{len(specs)}] {spec.id} {spec.title} ...", file=sys.stderr, end="", flush=True)
-        t0 = time.monotonic()
-        out = spec.run(impl, profile)
-        status = ", ".join(sorted({v.status for v in out}))
-        print(f" {status} ({time.monotonic() - t0:.1f} s)", file=sys.stderr, flush=True)
-        verdicts.extend(out)
+    with executor_from_args(args) as ex:
+        if is_serial(ex):
+            for i, spec in enumerate(specs, start=1):
+                print(
+                    f"[{i}/{len(specs)}] {spec.id} {spec.title} ...",
+                    file=sys.stderr,
+                    end="",
+                    flush=True,
+                )
+                t0 = time.monotonic()
+                out = spec.run(impl, profile)
+                status = ", ".join(sorted({v.status for v in out}))
+                print(f" {status} ({time.monotonic() - t0:.1f} s)", file=sys.stderr, flush=True)
+                verdicts.extend(out)
+        else:
+            print(f"running on {ex.description}", file=sys.stderr, flush=True)
+            for out in run_claims(specs, impl, profile, ex, progress=True):
+                verdicts.extend(out)
     print(table(verdicts))
     if args.json is not None:
         from ..caseio import write_json_atomic

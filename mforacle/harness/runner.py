@@ -41,6 +41,7 @@ __all__ = [
     "check_limit_files",
     "exit_code",
     "plan_claims",
+    "plan_implementation",
     "run_one",
     "run_planned",
     "summarize",
@@ -90,6 +91,27 @@ def run_planned(
     return verdicts
 
 
+def plan_implementation(
+    impl: Implementation,
+    suite: list[SuiteCase],
+    *,
+    timeout: float = DEFAULT_TIMEOUT,
+    claims: bool = True,
+    profile: str = "dev",
+    include_builtin: bool = False,
+    limit_suite: list[LimitCase] | None = None,
+) -> list[PlannedCheck]:
+    """The planned checks :func:`check_implementation` runs (``mforacle.scale`` spreads them
+    over a cluster)."""
+    caller = Caller(timeout)
+    planned = plan_checks(impl, suite, caller)
+    if limit_suite:
+        planned += plan_limit_checks(impl, limit_suite, caller)
+    if claims:
+        planned += plan_claims(impl, caller, profile, include_builtin=include_builtin)
+    return planned
+
+
 def check_implementation(
     impl: Implementation,
     suite: list[SuiteCase],
@@ -103,12 +125,15 @@ def check_implementation(
 ) -> list[Verdict]:
     """All conformance checks (and, with ``claims``, the claims it can feed) for ``impl``;
     ``limit_suite`` (measure cases) adds the limit checks of :mod:`.limit`."""
-    caller = Caller(timeout)
-    planned = plan_checks(impl, suite, caller)
-    if limit_suite:
-        planned += plan_limit_checks(impl, limit_suite, caller)
-    if claims:
-        planned += plan_claims(impl, caller, profile, include_builtin=include_builtin)
+    planned = plan_implementation(
+        impl,
+        suite,
+        timeout=timeout,
+        claims=claims,
+        profile=profile,
+        include_builtin=include_builtin,
+        limit_suite=limit_suite,
+    )
     return run_planned(planned, progress)
 
 
