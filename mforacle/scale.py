@@ -58,6 +58,8 @@ __all__ = [
     "claim_units",
     "execute",
     "executor_from_args",
+    "is_serial",
+    "job_runner",
     "open_executor",
     "planned_units",
     "run_claims",
@@ -272,10 +274,10 @@ class DaskExecutor(Executor):
 
     def close(self) -> None:
         with contextlib.suppress(Exception):
-            self.client.close()
+            self.client.close(timeout=30)
         if self.cluster is not None:
             with contextlib.suppress(Exception):
-                self.cluster.close()
+                self.cluster.close(timeout=30)
 
 
 def execute(
@@ -640,3 +642,17 @@ def run_planned(
     for key, n in where:
         out.extend(got[key][n])
     return out
+
+
+def job_runner(
+    executor: Executor | None = None, *, progress: bool = False, stream: TextIO | None = None
+) -> Callable[[list[tuple[str, Callable[..., Any], tuple[Any, ...]]]], list[Any]]:
+    """A ``compute(jobs) -> results`` for the harness's per-case loops
+    (:func:`mforacle.harness.vectors.export`, :func:`mforacle.harness.runner.check_files`): each
+    job ``(key, fn, args)`` becomes a :class:`Unit` run on ``executor``."""
+
+    def compute(jobs: list[tuple[str, Callable[..., Any], tuple[Any, ...]]]) -> list[Any]:
+        units = [Unit(key, fn, tuple(args)) for key, fn, args in jobs]
+        return execute(units, executor, progress=progress, stream=stream)
+
+    return compute

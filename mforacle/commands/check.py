@@ -48,6 +48,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default="reports", help="report directory (reports/)")
     parser.add_argument("--stem", default="check", help="report file name stem (check)")
     parser.add_argument("--quiet", action="store_true", help="print only the summary")
+    from ..scale import add_arguments
+
+    add_arguments(parser)  # file mode only: grade the cases on a Dask cluster (docs/scale.md)
 
 
 def _profile(name: str | None) -> str:
@@ -103,6 +106,12 @@ def run(args: argparse.Namespace) -> int:
     file_mode = args.vectors is not None or args.results is not None
     if file_mode and (args.vectors is None or args.results is None):
         raise InvalidArgument("--vectors/--results", None, "file mode needs both directories")
+    if not file_mode and (args.scheduler is not None or args.workers is not None):
+        raise InvalidArgument(
+            "--scheduler/--workers",
+            args.scheduler if args.scheduler is not None else args.workers,
+            "only file mode (--vectors VDIR --results RDIR) runs on a Dask cluster",
+        )
     if file_mode == (args.target is not None):
         raise InvalidArgument(
             "target", args.target, "give either module.path:object or --vectors VDIR --results RDIR"
@@ -124,7 +133,13 @@ def run(args: argparse.Namespace) -> int:
             keep = {c.id for c in _filter([*suite, *limit_suite], args.only, "case id")}
             suite = [sc for sc in suite if sc.id in keep]
             limit_suite = [lc for lc in limit_suite if lc.id in keep]
-        verdicts, info = check_files(suite, args.results, limit_suite=limit_suite)
+        from ..scale import executor_from_args, is_serial, job_runner
+
+        with executor_from_args(args) as ex:
+            compute = None if is_serial(ex) else job_runner(ex, progress=not args.quiet)
+            verdicts, info = check_files(
+                suite, args.results, limit_suite=limit_suite, compute=compute
+            )
         for v in verdicts:
             progress(None, v)
         suite_info = {

@@ -40,6 +40,8 @@ __all__ = [
     "check_implementation",
     "check_limit_files",
     "exit_code",
+    "grade_case_file",
+    "grade_limit_file",
     "plan_claims",
     "plan_implementation",
     "run_one",
@@ -226,42 +228,95 @@ def _file_limit(result: dict[str, Any], path: Path) -> Implementation:
     )
 
 
+#: ``compute(jobs) -> results``: runs ``fn(*args)`` for each job ``(key, fn, args)`` and returns
+#: the results in order (serially by default; :func:`mforacle.scale.job_runner` on a cluster)
+Compute = Callable[[list[tuple[str, Callable[..., Any], tuple[Any, ...]]]], list[Any]]
+
+
+def _serial(jobs: list[tuple[str, Callable[..., Any], tuple[Any, ...]]]) -> list[Any]:
+    return [fn(*args) for _, fn, args in jobs]
+
+
+def grade_limit_file(lc: LimitCase, root: Path) -> tuple[list[Verdict], str | None, list[str]]:
+    """Grade ``root/<id>.json`` of one measure case: ``(verdicts, its dtype or None, unknown
+    field names)`` (:func:`check_limit_files`; one independent unit of a file-mode run)."""
+    path = Path(root) / f"{lc.id}.json"
+    ev = {"case_id": lc.id, "check_id": f"{lc.id}::file"}
+    if not path.is_file():
+        v = Verdict.not_checked("H6.limit", "limit results", f"no result file {path}")
+        v.evidence.update(ev)
+        return [v], None, []
+    try:
+        result = read_result(path, lc.case)
+        impl = _file_limit(result, path)
+    except MforacleError as exc:
+        return (
+            [Verdict.errored("H0.result-file", "the result file is valid", str(exc), ev)],
+            None,
+            [],
+        )
+    got = run_planned(plan_limit_checks(impl, [lc], Caller(DEFAULT_TIMEOUT)))
+    got, unknown = _name_unknown_fields(got, result, lc.id, LIMIT_QUANTITIES)
+    return got, impl.dtype, unknown
+
+
 def check_limit_files(
     suite: list[LimitCase],
     results: str | Path,
     unknown_fields: dict[str, list[str]] | None = None,
+    *,
+    compute: Compute | None = None,
 ) -> tuple[list[Verdict], set[str]]:
     """Grade ``RESULTS/<id>.json`` of the measure cases. The limit is optional: a missing file
     is *not checked*; a malformed one is an ``error``; a missing field is *not checked* (its
-    reason names the file's unknown fields, which are also recorded in ``unknown_fields``)."""
+    reason names the file's unknown fields, which are also recorded in ``unknown_fields``).
+    Each case is an independent unit run by ``compute`` (default: here, in order)."""
     if unknown_fields is None:
         unknown_fields = {}
     root = Path(results)
+    run = compute if compute is not None else _serial
+    got = run([(f"limit::{lc.id}", grade_limit_file, (lc, root)) for lc in suite])
     verdicts: list[Verdict] = []
     dtypes: set[str] = set()
-    for lc in suite:
-        path = root / f"{lc.id}.json"
-        ev = {"case_id": lc.id, "check_id": f"{lc.id}::file"}
-        if not path.is_file():
-            v = Verdict.not_checked("H6.limit", "limit results", f"no result file {path}")
-            v.evidence.update(ev)
-            verdicts.append(v)
-            continue
-        try:
-            result = read_result(path, lc.case)
-            impl = _file_limit(result, path)
-        except MforacleError as exc:
-            verdicts.append(
-                Verdict.errored("H0.result-file", "the result file is valid", str(exc), ev)
-            )
-            continue
-        dtypes.add(impl.dtype)
-        got = run_planned(plan_limit_checks(impl, [lc], Caller(DEFAULT_TIMEOUT)))
-        got, unknown = _name_unknown_fields(got, result, lc.id, LIMIT_QUANTITIES)
+    for lc, (vs, dtype, unknown) in zip(suite, got, strict=True):
+        verdicts += vs
+        if dtype is not None:
+            dtypes.add(dtype)
         if unknown:
             unknown_fields[lc.id] = unknown
-        verdicts += got
     return verdicts, dtypes
+
+
+def grade_case_file(sc: SuiteCase, root: Path) -> tuple[list[Verdict], str | None, list[str]]:
+    """Grade ``root/<id>.json`` of one theta case: ``(verdicts, its dtype or None, unknown
+    field names)`` (:func:`check_files`; one independent unit of a file-mode run)."""
+    path = Path(root) / f"{sc.id}.json"
+    ev = {"case_id": sc.id, "check_id": f"{sc.id}::file"}
+    if not path.is_file():
+        return (
+            [
+                Verdict.errored(
+                    "H0.result-file",
+                    "a result file exists for the case",
+                    f"missing result file {path}",
+                    ev,
+                )
+            ],
+            None,
+            [],
+        )
+    try:
+        result = read_result(path, sc.case)
+        impl = _file_implementation(result, path)
+    except MforacleError as exc:
+        return (
+            [Verdict.errored("H0.result-file", "the result file is valid", str(exc), ev)],
+            None,
+            [],
+        )
+    got = run_planned(plan_checks(impl, [sc], Caller(DEFAULT_TIMEOUT)))
+    got, unknown = _name_unknown_fields(got, result, sc.id, QUANTITIES)
+    return got, impl.dtype, unknown
 
 
 def check_files(
@@ -270,50 +325,30 @@ def check_files(
     *,
     name_filter: str | None = None,
     limit_suite: list[LimitCase] | None = None,
+    compute: Compute | None = None,
 ) -> tuple[list[Verdict], dict[str, Any]]:
     """Grade ``RESULTS/<id>.json`` against the suite's stored references; one verdict per
     case and quantity. A missing or malformed result file is an ``error`` for that case
     (for the optional measure cases of ``limit_suite``, see :func:`check_limit_files`).
     A missing field is *not checked*; when the file also has fields mforacle does not know
     (a misspelling such as ``gradTheta``), the reason names them and ``info["unknown_fields"]``
-    maps the case id to them, so the run can warn."""
+    maps the case id to them, so the run can warn. Each case is an independent unit run by
+    ``compute`` (default: here, in order; ``mforacle check --vectors V --results R --workers N``
+    grades the cases on a Dask cluster); the verdicts come back in suite order either way."""
     root = Path(results)
+    run = compute if compute is not None else _serial
+    got = run([(f"case::{sc.id}", grade_case_file, (sc, root)) for sc in suite])
     verdicts: list[Verdict] = []
     dtypes: set[str] = set()
     unknown_fields: dict[str, list[str]] = {}
-    for sc in suite:
-        path = root / f"{sc.id}.json"
-        if not path.is_file():
-            verdicts.append(
-                Verdict.errored(
-                    "H0.result-file",
-                    "a result file exists for the case",
-                    f"missing result file {path}",
-                    {"case_id": sc.id, "check_id": f"{sc.id}::file"},
-                )
-            )
-            continue
-        try:
-            result = read_result(path, sc.case)
-            impl = _file_implementation(result, path)
-        except MforacleError as exc:
-            verdicts.append(
-                Verdict.errored(
-                    "H0.result-file",
-                    "the result file is valid",
-                    str(exc),
-                    {"case_id": sc.id, "check_id": f"{sc.id}::file"},
-                )
-            )
-            continue
-        dtypes.add(impl.dtype)
-        got = run_planned(plan_checks(impl, [sc], Caller(DEFAULT_TIMEOUT)))
-        got, unknown = _name_unknown_fields(got, result, sc.id, QUANTITIES)
+    for sc, (vs, dtype, unknown) in zip(suite, got, strict=True):
+        verdicts += vs
+        if dtype is not None:
+            dtypes.add(dtype)
         if unknown:
             unknown_fields[sc.id] = unknown
-        verdicts += got
     if limit_suite:
-        more, more_dtypes = check_limit_files(limit_suite, root, unknown_fields)
+        more, more_dtypes = check_limit_files(limit_suite, root, unknown_fields, compute=compute)
         verdicts += more
         dtypes |= more_dtypes
     info = {
