@@ -32,10 +32,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from mforacle.harness.protocol import ModelSpec
 
 from mforacle.caseio import read_case
 from mforacle.fast.network import loss_and_grad
+from mforacle.protocol import ModelSpec
 from mforacle.sampling import sample_network
 
 from .torchdiffeq_resnet import ADJOINT, EULER, ParticleField, _readout, sigma

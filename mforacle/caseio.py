@@ -217,6 +217,10 @@ def read_case(path: str | os.PathLike[str]) -> Case:
         raise type(exc)(exc.field, exc.value, exc.reason, source=str(path)) from None
 
 
+#: what a result's ``error_bound`` is: proved (``rigorous``) or not (``estimate``)
+ERROR_BOUND_KINDS = ("rigorous", "estimate")
+
+
 def result_from_json(obj: Any, case: Case | None = None) -> dict[str, Any]:
     """Validate a ``mforacle-result/1`` object; arrays become float64 NumPy arrays.
 
@@ -227,6 +231,11 @@ def result_from_json(obj: Any, case: Case | None = None) -> dict[str, Any]:
     from .numbers import float_array
 
     check_format(obj, RESULT_FORMAT)
+    kind = obj.get("error_bound_kind", "estimate")
+    if not isinstance(kind, str) or kind not in ERROR_BOUND_KINDS:
+        raise CaseFormatError(
+            "error_bound_kind", kind, f"expected one of {list(ERROR_BOUND_KINDS)}"
+        )
     out: dict[str, Any] = dict(obj)
     dims: dict[str, int] = {}
     if case is not None:

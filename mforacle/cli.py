@@ -55,7 +55,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return EXIT_USAGE
     try:
-        return int(args._run(args) or 0)
+        from . import threads
+
+        # BLAS/OpenMP threads of this process: MFORACLE_THREADS, else 1 (mforacle.threads:
+        # several threads per process oversubscribe a loaded machine, 20× slower, issue 13)
+        with threads.limit():
+            return int(args._run(args) or 0)
     except MforacleError as exc:
         print(f"mforacle: error: {exc}", file=sys.stderr)
         return EXIT_USAGE

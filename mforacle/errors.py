@@ -10,6 +10,7 @@ from typing import Any
 
 __all__ = [
     "CaseFormatError",
+    "CertificationError",
     "ImplementationError",
     "InvalidArgument",
     "MforacleError",
@@ -71,4 +72,24 @@ class NonFiniteResult(MforacleError, ArithmeticError):
         super().__init__(
             f"{quantity}: the {where} overflowed (inf or NaN) on this case; its numbers are "
             "outside float64's range — evaluate it with the exact path"
+        )
+
+
+class CertificationError(AssertionError):
+    """A value mforacle computed is *proved wrong* by its own certified enclosure.
+
+    Raised by :mod:`mforacle.reference` when an exact-path value ``v`` with stated error ``e``
+    has ``[v ± e]`` disjoint from the Arb ball that provably contains the true value. This is a
+    bug in mforacle, never a user error: it deliberately does **not** derive from
+    :class:`MforacleError` (the command line prints a traceback, not a one-line usage error).
+    ``refutations`` lists every refuted entry.
+    """
+
+    def __init__(self, refutations: list[str]) -> None:
+        self.refutations = list(refutations)
+        shown = "; ".join(self.refutations[:3])
+        more = f" (and {len(self.refutations) - 3} more)" if len(self.refutations) > 3 else ""
+        super().__init__(
+            f"internal error: {len(self.refutations)} exact-path value(s) lie outside their "
+            f"certified enclosure: {shown}{more}. Please report this as a bug."
         )

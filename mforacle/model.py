@@ -28,6 +28,7 @@ __all__ = [
     "Data",
     "Model",
     "check_theta",
+    "describe_entry",
     "float_data",
     "float_theta",
     "normalized_weights",
@@ -182,9 +183,13 @@ def normalized_weights(weights: Any, n: int, dtype: str = "float64") -> tuple[np
     energy, first variation and velocity), so its value for ``ω`` is ``s`` times its value for
     ``ω / s``; ``z_L`` and the unweighted ``grad_x`` do not depend on ``ω``.
 
+    ``weights=None`` means uniform weights ``1/n`` (then ``s = 1``).
+
     Raises:
         InvalidArgument: a weight is negative, or the sum is off by more than the tolerance.
     """
+    if weights is None:
+        return np.array([Fraction(1, n)] * n, dtype=object), Fraction(1)
     ws = exact_array(weights, "weights", (n,))
     for i, w in enumerate(ws):
         if w < 0:
@@ -210,6 +215,20 @@ def _check_weights(ws: list[Any], n: int) -> None:
         raise InvalidArgument(
             "weights", float(total), f"weights must sum to 1 (within {float(tol):.1e})"
         )
+
+
+def describe_entry(quantity: str, index: Any, d: int) -> str:
+    """An array entry in the model's terms (0-based): ``theta`` / ``grad_theta`` / ``train_step``
+    ``[l, m, j]`` -> ``layer l, neuron m, w[j]`` (``u[j − d]``, ``b`` for ``j = 2d``); ``z_L`` /
+    ``grad_x`` ``[n, i]`` -> ``data point n, coordinate i``; anything else: the index as given."""
+    idx = [int(i) for i in index]
+    if quantity in ("theta", "grad_theta", "train_step") and len(idx) == 3:
+        layer, neuron, j = idx
+        part = f"w[{j}]" if j < d else (f"u[{j - d}]" if j < 2 * d else "b")
+        return f"layer {layer}, neuron {neuron}, {part}"
+    if quantity in ("z_L", "grad_x", "x") and len(idx) == 2:
+        return f"data point {idx[0]}, coordinate {idx[1]}"
+    return str(idx)
 
 
 def check_theta(model: Model, theta: Any) -> np.ndarray:

@@ -9,6 +9,7 @@ double.
 
 from __future__ import annotations
 
+import math
 import numbers as _numbers
 import re
 from collections.abc import Sequence
@@ -132,8 +133,14 @@ def exact_array(value: Any, field: str, want: Sequence[int | None]) -> np.ndarra
     flat_in = np.asarray(value, dtype=object).reshape(-1) if shape else [value]
     out = np.empty(len(flat_in), dtype=object)
     for i, v in enumerate(flat_in):
-        idx = np.unravel_index(i, shape) if shape else ()
-        out[i] = exact_scalar(v, field + "".join(f"[{j}]" for j in idx))
+        t = type(v)
+        if t is Fraction:
+            out[i] = v
+        elif (t is float or t is np.float64) and math.isfinite(v):  # the common case, quickly
+            out[i] = Fraction(float(v))
+        else:  # everything else, with the element's index in the error message
+            idx = np.unravel_index(i, shape) if shape else ()
+            out[i] = exact_scalar(v, field + "".join(f"[{j}]" for j in idx))
     return out.reshape(shape)
 
 

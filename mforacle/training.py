@@ -46,11 +46,15 @@ from .errors import InvalidArgument
 from .model import Model, float_data, float_theta
 
 __all__ = [
+    "EnsembleHistory",
+    "FlowEnsembleHistory",
     "FlowHistory",
     "LossAndGrad",
     "TrainingHistory",
     "gradient_descent",
+    "gradient_descent_ensemble",
     "particle_flow",
+    "particle_flow_ensemble",
     "stable_step",
 ]
 
@@ -173,6 +177,56 @@ def _default_loss_and_grad() -> LossAndGrad:
 # --------------------------------------------------------------------------- discrete GD
 
 
+def _descend(
+    lg_batch: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]],
+    theta: np.ndarray,
+    step: float,
+    n_steps: int,
+    every: int,
+    lam_fn: Callable[[float], float] | None,
+    keep_thetas: bool,
+    ds: Any,
+) -> tuple[list[float], list[np.ndarray], list[np.ndarray], list[np.ndarray], list[float],
+           np.ndarray]:
+    """The explicit Euler loop on an ensemble ``theta`` (S, L, M, k); see the module docstring.
+
+    Every operation is elementwise or reduces along one member's own axis, so each member's
+    trajectory does not depend on the others (nor on ``S``).
+    """
+    S, L, M, _ = theta.shape
+    LM = float(L * M)
+    rec_s: list[float] = []
+    rec_loss: list[np.ndarray] = []
+    rec_diss: list[np.ndarray] = []
+    rec_theta: list[np.ndarray] = []
+    lams: list[float] = []
+    for n in range(n_steps + 1):
+        e, g = lg_batch(theta)
+        s_n = n * step
+        if n % every == 0 or n == n_steps:
+            rec_s.append(s_n)
+            rec_loss.append(np.asarray(e, dtype=np.float64))
+            rec_diss.append(LM * np.sum((g * g).reshape(S, -1), axis=1))
+            if keep_thetas:
+                rec_theta.append(theta.copy())
+        if n == n_steps:
+            break
+        update = LM * g
+        if lam_fn is not None:
+            lv = _lam_at(lam_fn, s_n)
+            lams.append(lv)
+            update = update + lv * theta
+        theta = theta - step * update
+        finite = np.isfinite(theta.reshape(S, -1)).all(axis=1)
+        if not finite.all():
+            bad = int(np.argmin(finite))
+            who = f" (member {bad})" if S > 1 else ""
+            raise InvalidArgument(
+                "ds", ds, f"training diverged (non-finite parameters){who} at step {n + 1}"
+            )
+    return rec_s, rec_loss, rec_diss, rec_theta, lams, theta
+
+
 def gradient_descent(
     model: Model,
     theta0: Any,
@@ -187,55 +241,131 @@ def gradient_descent(
     keep_thetas: bool = False,
     loss_and_grad: LossAndGrad | None = None,
 ) -> TrainingHistory:
-    """``steps`` explicit steps ``Θ ← Θ − Δs (L·M ∇E(Θ) + λ(s) Θ)`` from ``theta0``.
+    """``steps`` explicit steps ``Θ ← Θ − Δs (L·M ∇E(Θ) + λ(s) Θ)`` from ``theta0`` (L, M, k).
 
     Records ``s``, ``E`` and ``L·M|∇E|²`` at steps ``0, record_every, 2·record_every, …`` and
     always at the last step. ``loss_and_grad(model, theta, x, y, weights) -> (E, ∇E)`` defaults
-    to :func:`mforacle.fast.network.loss_and_grad`. Deterministic: no randomness is used.
+    to :func:`mforacle.fast.network.loss_and_grad`; with the default, this is the ``S = 1``
+    case of :func:`gradient_descent_ensemble` (bit for bit). Deterministic: no randomness.
+    Source: model.md §3 (the time ``s``).
+
+    Raises:
+        InvalidArgument: malformed model, parameters, data, ``ds``, ``steps``,
+            ``record_every`` or ``lam``; or a run that diverges (non-finite parameters).
     """
     model = _check_model(model)
     theta = float_theta(model, theta0).copy()
     xs, ys, ws = float_data(model, x, y, weights)
     step, n_steps, every, lam_fn = _check_run(ds, steps, record_every, lam)
-    lg = loss_and_grad or _default_loss_and_grad()
-    L, M, _ = theta.shape
-    LM = float(L * M)
+    if loss_and_grad is None:
+        lg_batch = _fast_batch(model, xs, ys, ws)
+    else:
+        lg = loss_and_grad
 
-    rec_s: list[float] = []
-    rec_loss: list[float] = []
-    rec_diss: list[float] = []
-    rec_theta: list[np.ndarray] = []
-    lams: list[float] = []
-    for n in range(n_steps + 1):
-        e, g = lg(model, theta, xs, ys, ws)
-        g = np.asarray(g, dtype=np.float64)
-        s_n = n * step
-        if n % every == 0 or n == n_steps:
-            rec_s.append(s_n)
-            rec_loss.append(float(e))
-            rec_diss.append(LM * float(np.sum(g * g)))
-            if keep_thetas:
-                rec_theta.append(theta.copy())
-        if n == n_steps:
-            break
-        update = LM * g
-        if lam_fn is not None:
-            lv = _lam_at(lam_fn, s_n)
-            lams.append(lv)
-            update = update + lv * theta
-        theta = theta - step * update
-        if not np.all(np.isfinite(theta)):
-            raise InvalidArgument(
-                "ds", ds, f"training diverged (non-finite parameters) at step {n + 1}"
-            )
+        def lg_batch(th: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            e, g = lg(model, th[0], xs, ys, ws)
+            return np.array([float(e)]), np.asarray(g, dtype=np.float64)[None]
+
+    rec_s, rec_loss, rec_diss, rec_theta, lams, final = _descend(
+        lg_batch, theta[None], step, n_steps, every, lam_fn, keep_thetas, ds
+    )
     return TrainingHistory(
         np.array(rec_s),
-        np.array(rec_loss),
-        np.array(rec_diss),
-        theta,
+        np.array([float(e[0]) for e in rec_loss]),
+        np.array([float(v[0]) for v in rec_diss]),
+        final[0],
         step,
         n_steps,
-        tuple(rec_theta),
+        tuple(t[0] for t in rec_theta),
+        tuple(lams),
+    )
+
+
+@dataclass(frozen=True)
+class EnsembleHistory:
+    """What :func:`gradient_descent_ensemble` saw for ``S`` networks at the recorded steps."""
+
+    s: np.ndarray  # (R,) times of the recorded states
+    loss: np.ndarray  # (R, S) E(Θ_s(s))
+    dissipation: np.ndarray  # (R, S) L·M |∇E(Θ_s(s))|²
+    theta: np.ndarray  # final Θ, (S, L, M, k)
+    ds: float
+    steps: int
+    thetas: np.ndarray | None = None  # (R, S, L, M, k) recorded states when keep_thetas=True
+    lam: tuple[float, ...] = ()
+
+    @property
+    def final_loss(self) -> np.ndarray:
+        """``E(Θ_s(steps·Δs))`` per member, ``(S,)``."""
+        return self.loss[-1]
+
+    def member(self, s: int) -> TrainingHistory:
+        """Member ``s`` as the :class:`TrainingHistory` :func:`gradient_descent` returns."""
+        return TrainingHistory(
+            self.s.copy(),
+            self.loss[:, s].copy(),
+            self.dissipation[:, s].copy(),
+            self.theta[s],
+            self.ds,
+            self.steps,
+            () if self.thetas is None else tuple(self.thetas[:, s]),
+            self.lam,
+        )
+
+
+def _fast_batch(
+    model: Model, xs: np.ndarray, ys: np.ndarray, ws: np.ndarray
+) -> Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    from .fast.network import loss_and_grad_ensemble
+
+    def lg_batch(th: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return loss_and_grad_ensemble(model, th, xs, ys, ws, validate=False)
+
+    return lg_batch
+
+
+def gradient_descent_ensemble(
+    model: Model,
+    theta0s: Any,
+    x: Any,
+    y: Any,
+    weights: Any = None,
+    *,
+    ds: float,
+    steps: int,
+    lam: Lam = None,
+    record_every: int = 1,
+    keep_thetas: bool = False,
+) -> EnsembleHistory:
+    """:func:`gradient_descent` of ``S`` networks at once, on shared data, by the fast path.
+
+    ``theta0s``: ``(S, L, M, 2d+1)`` (e.g. :func:`mforacle.sampling.sample_networks`). Each step
+    is one :func:`mforacle.fast.network.loss_and_grad_ensemble` call and elementwise updates;
+    member ``s`` of the result equals :func:`gradient_descent` of ``theta0s[s]`` bit for bit
+    (:meth:`EnsembleHistory.member`). ``loss`` and ``dissipation`` are ``(R, S)``; the seed
+    sweeps of claims B3 and C3 need ``final_loss`` (``record_every=steps`` records only the two
+    ends). Source: model.md §3.
+
+    Raises:
+        InvalidArgument: as :func:`gradient_descent`; a diverging member is named.
+    """
+    from .fast.network import float_thetas
+
+    model = _check_model(model)
+    theta = float_thetas(model, theta0s).copy()
+    xs, ys, ws = float_data(model, x, y, weights)
+    step, n_steps, every, lam_fn = _check_run(ds, steps, record_every, lam)
+    rec_s, rec_loss, rec_diss, rec_theta, lams, final = _descend(
+        _fast_batch(model, xs, ys, ws), theta, step, n_steps, every, lam_fn, keep_thetas, ds
+    )
+    return EnsembleHistory(
+        np.array(rec_s),
+        np.stack(rec_loss),
+        np.stack(rec_diss),
+        final,
+        step,
+        n_steps,
+        np.stack(rec_theta) if keep_thetas else None,
         tuple(lams),
     )
 
@@ -335,7 +465,7 @@ def particle_flow(
     dissipation ``∫_0^1 Σ_j ω_j |V(θ_j(t), t)|² dt`` (composite Simpson in ``t``, order 4 like
     the depth solver). Deterministic.
     """
-    from .fast.limit import ParticleMeasure, solve_particles, velocity_on_particles
+    from .fast.limit import ParticleMeasure
     from .measures import GaussianPath
 
     model = _check_model(model)
@@ -361,37 +491,140 @@ def particle_flow(
         )
     xs, ys, ws = float_data(model, x, y, weights)
     step, n_steps, every, lam_fn = _check_run(ds, steps, record_every, lam)
-    nodes = particles.nodes.copy()
-    om = particles.weights
-    simpson = _simpson_weights(nodes.shape[0])
+    rec_s, rec_loss, rec_diss, nodes = _flow(
+        model, particles.nodes[None].copy(), particles.weights[None], xs, ys, ws, step, n_steps,
+        every, lam_fn, ds,
+    )
+    return FlowHistory(
+        np.array(rec_s),
+        np.array([float(e[0]) for e in rec_loss]),
+        np.array([float(v[0]) for v in rec_diss]),
+        ParticleMeasure(nodes[0], particles.weights),
+        step,
+        n_steps,
+        {"T": int(nodes.shape[1]), "J": int(nodes.shape[2])},
+    )
+
+
+def _flow(
+    model: Model,
+    nodes: np.ndarray,
+    om: np.ndarray,
+    xs: np.ndarray,
+    ys: np.ndarray,
+    ws: np.ndarray,
+    step: float,
+    n_steps: int,
+    every: int,
+    lam_fn: Callable[[float], float] | None,
+    ds: Any,
+) -> tuple[list[float], list[np.ndarray], list[np.ndarray], np.ndarray]:
+    """The explicit Euler loop of the particle flow on an ensemble ``nodes`` (S, T, J, k) with
+    weights ``om`` (S, J); per-member operations only (each member independent of ``S``)."""
+    from .fast.limit import solve_particle_ensemble, velocity_on_particle_ensemble
+
+    S, T = nodes.shape[:2]
+    simpson = _simpson_weights(T)[:, None]
     rec_s: list[float] = []
-    rec_loss: list[float] = []
-    rec_diss: list[float] = []
+    rec_loss: list[np.ndarray] = []
+    rec_diss: list[np.ndarray] = []
     for k in range(n_steps + 1):
-        current = ParticleMeasure(nodes, om)
-        sol = solve_particles(model, current, xs, ys, ws)
-        V = velocity_on_particles(model, current, sol)
+        sol = solve_particle_ensemble(model, nodes, om, xs, ys, ws)
+        V = velocity_on_particle_ensemble(model, nodes, sol)
         s_k = k * step
         if k % every == 0 or k == n_steps:
             rec_s.append(s_k)
-            rec_loss.append(float(sol.energy))
-            rec_diss.append(float(simpson @ (np.sum(V * V, axis=2) @ om)))
+            rec_loss.append(sol.energy.copy())
+            per_depth = np.matmul(np.sum(V * V, axis=-1), om[:, :, None])  # (S, T, 1)
+            rec_diss.append(np.matmul(per_depth.transpose(0, 2, 1), simpson)[:, 0, 0])
         if k == n_steps:
             break
         update = V
         if lam_fn is not None:
             update = V + _lam_at(lam_fn, s_k) * nodes
         nodes = nodes - step * update
-        if not np.all(np.isfinite(nodes)):
+        finite = np.isfinite(nodes.reshape(S, -1)).all(axis=1)
+        if not finite.all():
+            bad = int(np.argmin(finite))
+            who = f" (member {bad})" if S > 1 else ""
             raise InvalidArgument(
-                "ds", ds, f"particle flow diverged (non-finite nodes) at step {k + 1}"
+                "ds", ds, f"particle flow diverged (non-finite nodes){who} at step {k + 1}"
             )
-    return FlowHistory(
-        np.array(rec_s),
-        np.array(rec_loss),
-        np.array(rec_diss),
-        ParticleMeasure(nodes, om),
-        step,
-        n_steps,
-        {"T": int(nodes.shape[0]), "J": int(nodes.shape[1])},
+    return rec_s, rec_loss, rec_diss, nodes
+
+
+@dataclass(frozen=True)
+class FlowEnsembleHistory:
+    """What :func:`particle_flow_ensemble` saw for ``S`` particle measures."""
+
+    s: np.ndarray  # (R,)
+    loss: np.ndarray  # (R, S) E(ρ_s(s))
+    dissipation: np.ndarray  # (R, S)
+    nodes: np.ndarray  # final nodes (S, T, J, k)
+    weights: np.ndarray  # (S, J), unchanged
+    ds: float
+    steps: int
+
+    def member(self, s: int) -> FlowHistory:
+        """Member ``s`` as the :class:`FlowHistory` :func:`particle_flow` returns."""
+        from .fast.limit import ParticleMeasure
+
+        return FlowHistory(
+            self.s.copy(),
+            self.loss[:, s].copy(),
+            self.dissipation[:, s].copy(),
+            ParticleMeasure(self.nodes[s], self.weights[s]),
+            self.ds,
+            self.steps,
+            {"T": int(self.nodes.shape[1]), "J": int(self.nodes.shape[2])},
+        )
+
+
+def particle_flow_ensemble(
+    model: Model,
+    particles: Any,
+    x: Any,
+    y: Any,
+    weights: Any = None,
+    *,
+    ds: float,
+    steps: int,
+    lam: Lam = None,
+    record_every: int = 1,
+) -> FlowEnsembleHistory:
+    """:func:`particle_flow` of ``S`` particle measures at once, on shared data.
+
+    ``particles``: a non-empty sequence of :class:`mforacle.fast.limit.ParticleMeasure` with
+    the same ``(T, J)`` (e.g. the ``M`` paths of each seed, as claim C3.depth builds them).
+    Member ``s`` of the result equals :func:`particle_flow` of ``particles[s]`` bit for bit
+    (:meth:`FlowEnsembleHistory.member`); ``loss``, ``dissipation`` are ``(R, S)``. Source:
+    model.md §4 (transport along characteristics).
+
+    Raises:
+        InvalidArgument: an empty or mixed sequence, members of different shapes, malformed
+            data or run parameters, or a diverging member (named).
+    """
+    from .fast.limit import ParticleMeasure
+
+    model = _check_model(model)
+    if isinstance(particles, ParticleMeasure) or not isinstance(particles, list | tuple) or not (
+        particles
+    ):
+        raise InvalidArgument("particles", particles,
+                              "expected a non-empty list of ParticleMeasure")
+    for i, pm in enumerate(particles):
+        if not isinstance(pm, ParticleMeasure):
+            raise InvalidArgument(f"particles[{i}]", pm, "expected a ParticleMeasure")
+        if pm.nodes.shape != particles[0].nodes.shape or pm.nodes.shape[2] != model.k:
+            raise InvalidArgument(f"particles[{i}].nodes", pm.nodes.shape,
+                                  f"expected shape {particles[0].nodes.shape} with k = {model.k}")
+    xs, ys, ws = float_data(model, x, y, weights)
+    step, n_steps, every, lam_fn = _check_run(ds, steps, record_every, lam)
+    nodes = np.stack([pm.nodes for pm in particles])
+    om = np.stack([pm.weights for pm in particles])
+    rec_s, rec_loss, rec_diss, final = _flow(
+        model, nodes, om, xs, ys, ws, step, n_steps, every, lam_fn, ds
+    )
+    return FlowEnsembleHistory(
+        np.array(rec_s), np.stack(rec_loss), np.stack(rec_diss), final, om, step, n_steps
     )

@@ -23,7 +23,7 @@ from typing import Any, Literal
 Status = Literal["pass", "fail", "not checked", "error"]
 Relation = Literal["<=", ">=", "in", "=="]
 
-__all__ = ["Relation", "Status", "Verdict", "builtin_only", "code_name", "decide"]
+__all__ = ["Relation", "Status", "Verdict", "builtin_only", "code_name", "decide", "violation"]
 
 
 def decide(figure: float, relation: Relation, bound: Any) -> bool:
@@ -117,16 +117,15 @@ class Verdict:
         return self.status in ("fail", "error")
 
     def summary(self) -> str:
-        """One line: ``A1 pass: 3.1e-15 <= 2.2e-13 (fast vs exact, z_L)``."""
+        """One line: ``A1 pass: 3.1e-15 <= 2.2e-13 (reason)``; a failure reads as the violation,
+        ``H1.forward fail: 3.9e-12 > allowed 2.9e-13 (13.6×) (reason)``."""
         if self.figure is None:
             return f"{self.claim} {self.status}: {self.reason}"
-        bound = self.bound
-        if isinstance(bound, list | tuple):
-            b = "[" + ", ".join(f"{v:.4g}" for v in bound) + "]"
-        else:
-            b = f"{bound:.4g}" if isinstance(bound, float | int) else str(bound)
         tail = f" ({self.reason})" if self.reason else ""
-        return f"{self.claim} {self.status}: {self.figure:.4g} {self.relation} {b}{tail}"
+        if self.status == "fail":
+            return f"{self.claim} fail: {violation(self.figure, self.relation, self.bound)}{tail}"
+        held = f"{self.figure:.4g} {self.relation} {_num(self.bound)}"
+        return f"{self.claim} {self.status}: {held}{tail}"
 
     def to_json(self) -> dict[str, Any]:
         return _jsonable(asdict(self))
@@ -139,6 +138,28 @@ class Verdict:
             raise AssertionError(
                 self.summary() + "\n" + json.dumps(self.to_json()["evidence"], indent=1)[:4000]
             )
+
+
+def _num(bound: Any) -> str:
+    if isinstance(bound, list | tuple):
+        return "[" + ", ".join(f"{v:.4g}" for v in bound) + "]"
+    return f"{bound:.4g}" if isinstance(bound, float | int) else str(bound)
+
+
+def violation(figure: float, relation: Relation, bound: Any) -> str:
+    """How ``figure`` breaks ``figure relation bound``, for a person: ``3.9e-12 > allowed
+    2.9e-13 (13.6×)``, ``1.2 < required 1.8``, ``0.21 outside [-1.15, -0.85]``, ``nan (not a
+    number) where <= 1 was required``."""
+    if figure is None or math.isnan(figure):
+        return f"nan (not a number) where {relation} {_num(bound)} was required"
+    if relation == "<=":
+        times = f" ({figure / bound:.3g}×)" if isinstance(bound, float | int) and bound > 0 else ""
+        return f"{figure:.2g} > allowed {bound:.2g}{times}"
+    if relation == ">=":
+        return f"{figure:.3g} < required {_num(bound)}"
+    if relation == "in":
+        return f"{figure:.4g} outside {_num(bound)}"
+    return f"{figure:.4g} != {_num(bound)}"
 
 
 def code_name(fn: Any) -> str:

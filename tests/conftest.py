@@ -23,3 +23,23 @@ def pytest_terminal_summary(terminalreporter):
         terminalreporter.section("measured rates and figures")
         for line in MEASUREMENTS:
             terminalreporter.write_line(line)
+
+
+def _slow_selected(config: pytest.Config) -> bool:
+    """``-m`` names ``slow`` without negating it (``-m slow``, ``-m "slow or not slow"``)."""
+    expr = config.getoption("markexpr", "") or ""
+    return "slow" in expr.replace("not slow", "")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked ``slow`` run in the ``thorough`` profile or when ``-m`` selects them; in the
+    ``dev`` and ``ci`` profiles they are skipped with that reason."""
+    if PROFILE == "thorough" or _slow_selected(config):
+        return
+    skip = pytest.mark.skip(
+        reason=f"slow: skipped in the {PROFILE} profile (run with -m slow or "
+        "MFORACLE_PROFILE=thorough)"
+    )
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)

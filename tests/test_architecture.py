@@ -1,9 +1,10 @@
 """The import graph of ``mforacle/`` runs one way, through explicit layers, without cycles.
 
-Layers, lowest first (issue 8; docs/ARCHITECTURE.md)::
+Layers, lowest first (issue 8; docs/ARCHITECTURE.md; the certifying module mforacle.reference
+sits with the limit, above the three paths it compares)::
 
     numbers/model → exact, fast, ball (and the error model) → limit → training
-                  → verdicts and claims → harness → report → CLI
+                  → verdicts and claims → harness → report → scale-out → CLI
 
 A module may import modules of its own layer or of lower layers, never of a higher one. The
 numerical paths of the second layer (``exact``, ``fast``, ``ball``) and the error model
@@ -47,13 +48,14 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "mforacle.caseio",
             "mforacle.cases",
             "mforacle.protocol",
+            "mforacle.threads",
         ),
     ),
     (
         "exact, fast, ball",
         ("mforacle.exact", "mforacle.fast", "mforacle.ball", "mforacle.tolerance"),
     ),
-    ("limit", ("mforacle.sampling",)),
+    ("limit", ("mforacle.sampling", "mforacle.reference")),
     ("training", ("mforacle.training", "mforacle.builtin")),
     (
         "verdicts and claims",
@@ -66,7 +68,8 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
         ),
     ),
     ("harness", ("mforacle.harness",)),
-    ("report", ("mforacle.harness.report", "mforacle.harness.svgplot", "mforacle.harness.session")),
+    ("report", ("mforacle.report",)),
+    ("scale-out", ("mforacle.scale", "mforacle.dask_worker")),
     (
         "CLI",
         (

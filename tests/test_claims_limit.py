@@ -20,6 +20,7 @@ from mforacle.claims.limit import (
 )
 from mforacle.claims.training import builtin_flow_case
 from mforacle.measures import GaussianPath
+from mforacle.verdict import builtin_only
 
 LADDER = [4, 8, 16, 32]
 
@@ -104,6 +105,10 @@ def test_b_claims_pass_on_the_builtin_limit(measured):
     assert {v.claim for v in out} >= want
     for v in out:
         v.assert_passed()
+        # B1, B2, B4, B5 check mforacle's own limit code; B3 the subject's loss (here mforacle's)
+        assert builtin_only(v), (v.claim, v.provenance)
+        if v.claim.startswith("B3"):
+            assert v.provenance["measured"] == "mforacle.fast", v.provenance
     b1 = next(v for v in out if v.claim == "B1")
     assert b1.evidence["ladder"] == LADDER and len(b1.evidence["errors"]) == 4
     assert b1.evidence["fit"]["ci"][0] < b1.figure < b1.evidence["fit"]["ci"][1]

@@ -33,6 +33,8 @@ EXTS = ("py", "md", "json", "toml", "txt", "html", "svg", "cfg", "yml", "yaml", 
 #: Outputs mforacle writes (not files the repository must contain), as regular expressions.
 GENERATED = {
     r"reports/check\.(\*|\{[\w,]+\}|json|md|html)": "mforacle check's report",
+    r"reports/latest\.(\*|\{json,md,html\}|json|md|html)": "the main job's report (./dev report; "
+    "ignored by git: the committed sample is reports/sample/)",
     r"reports/failures/.*": "failing properties save their cases here",
     r"reports/cases/.*": "case files written next to a report",
     r"reports/claims-[\w-]+\.json": "mforacle claims --json FILE, as in the README's examples",
@@ -172,7 +174,7 @@ def test_a_fake_citation_is_detected(text, expected):
         "mforacle/exact/network.py:12",
         "`mforacle/examples/*.json`",
         "`mforacle/commands/<name>.py`",
-        "reports/latest.{json,md,html}",
+        "reports/sample/latest.{json,md,html}",
         "`mforacle/schema/`",
         "tests/test_doc_paths.py",
     ],

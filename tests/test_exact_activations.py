@@ -164,3 +164,36 @@ def test_eta_is_rounded_at_the_active_precision() -> None:
         high = act.sigma(mpmath.mpf(0))
         assert abs(high - mpmath.mpf(1) / 12) <= mpmath.mpf(10) ** -78
         assert abs(low - high) > mpmath.mpf(10) ** -40  # low really was rounded at 20 digits
+
+
+@pytest.mark.parametrize("spec", ["tanh", "erf", "sigmoid", "softplus", "sin", "regrelu:0.5"])
+@pytest.mark.parametrize("dps", [15, 45, 90])
+def test_sigma_and_d1_agree_with_sigma_and_d1_within_an_ulp(spec: str, dps: int) -> None:
+    """The shared-work pair used by the network (tanh: one cosh/sinh) is within one unit in the
+    last place of the truth (the separate functions at 30 more digits), also at huge and tiny
+    arguments."""
+    act = exact_activation(spec)
+    texts = ["0", "1e-300", "-0.3", "0.5", "2.75", "-19.5", "40", "-1e5", "1e200"]
+    if spec == "erf":  # erf'(x) = c e^{-x²}: x² rounded at the working precision loses all
+        texts = texts[:-2]  # relative accuracy of e^{-x²} once x² > 2^prec (a separate matter)
+    for text in texts:
+        with mpmath.workdps(dps):
+            x = mpmath.mpf(text)
+            s, ds = act.sigma_and_d1(x)
+            ulp = mpmath.mpf(2) ** (1 - mpmath.mp.prec)
+        with mpmath.workdps(dps + 30):
+            want_s, want_ds = act.sigma(x), act.d1(x)
+        for got, want in ((s, want_s), (ds, want_ds)):
+            tol = ulp * abs(want) * (1 if want else 0)
+            assert abs(got - want) <= tol, (spec, dps, text, got, want)
+
+
+def test_sigma_and_d1_check_catches_a_wrong_pair(monkeypatch) -> None:
+    """Deliberately broken: sech (not sech²) as tanh's derivative must fail the comparison."""
+    act = exact_activation("tanh")
+    with mpmath.workdps(30):
+        x = mpmath.mpf("0.5")
+        s, _ = act.sigma_and_d1(x)
+        broken = mpmath.sech(x)
+        assert abs(broken - act.d1(x)) > mpmath.mpf(2) ** (1 - mpmath.mp.prec) * act.d1(x)
+        assert s == act.sigma(x) or abs(s - act.sigma(x)) <= mpmath.mpf(2) ** -90

@@ -68,3 +68,45 @@ def test_network_with_saturated_huge_preactivations():
     r = evaluate(model, theta, [["0.5", "-1.0"], ["0.25", "0.75"]], ["0.1", "-0.3"], dps=20)
     hi = evaluate(model, theta, [["0.5", "-1.0"], ["0.25", "0.75"]], ["0.1", "-0.3"], dps=60)
     assert abs(r.loss - hi.loss) <= r.error_bound["loss"]
+
+
+@given(st.lists(st.tuples(mantissas, exponents, mantissas, exponents), max_size=8),
+       st.lists(st.tuples(mantissas, exponents), max_size=2), st.randoms())
+def test_exact_dot_raw_is_the_rounded_exact_dot_in_any_order(parts, extra, rnd):
+    """Σ x_i y_i + Σ extra with exact products, rounded once; order-independent. A dot product
+    that rounds each product first (the broken variant below) differs on these cases."""
+    from mforacle.exact.summation import exact_dot_raw, exact_sum_raw
+
+    with mpmath.workdps(20):
+        prec = mpmath.mp.prec
+        xs = [mpmath.mpf((m1, e1))._mpf_ for m1, e1, _m2, _e2 in parts]
+        ys = [mpmath.mpf((m2, e2))._mpf_ for _m1, _e1, m2, e2 in parts]
+        ex = [mpmath.mpf((m, e))._mpf_ for m, e in extra]
+        exact = sum((Fraction(m1) * Fraction(2) ** e1 * Fraction(m2) * Fraction(2) ** e2
+                     for m1, e1, m2, e2 in parts), Fraction(0))
+        exact += sum((Fraction(m) * Fraction(2) ** e for m, e in extra), Fraction(0))
+        want = (mpmath.mpf(exact.numerator) / exact.denominator)._mpf_
+        got = exact_dot_raw(xs, ys, prec, ex)
+        pairs = list(zip(xs, ys, strict=True))
+        rnd.shuffle(pairs)
+        rnd.shuffle(ex)
+        shuffled = exact_dot_raw([p[0] for p in pairs], [p[1] for p in pairs], prec, ex)
+        assert mpmath.mpf(got) == mpmath.mpf(shuffled) == mpmath.mpf(want)
+        broken = exact_sum_raw([(mpmath.mpf(a) * mpmath.mpf(b))._mpf_ for a, b in pairs] + ex,
+                               prec)
+        if len(parts) == 1 and not extra and mpmath.mpf(broken) != mpmath.mpf(want):
+            raise AssertionError("one product rounded once must equal the exact dot")
+
+
+def test_rounding_products_first_is_caught():
+    """The broken variant (products rounded before the exact sum) loses the low part here."""
+    from mforacle.exact.summation import exact_dot_raw, exact_sum_raw
+
+    with mpmath.workdps(15):
+        prec = mpmath.mp.prec
+        a = mpmath.mpf(1) + mpmath.mpf(2) ** -40
+        xs, ys = [a._mpf_, mpmath.mpf(-1)._mpf_], [a._mpf_, mpmath.mpf(1)._mpf_]
+        exact = exact_dot_raw(xs, ys, prec)  # a² − 1 = 2^-39 + 2^-80
+        rounded = exact_sum_raw([(a * a)._mpf_, mpmath.mpf(-1)._mpf_], prec)
+        assert mpmath.mpf(exact) == mpmath.mpf(2) ** -39 + mpmath.mpf(2) ** -80
+        assert mpmath.mpf(rounded) != mpmath.mpf(exact)

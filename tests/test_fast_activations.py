@@ -174,7 +174,6 @@ def test_erf_special_values_and_shapes() -> None:
     # arrays longer than one block (evaluated block by block) equal the whole-array evaluation
     n = 5 * (fast_act_module._BLOCK // 2 + 3)  # two full blocks and a partial one
     xs = np.linspace(-7, 7, n)[np.random.default_rng(3).permutation(n)].reshape(5, -1)
-    np.testing.assert_array_equal(erf(xs), fast_act_module._erf_flat(xs.ravel()).reshape(5, -1))
     np.testing.assert_array_equal(erf_prime(xs),
                                   fast_act_module._erf_prime_flat(xs.ravel()).reshape(5, -1))
 
@@ -316,3 +315,72 @@ def test_unknown_activation_raises_named_field() -> None:
     with pytest.raises(InvalidArgument) as info:
         get("regrelu:-1")
     assert info.value.field == "model.activation"
+
+
+def _tanh_network_derivative_excess(derivative) -> float:
+    """Worst ``|σ̂' − sech² x| / (c u (sech² x + tanh² x))`` of the network's derivative-from-σ
+    over a dense grid, ``c = DEFAULT_ACTIVATION_ULPS``: the form mforacle.tolerance allows for
+    σ' formed from tanh's output (``D = tanh²``)."""
+    from mforacle.tolerance import DEFAULT_ACTIVATION_ULPS
+
+    xs = np.concatenate([np.linspace(-25.0, 25.0, 5001), [0.0, 1e-300, 5e-9, -19.1, 19.1]])
+    d = derivative(np.tanh(xs), None)
+    worst = 0.0
+    with mpmath.workdps(40):
+        for x, v in zip(xs, d, strict=True):
+            t = mpmath.tanh(mpmath.mpf(float(x)))
+            true = 1 - t * t
+            allowed = DEFAULT_ACTIVATION_ULPS * U * (true + t * t) + FLOOR
+            worst = max(worst, float(abs(mpmath.mpf(float(v)) - true) / allowed))
+    return worst
+
+
+def test_tanh_derivative_from_sigma_within_the_error_model() -> None:
+    """The network kernel forms tanh' = 1 − t² from the kept t = tanh(a) (issue 13): within
+    ``c u (|σ'| + tanh²)`` of the truth, the allowance mforacle.tolerance states for this form.
+    A derivative formed as 1 − t (the deliberately broken variant) is far outside it."""
+    act = get("tanh")
+    assert act.derivative_from_sigma
+    assert _tanh_network_derivative_excess(act.derivative) <= 1.0
+    assert _tanh_network_derivative_excess(lambda t, aux: 1.0 - np.abs(t)) > 1.0
+
+
+@pytest.mark.parametrize("spec", SPECS)
+def test_activate_hooks_give_sigma_and_its_derivative(spec: str) -> None:
+    """``activate`` overwrites a with σ(a) and ``derivative`` gives σ'(a): the network's view
+    equals sigma/dsigma (bit for bit where σ' is kept; tanh within the model, above)."""
+    fa = get(spec)
+    a = np.linspace(-6.0, 6.0, 1201)
+    s = a.copy()
+    aux = fa.activate(s)
+    assert np.array_equal(s, fa.sigma(a))
+    d = fa.derivative(s, aux)
+    if not fa.derivative_from_sigma:
+        assert np.array_equal(d, fa.dsigma(a))
+    else:
+        assert np.max(np.abs(d - fa.dsigma(a))) <= 8 * U
+
+
+def _horner(t, coef, leading_one: bool):
+    """Cephes' polevl / p1evl in NumPy: the evaluation order the erf budget analyses."""
+    acc = t + coef[0] if leading_one else coef[0] * t + coef[1]
+    for c in coef[1:] if leading_one else coef[2:]:
+        acc = acc * t + c
+    return acc
+
+
+def test_scipy_erf_is_the_analysed_algorithm() -> None:
+    """erf() is scipy.special.erf; its error budget (ERF_MAX_REL_ERROR) is derived for Cody's
+    rationals with the transcribed coefficients evaluated by Horner's rule. On |x| <= 1 SciPy's
+    result is bit-identical to that evaluation here, so SciPy runs that very algorithm (a
+    different erf, e.g. a perturbed coefficient — the broken variant — is not)."""
+    A = fast_act_module
+    rng = np.random.default_rng(13)
+    xs = np.concatenate([np.linspace(-1.0, 1.0, 40001), rng.uniform(-1.0, 1.0, 40000)])
+    t = xs * xs
+    ours = xs * _horner(t, A._ERF_T, False) / _horner(t, A._ERF_U, True)
+    assert np.array_equal(erf(xs), ours)
+    broken_T = list(A._ERF_T)
+    broken_T[4] = float(np.nextafter(broken_T[4], np.inf))
+    broken = xs * _horner(t, broken_T, False) / _horner(t, A._ERF_U, True)
+    assert not np.array_equal(erf(xs), broken)

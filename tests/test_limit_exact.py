@@ -76,6 +76,7 @@ def _ortho_reference(x, y, probe_t, probe_theta):
     return out
 
 
+@pytest.mark.slow  # ~45 s (quadrature at 24 digits); the exact limit also meets the fast one in CI
 def test_exact_solver_matches_closed_form_orthogonal_case() -> None:
     model, meas = _ortho_case()
     x = [["0.5", "-1"], ["-0.25", "0.75"]]

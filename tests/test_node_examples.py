@@ -89,12 +89,11 @@ def test_adjoint_finding_first_layer_gets_no_gradient_and_inner_error_shrinks():
     """docs/findings.md: the adjoint sweep leaves layer 0 without gradient (exactly 0 while the
     discrete gradient is not), and on the inner layers differs from it by O(1/L)."""
     _need("torchdiffeq")
-    from mforacle.harness.protocol import ModelSpec
-
     from examples.node_findings import CASE, _torch_grad
     from examples.torchdiffeq_resnet import ADJOINT
     from mforacle.caseio import read_case
     from mforacle.fast.network import loss_and_grad
+    from mforacle.protocol import ModelSpec
     from mforacle.sampling import sample_network
 
     case = read_case(CASE)

@@ -1,27 +1,32 @@
-"""Reports: the JSON schema's keys, Markdown and a self-contained HTML page with inline SVG, tick
-labels that never overlap, one plot per distinct dataset, failures with their reproduction."""
+"""Reports: the JSON schema's keys, Markdown and a self-contained HTML page with inline SVG
+(matplotlib, deterministic, unique ids), tick labels that never overlap, one plot per distinct
+dataset, failures with their reproduction, and every text field escaped."""
 
 from __future__ import annotations
 
-import itertools
 import json
 import math
 import re
+from html.parser import HTMLParser
 
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from mforacle.cli import main
-from mforacle.harness.report import (
+from mforacle.report import (
     REQUIRED_KEYS,
     VERDICT_KEYS,
+    Dataset,
+    dataset_svg,
     datasets,
+    figure_svg,
+    html_page,
     markdown,
     svg_history,
     svg_loglog,
     write_report,
 )
-from mforacle.harness.svgplot import CHAR_W, GAP, LINE_H, linear_ticks, log_ticks
+from mforacle.report.plots import _style, dataset_figure, drawn_tick_labels, tick_labels_overlap
 
 A2_LADDER = [2.0**-k for k in range(8, 29, 2)]  # the Taylor test's h = 2^-8 ... 2^-28
 
@@ -159,8 +164,6 @@ def test_one_plot_per_distinct_dataset_lists_every_verdict():
         ("rate", ["B1.Z1"]),
     ]
     page = _report(rows)
-    from mforacle.harness.report import html_page
-
     text = html_page(page)
     assert text.count("<svg") == 3
     # the shared plot's caption states both verdicts and the fitted slope with its CI
@@ -187,7 +190,8 @@ def test_one_plot_per_distinct_dataset_lists_every_verdict():
         ),
     ]
     assert [(d.kind, d.claims) for d in datasets(c4_rows)] == [("rate", ["C4", "C4.ladder"])]
-    assert "L=2,M=4,s=20" in html_page(_report(c4_rows))
+    page = html_page(_report(c4_rows))
+    assert all(f">{t}<" in page for t in ("L=2", "M=4", "s=20")), "rung labels on the x axis"
 
 
 def test_failing_check_keeps_its_reproduction_at_the_top():
@@ -206,10 +210,8 @@ def test_failing_check_keeps_its_reproduction_at_the_top():
             reproduce="mforacle check x:IMPL --case cases/small-tanh-1.json --only loss",
         ),
     ]
-    from mforacle.harness.report import html_page
-
     page = html_page(_report(rows))
-    head, failures = page.split("<h2 id='failures'>")
+    head, failures = page.split('<h2 id="failures">')
     assert "2 failing or errored checks" in head  # the summary points to them
     top = failures.split("<h2")[0]  # the failures section
     for rid, case, cmd in (
@@ -220,7 +222,7 @@ def test_failing_check_keeps_its_reproduction_at_the_top():
             "mforacle check x:IMPL --case cases/small-tanh-1.json --only loss",
         ),
     ):
-        assert rid in top and f"href='{case}'" in top and cmd in top
+        assert rid in top and f'href="{case}"' in top and cmd in top
     md = markdown(_report(rows))
     fails = md.split("## Failures and errors (2)")[1].split("\n## ")[0]
     assert "cases/C1-abc.json" in fails and "mforacle claims --claim C1" in fails
@@ -229,91 +231,178 @@ def test_failing_check_keeps_its_reproduction_at_the_top():
     assert re.search(r"\| C1 \| C1 title \| 1 \| \*\*fail\*\* \| 2 ≤ 1 \|", md)
 
 
-def _assert_spaced(ticks, lo, hi, length, *, vertical=False, log=True):
-    """Independent of the module's own check: centres at least half of both widths + GAP apart."""
-
-    def pos(v):
-        if log:
-            return (math.log10(v) - math.log10(lo)) / (math.log10(hi) - math.log10(lo)) * length
-        return (v - lo) / (hi - lo) * length
-
-    placed = sorted((pos(v), lab) for v, lab in ticks)
-    for (p, a), (q, b) in itertools.pairwise(placed):
-        need = LINE_H if vertical else CHAR_W * (len(a) + len(b)) / 2
-        assert q - p >= need + GAP - 1e-9, (a, b, q - p, need, ticks)
-    if log:
-        tol = 1e-9 * (math.log10(hi) - math.log10(lo))  # decades
-        assert all(-tol <= math.log10(v / lo) and math.log10(v / hi) <= tol for v, _ in ticks)
-    else:
-        assert all(lo - 1e-9 * (hi - lo) <= v <= hi + 1e-9 * (hi - lo) for v, _ in ticks), ticks
+def _rate_ds(ladder, errors, fit=None, ladder_name="L", claim="B1"):
+    ds = Dataset("rate", "k", ladder_name=ladder_name, x=list(ladder), y=list(errors))
+    ds.fits += [fit] if fit else []
+    ds.rows.append({"id": claim, "claim": claim, "status": "pass"})
+    return ds
 
 
-def test_taylor_ladder_ticks_are_powers_of_two_and_do_not_overlap():
-    lo, hi = A2_LADDER[-1] * 0.6, A2_LADDER[0] * 1.6
-    ticks = log_ticks(lo, hi, 328, values=A2_LADDER)
-    labels = [t for _, t in ticks]
-    assert "2⁻⁸" in labels and "2⁻²⁸" in labels and 3 <= len(labels) < len(A2_LADDER), labels
-    _assert_spaced(ticks, lo, hi, 328)
-    # the rendered SVG puts the same labels on its x axis, and every ladder point is drawn
+def _plotted(fig):
+    """The (x, y) points of the data series: the first line drawn."""
+    line = fig.axes[0].lines[0]
+    return list(line.get_xdata()), list(line.get_ydata())
+
+
+def test_taylor_ladder_ticks_are_powers_of_two_and_every_point_is_drawn():
+    ds = _rate_ds(A2_LADDER, [h**2 for h in A2_LADDER], {"slope": 2.0, "intercept": 0.0}, "h")
+    with _style():
+        fig = dataset_figure(ds)
+        labels = [t.get_text() for t in fig.axes[0].get_xticklabels()]
+        assert "2⁻⁸" in labels and "2⁻²⁸" in labels and 3 <= len(labels) <= len(A2_LADDER), labels
+        assert not tick_labels_overlap(fig, fig.axes[0])
+        assert _plotted(fig)[0] == A2_LADDER
+    # the SVG shows the same labels as text
     svg = svg_loglog(
         A2_LADDER, [h**2 for h in A2_LADDER], {"slope": 2.0, "intercept": 0.0}, ladder_name="h"
     )
-    assert svg.count("<circle") == len(A2_LADDER) and all(lab in svg for lab in labels)
+    assert all(f">{lab}<" in svg for lab in labels)
 
 
-@settings(max_examples=60, deadline=None)
+def test_the_overlap_check_catches_crowded_labels():
+    """The deliberately broken layout: every one of 30 rungs labelled on one axis."""
+    ladder = [2.0**-k for k in range(30)]
+    with _style():
+        fig = dataset_figure(_rate_ds(ladder, ladder))
+        ax = fig.axes[0]
+        assert not tick_labels_overlap(fig, ax)
+        ax.set_xticks(ladder, [f"2^-{k}" for k in range(30)])
+        assert tick_labels_overlap(fig, ax)
+
+
 @given(data=st.data())
-def test_log_ticks_never_overlap(data):
-    lo_exp = data.draw(st.floats(-30, 5), label="log10 lo")
-    decades = data.draw(st.floats(0.05, 40), label="decades spanned")
-    length = data.draw(st.floats(80, 600), label="axis length")
-    vertical = data.draw(st.booleans(), label="vertical")
-    lo, hi = 10.0**lo_exp, 10.0 ** (lo_exp + decades)
-    ticks = log_ticks(lo, hi, length, vertical=vertical)
-    _assert_spaced(ticks, lo, hi, length, vertical=vertical)
-    assert ticks, (lo, hi, length)  # the two ends at worst
-
-
-@settings(max_examples=40, deadline=None)
-@given(data=st.data())
-def test_ladder_ticks_never_overlap(data):
+def test_ladder_and_log_ticks_never_overlap(data):
     k_max = data.draw(st.integers(-12, 12), label="largest exponent")
     rungs = data.draw(st.integers(2, 30), label="rungs")
-    ratio = data.draw(st.sampled_from([2, 4, 10]), label="ladder ratio")
-    length = data.draw(st.floats(120, 600), label="axis length")
+    ratio = data.draw(st.sampled_from([2, 3, 4, 10]), label="ladder ratio")
+    lo_exp = data.draw(st.floats(-30, 5), label="log10 of the smallest error")
+    decades = data.draw(st.floats(0.05, 40), label="decades of errors")
     ladder = [float(ratio) ** (k_max - i) for i in range(rungs)]
-    lo, hi = min(ladder) * 0.8, max(ladder) * 1.2
-    ticks = log_ticks(lo, hi, length, values=ladder)
-    _assert_spaced(ticks, lo, hi, length)
-    assert ticks
+    errors = [10.0 ** (lo_exp + decades * i / max(rungs - 1, 1)) for i in range(rungs)]
+    with _style():
+        fig = dataset_figure(_rate_ds(ladder, errors))
+        ax = fig.axes[0]
+        assert not tick_labels_overlap(fig, ax)
+        xs, ys = drawn_tick_labels(fig, ax.xaxis), drawn_tick_labels(fig, ax.yaxis)
+        assert xs and ys, (xs, ys)
+        # every label inside the figure (nothing cut off at an edge)
+        width, height = fig.canvas.get_width_height()
+        for text, box in xs + ys:
+            assert box.x0 >= 0 and box.y0 >= 0 and box.x1 <= width and box.y1 <= height, text
 
 
-@settings(max_examples=40, deadline=None)
-@given(data=st.data())
-def test_linear_ticks_never_overlap(data):
-    lo = data.draw(st.floats(-50, 50), label="lo")
-    span = data.draw(st.floats(1e-3, 1e4), label="span")
-    length = data.draw(st.floats(100, 600), label="axis length")
-    ticks = linear_ticks(lo, lo + span, length)
-    _assert_spaced(ticks, lo, lo + span, length, log=False)
+def test_rung_labels_never_overlap():
+    rungs = [{"L": 2**k, "M": 2 ** (k + 1), "s": 20.0 * 4**k} for k in range(1, 9)]
+    ds = _rate_ds(rungs, [10.0**-k for k in range(1, 9)], ladder_name="rung", claim="C4")
+    with _style():
+        fig = dataset_figure(ds)
+        ax = fig.axes[0]
+        assert not tick_labels_overlap(fig, ax)
+        labels = drawn_tick_labels(fig, ax.xaxis)
+        assert labels[-1][0] == "L=256\nM=512\ns=1.311e+06", labels  # anchored at the last rung
+        width, height = fig.canvas.get_width_height()
+        for text, box in labels + drawn_tick_labels(fig, ax.yaxis):
+            assert box.x0 >= 0 and box.y0 >= 0 and box.x1 <= width and box.y1 <= height, text
+
+
+def test_svg_is_deterministic_with_unique_ids():
+    ds = _rate_ds([4, 8, 16], [1e-2, 5e-3, 2.5e-3], {"slope": -1.0, "intercept": -3.22})
+    one, again, other = dataset_svg(ds, "a"), dataset_svg(ds, "a"), dataset_svg(ds, "b")
+    assert one == again  # no date, no random ids
+    assert one.replace('id="a-', 'id="b-').replace("#a-", "#b-") == other
+    assert one.startswith("<svg") and "<?xml" not in one and "DOCTYPE" not in one
+    ids = re.findall(r'\bid="([^"]+)"', one)
+    assert ids and all(i.startswith("a-") for i in ids) and len(ids) == len(set(ids))
+    # every reference points at an id of the same plot
+    assert set(re.findall(r'(?:url\(#|href="#)([^")]+)', one)) <= set(ids)
+
+
+def test_page_ids_are_unique():
+    page = html_page(_report(ROWS))
+    ids = re.findall(r'\bid="([^"]+)"', page)
+    assert len(ids) == len(set(ids)), [i for i in ids if ids.count(i) > 1][:5]
 
 
 def test_svg_plotters_place_points_and_fit():
-    svg = svg_loglog(
-        [4, 8, 16], [1e-2, 5e-3, 2.5e-3], {"slope": -1.0, "intercept": -3.22}, ladder_name="M"
-    )
-    assert svg.startswith("<svg") and svg.count("<circle") == 3 and "stroke-dasharray" in svg
+    ds = _rate_ds([4, 8, 16], [1e-2, 5e-3, 2.5e-3], {"slope": -1.0, "intercept": -3.22}, "M")
+    with _style():
+        fig = dataset_figure(ds)
+        assert _plotted(fig) == ([4.0, 8.0, 16.0], [1e-2, 5e-3, 2.5e-3])
+        fit_line = fig.axes[0].lines[1]
+        assert fit_line.get_linestyle() == "--"
+        assert list(fit_line.get_xdata()) == [4.0, 16.0]
+        assert math.isclose(fit_line.get_ydata()[1], math.exp(-3.22) / 16, rel_tol=1e-12)
+    svg = svg_loglog([4, 8, 16], [1e-2, 5e-3, 2.5e-3], {"slope": -1.0, "intercept": -3.22})
+    assert svg.startswith("<svg") and "fit: slope -1.000" in svg
     assert svg_loglog([1], [float("nan")]) == ""  # nothing plottable: no figure
+    assert svg_loglog(["a", "b"], [1.0, 2.0]) != ""  # rungs that are not numbers: categories
     hist = svg_history([0, 1, 2], [1.0, 0.1, 0.01])
-    assert "<polyline" in hist and hist.count("<circle") == 3
+    assert "training time s" in hist and hist.startswith("<svg")
+
+
+def test_html_escapes_every_text_field():
+    """Text from a report (titles, reasons, commands, names) never becomes markup."""
+    evil = "<script>alert(1)</script>&\"'"
+    rows = [
+        _row(
+            evil,
+            evil,
+            "fail",
+            1.0,
+            "<=",
+            0.5,
+            _rate([4, 8, 16], [1e-2, 5e-3, 2.5e-3], -1.0, [-1.1, -0.9], -3.2),
+            title=evil,
+            reason=evil,
+            error_model=evil,
+            case_file=evil,
+            reproduce=evil,
+        ),
+        _row("x::y", "A1", "not checked", None, "<=", None, {}, reason=evil),
+    ]
+    report = _report(rows)
+    report["implementation"] = {"name": evil, "source": evil, "framework": evil, "dtype": evil}
+    report["command"] = evil
+    page = html_page(report)
+    assert "<script" not in page and "alert(1)</script>" not in page
+    parser = _Tags()
+    parser.feed(page)
+    assert parser.tags <= SAFE_TAGS, parser.tags - SAFE_TAGS
+    # and the text reads as it was given
+    assert parser.text.count(evil) >= 8
+
+
+SAFE_TAGS = {
+    "html", "head", "meta", "title", "style", "body", "h1", "h2", "p", "span", "b", "i", "code",
+    "pre", "a", "br", "table", "tr", "th", "td", "div", "ul", "li", "details", "summary",
+    "figure", "figcaption", "small",
+    # matplotlib's SVG
+    "svg", "defs", "g", "path", "use", "text", "tspan", "clippath", "rect",
+}  # fmt: skip
+
+
+class _Tags(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.tags: set[str] = set()
+        self.text = ""
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.add(tag)
+
+    def handle_data(self, data):
+        self.text += data
 
 
 def test_training_claims_evidence_gives_a_loss_history_plot():
     """C1 as the claim module produces it (a short particle flow) plots E against s."""
     from mforacle.claims.decay import check_c1_flow
     from mforacle.claims.training_cases import builtin_flow_case
-    from mforacle.harness.report import figure_svg
 
     v = check_c1_flow(builtin_flow_case(0), T=5, n=4, steps=4)
     svg = figure_svg(v.to_json()["evidence"], "C1.flow")
-    assert "training time s" in svg and svg.count("<circle") == 5
+    assert "training time s" in svg and svg.startswith("<svg")
+    hist = v.evidence["history"]
+    (ds,) = datasets([{"id": "c", "claim": "C1.flow", "status": "pass", "evidence": v.evidence}])
+    with _style():
+        assert _plotted(dataset_figure(ds)) == (hist["s"], hist["loss"]) and len(hist["s"]) == 5

@@ -145,8 +145,8 @@ def test_report_checks_on_the_cluster_equal_the_serial_run(cluster, monkeypatch)
     from mforacle.harness.limit import build_limit_suite
     from mforacle.harness.loading import load_implementation
     from mforacle.harness.runner import plan_implementation, run_planned
-    from mforacle.harness.session import BUILTIN
     from mforacle.harness.vectors import build_suite
+    from mforacle.report.session import BUILTIN
 
     monkeypatch.setitem(claims.CLAIMS, "B3", small("B3", ladder=[4, 8, 16, 32], seeds=30))
     impl = load_implementation(BUILTIN)

@@ -34,10 +34,10 @@ import jsonschema
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from mforacle.harness.protocol import check_dtype
 
 from mforacle.caseio import CASE_FORMAT, RESULT_FORMAT, read_case, read_result, result_from_json
 from mforacle.cli import main
+from mforacle.dtypes import check_dtype
 from mforacle.errors import MforacleError
 from mforacle.harness.limit import _stated_bound
 from mforacle.harness.vectors import export
@@ -180,12 +180,12 @@ def test_bundled_examples_validate(path):
     read_case(path)
 
 
-COMMITTED_CASES = sorted((ROOT / "reports" / "cases").glob("*.json"))
+COMMITTED_CASES = sorted((ROOT / "reports" / "sample" / "cases").glob("*.json"))
 
 
 @pytest.mark.skipif(not COMMITTED_CASES, reason="no committed report cases in this checkout")
 def test_case_files_written_by_reports_validate():
-    """The case files a report saves for reproduction (``reports/cases/``) are valid cases."""
+    """The case files a report saves for reproduction (``reports/sample/cases/``) are valid."""
     for path in COMMITTED_CASES:
         assert _errors(CASE_V, json.loads(path.read_text())) == [], path.name
         read_case(path)
@@ -216,6 +216,7 @@ def test_exported_vectors_validate(vdir):
     [
         ("eval", THETA_EXAMPLE, "exact"),
         ("eval", THETA_EXAMPLE, "fast"),
+        ("eval", THETA_EXAMPLE, "ball"),
         ("eval", ROOT / "mforacle" / "examples" / "regrelu_kappa.json", "exact"),
         ("limit", MEASURE_EXAMPLE, "exact"),
         ("limit", MEASURE_EXAMPLE, "fast"),

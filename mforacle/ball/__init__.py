@@ -1,1 +1,7 @@
-"""Ball arithmetic (Arb, python-flint): certified enclosures."""
+"""The ball path: midpoint–radius (Arb) arithmetic with python-flint, rigorous enclosures.
+
+A third arithmetic, independent of the mpmath path (``mforacle.exact``) and the NumPy path
+(``mforacle.fast``): no numerical code is shared; only the arithmetic-free validation in
+``mforacle.model`` / ``mforacle.numbers`` is. See ``activations.py`` (``σ^{(j)}`` on balls) and
+``network.py`` (forward, loss, adjoint, gradients of the discrete network).
+"""

@@ -235,7 +235,7 @@ CLAIMS: dict[str, ClaimSpec] = {
         ),
         ClaimSpec(
             "A4",
-            "the exact path's reported digits survive higher precision",
+            "the exact path's reported digits lie inside the certified enclosure",
             (),
             "exactness",
             _sizes({"cases": 2}, thorough={"cases": 8}),

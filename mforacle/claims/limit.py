@@ -81,7 +81,7 @@ __all__ = [
 ]
 
 U = UNIT_ROUNDOFF["float64"]
-#: order-1 windows: slope −1 ± 0.15 and ratio 2^(1 ± 0.15) (claims.md B1)
+#: order-1 windows: slope −1 ± 0.15 and ratio 2^(1 ± 0.15) (docs/claims.md B1)
 ORDER_SLOPE = (-1.15, -0.85)
 ORDER_RATIO = (2.0**0.85, 2.0**1.15)
 #: activations whose Gaussian moments have closed forms (cheap exact limit solves)

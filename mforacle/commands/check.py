@@ -93,7 +93,6 @@ def run(args: argparse.Namespace) -> int:
     from ..harness.limit import build_limit_suite, plan_limit_checks
     from ..harness.loading import load_implementation
     from ..harness.runner import check_files, exit_code, plan_claims, run_planned, summary_line
-    from ..harness.session import Session, reproduce_command
     from ..harness.vectors import (
         SUITE_VERSION,
         build_suite,
@@ -101,6 +100,7 @@ def run(args: argparse.Namespace) -> int:
         load_limit_vectors,
         load_vectors,
     )
+    from ..report.session import Session, reproduce_command
 
     profile = _profile(args.profile)
     file_mode = args.vectors is not None or args.results is not None
@@ -192,4 +192,6 @@ def run(args: argparse.Namespace) -> int:
         + f"; report {paths['html']}"
         + _unknown_fields_warning(info.get("unknown_fields") if file_mode else None)
     )
+    for hint in report["summary"].get("hints", []):
+        print(f"hint: {hint}")
     return exit_code(verdicts)

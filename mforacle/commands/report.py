@@ -34,8 +34,8 @@ def run(args: argparse.Namespace) -> int:
     from ..harness.limit import build_limit_suite
     from ..harness.loading import load_implementation
     from ..harness.runner import exit_code, plan_implementation, run_planned, summary_line
-    from ..harness.session import BUILTIN, Session, reproduce_command
     from ..harness.vectors import SUITE_VERSION, build_suite
+    from ..report.session import BUILTIN, Session, reproduce_command
     from .check import _profile
 
     profile = _profile(args.profile)

@@ -9,15 +9,24 @@ Plain loops, one line per formula of ``docs/model.md``::
     ∂E/∂w = (1/(L·M)) Σ_n ω_n σ'(a) (u·q_{l+1}) z_l,   ∂E/∂u = (1/(L·M)) Σ_n ω_n σ(a) q_{l+1},
     ∂E/∂b = (1/(L·M)) Σ_n ω_n σ'(a) (u·q_{l+1}),       ∂ℓ/∂x = q_0 (unweighted)
 
-**Sums.** Every sum over neurons, data points or coordinates is
-:func:`~mforacle.exact.summation.exact_sum` (exact integer accumulation of the mantissas, one
-rounding) and the factor ``1/(L·M)`` is applied once, after the sum, as a division by the integer
-``L·M``. The sum is therefore the correctly rounded exact sum whatever the order of its terms and
-however different their magnitudes (``mpmath.fsum`` drops terms far below the largest, in an
-order-dependent way). Hence two invariances hold *bit for bit* (claim A5): permuting the neurons
-of a layer leaves every sum unchanged, and duplicating every neuron (``M → 2M``) doubles the
-exact sum while ``L·M`` doubles, so ``round(2S)/(2LM)`` and ``round(S)/(LM)`` are the same
-correctly rounded quotient.
+**Sums.** Every sum over neurons, data points or coordinates is one exact integer accumulation
+of the mantissas, rounded once (:func:`~mforacle.exact.summation.exact_dot_raw` /
+``exact_sum_raw``): the products of a dot product are formed *exactly* (integer mantissa
+products, no rounding) and the bias of a pre-activation joins the same sum, ``a = round(w·z +
+b)``. The factor ``1/(L·M)`` is applied once, after the sum, as a division by the integer
+``L·M``. Each sum is therefore the correctly rounded exact value whatever the order of its
+terms and however different their magnitudes (``mpmath.fsum`` drops terms far below the
+largest, in an order-dependent way). Hence two invariances hold *bit for bit* (claim A5):
+permuting the neurons of a layer leaves every sum unchanged, and duplicating every neuron
+(``M → 2M``) doubles the exact sum while ``L·M`` doubles, so ``round(2S)/(2LM)`` and
+``round(S)/(LM)`` are the same correctly rounded quotient.
+
+**Cost** (issue 13). Values are mpmath's raw ``(sign, man, exp, bc)`` tuples and operations
+are ``mpmath.libmp`` functions at the working precision (what the ``mpf`` operators call,
+without their object layer); ``σ(a)`` and ``σ'(a)`` are evaluated once per neuron and data
+point per precision pass (:meth:`ExactActivation.sigma_and_d1`) and ``σ'(a)(u·q)`` is kept from
+the adjoint for the gradients. ``python -m mforacle.bench`` compares it with a straightforward
+scalar mpmath implementation of the same formulas (docs/bench.md).
 
 **Precision and the error bound (claim A4).** Inputs are validated (exact Fractions) and
 converted to ``mpf`` inside ``mpmath.workdps(...)``; the global ``mp.dps`` is never touched.
@@ -44,16 +53,27 @@ claimed. Values (and ``z``, ``q``) are reported rounded to ``dps`` digits.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Any
 
 import mpmath
 import numpy as np
+from mpmath.libmp import (
+    from_int,
+    from_rational,
+    mpf_add,
+    mpf_div,
+    mpf_mul,
+    mpf_shift,
+    mpf_sub,
+    round_nearest,
+)
 
 from ..errors import InvalidArgument
 from ..model import Data, Model, check_theta
 from ..numbers import exact_array
-from .activations import ExactActivation, exact_activation, mpf_of
-from .summation import exact_sum
+from .activations import ExactActivation, exact_activation
+from .summation import exact_dot_raw, exact_sum_raw
 
 __all__ = [
     "GUARD_DIGITS",
@@ -120,49 +140,82 @@ def _check_model(model: Any) -> Model:
 
 
 # --------------------------------------------------------------------------------------------
-# The computation at one precision. All functions below run inside mpmath.workdps(...).
-# Vectors are Python lists of mpf; a neuron is the triple (w, u, b).
+# The computation at one precision. Values are mpmath's raw (sign, man, exp, bc) tuples and every
+# operation is a libmp function at the explicit precision ``prec`` (rounding to nearest), which
+# is what the mpf operators do, without their object layer. A neuron is the triple (w, u, b).
 # --------------------------------------------------------------------------------------------
 
 
-def _dot(a: list[mpmath.mpf], b: list[mpmath.mpf]) -> mpmath.mpf:
-    return exact_sum(ai * bi for ai, bi in zip(a, b, strict=True))
+def _raw_of(value: Fraction | int, prec: int) -> tuple:
+    """A Fraction (or int) as the correctly rounded raw mpf at ``prec`` bits."""
+    v = Fraction(value)
+    return from_rational(v.numerator, v.denominator, prec, round_nearest)
 
 
-def _neurons(theta: np.ndarray, d: int) -> list[list[tuple[list, list, mpmath.mpf]]]:
-    """Fractions -> mpf at the current precision, split into (w, u, b) per neuron."""
+def _neurons(theta: np.ndarray, d: int, prec: int) -> list[list[tuple[list, list, tuple]]]:
+    """Fractions -> raw mpf at ``prec``, split into (w, u, b) per neuron."""
     out = []
     for layer in theta:
         row = []
         for th in layer:
-            v = [mpf_of(t) for t in th]
+            v = [_raw_of(t, prec) for t in th]
             row.append((v[0:d], v[d : 2 * d], v[2 * d]))
         out.append(row)
     return out
 
 
+def _activation_pairs(sigma: ExactActivation, pre: list, prec: int) -> tuple[list, list]:
+    """``σ(a)`` and ``σ'(a)`` of every pre-activation, each evaluated once (raw, at ``prec``)."""
+    make = mpmath.mp.make_mpf
+    s, ds = [], []
+    for a in pre:
+        v, dv = sigma.sigma_and_d1(make(a))
+        s.append(v._mpf_)
+        ds.append(dv._mpf_)
+    return s, ds
+
+
+def _columns(layers: list, part: int) -> list:
+    """Per layer and coordinate ``i``, the neurons' ``w_i`` (``part = 0``) or ``u_i`` (1)."""
+    d = len(layers[0][0][0])
+    return [[[neuron[part][i] for neuron in layer] for i in range(d)] for layer in layers]
+
+
 def _forward_point(
-    sigma: ExactActivation, layers: list, x: list[mpmath.mpf], lm: int
-) -> tuple[list[list[mpmath.mpf]], list[list[mpmath.mpf]]]:
-    """Trajectory ``z_0..z_L`` of one input and the pre-activations ``a_{l,m} = w·z_l + b``."""
+    sigma: ExactActivation, layers: list, u_cols: list, x: list, lm: tuple, prec: int,
+    derivative: bool,
+) -> tuple[list, list, list]:
+    """Trajectory ``z_0..z_L`` of one input, and per layer ``σ(a_{l,m})``, ``σ'(a_{l,m})``.
+
+    ``a = w·z + b`` is one exact sum (products exact, ``b`` included) rounded once; ``z_{l+1,i}
+    = z_{l,i} + round(Σ_m u_{m,i} σ(a_m)) / (L·M)``.
+    """
     z = [x]
-    pre = []
-    for layer in layers:
+    sig, dsig = [], []
+    d = len(x)
+    for layer, ucol in zip(layers, u_cols, strict=True):
         zl = z[-1]
-        a_l = [_dot(w, zl) + b for (w, _u, b) in layer]
-        s_l = [sigma.sigma(a) for a in a_l]
+        pre = [exact_dot_raw(w, zl, prec, (b,)) for (w, _u, b) in layer]
+        if derivative:
+            s_l, ds_l = _activation_pairs(sigma, pre, prec)
+        else:
+            make = mpmath.mp.make_mpf
+            s_l, ds_l = [sigma.sigma(make(a))._mpf_ for a in pre], []
         nxt = [
-            zl[i] + exact_sum(u[i] * s for (_w, u, _b), s in zip(layer, s_l, strict=True)) / lm
-            for i in range(len(zl))
+            mpf_add(zl[i], mpf_div(exact_dot_raw(ucol[i], s_l, prec), lm, prec, round_nearest),
+                    prec, round_nearest)
+            for i in range(d)
         ]
-        pre.append(a_l)
+        sig.append(s_l)
+        dsig.append(ds_l)
         z.append(nxt)
-    return z, pre
+    return z, sig, dsig
 
 
-def _readout(a: list[mpmath.mpf], kappa: mpmath.mpf, z: list[mpmath.mpf]) -> mpmath.mpf:
-    """``g(z) = a·z + (κ/2)|z|²``."""
-    return _dot(a, z) + kappa * exact_sum(zi * zi for zi in z) / 2
+def _readout(a: list, kappa: tuple, z: list, prec: int) -> tuple:
+    """``g(z) = a·z + (κ/2)|z|²`` (raw)."""
+    sq = mpf_mul(kappa, exact_dot_raw(z, z, prec), prec, round_nearest)
+    return mpf_add(exact_dot_raw(a, z, prec), mpf_shift(sq, -1), prec, round_nearest)
 
 
 @dataclass
@@ -174,63 +227,74 @@ class _Raw:
 
 
 def _compute(model: Model, theta: np.ndarray, data: Data, wdps: int, backward: bool = True) -> _Raw:
-    """Forward, loss, adjoint and gradients at ``wdps`` digits (plain loops, docs/model.md §1–2).
+    """Forward, loss, adjoint and gradients at ``wdps`` digits (docs/model.md §1–2).
 
-    ``backward=False`` stops after the loss (``q`` and ``grad_theta`` are then empty).
+    ``backward=False`` stops after the loss (``q`` and ``grad_theta`` are then empty). Each
+    activation and its derivative are evaluated once per neuron and data point; the adjoint's
+    ``σ'(a)(u·q)`` is kept for the gradients.
     """
     d = model.d
     L, M = theta.shape[0], theta.shape[1]
-    lm = L * M
     sigma = exact_activation(model.activation)
     with mpmath.workdps(wdps):
-        layers = _neurons(theta, d)
-        a_vec = [mpf_of(v) for v in model.a]
-        kappa = mpf_of(model.kappa)
-        omega = [mpf_of(v) for v in data.weights]
-        zs, qs, pres, terms = [], [], [], []
+        prec = mpmath.mp.prec
+        rnd = round_nearest
+        lm = from_int(L * M)
+        layers = _neurons(theta, d, prec)
+        # per layer, the columns u_{·,i} and w_{·,i} (sums over neurons run down a column)
+        w_cols, u_cols = _columns(layers, 0), _columns(layers, 1)
+        a_vec = [_raw_of(v, prec) for v in model.a]
+        kappa = _raw_of(model.kappa, prec)
+        omega = [_raw_of(v, prec) for v in data.weights]
+        zs, qs, sigs, coefs, terms = [], [], [], [], []
         for n in range(data.n):
-            x = [mpf_of(v) for v in data.x[n]]
-            y = mpf_of(data.y[n])
-            z, pre = _forward_point(sigma, layers, x, lm)
-            r = _readout(a_vec, kappa, z[L]) - y  # g(z_L) - y
-            terms.append(omega[n] * r * r)
+            x = [_raw_of(v, prec) for v in data.x[n]]
+            y = _raw_of(data.y[n], prec)
+            z, sig, dsig = _forward_point(sigma, layers, u_cols, x, lm, prec, backward)
+            r = mpf_sub(_readout(a_vec, kappa, z[L], prec), y, prec, rnd)  # g(z_L) - y
+            terms.append(mpf_mul(omega[n], mpf_mul(r, r, prec, rnd), prec, rnd))
             zs.append(z)
-            pres.append(pre)
             if not backward:
                 continue
             # adjoint: q_L = (g - y) ∇g(z_L), ∇g(z) = a + κ z
             q = [None] * (L + 1)
-            q[L] = [r * (a_vec[i] + kappa * z[L][i]) for i in range(d)]
+            q[L] = [mpf_mul(r, mpf_add(a_vec[i], mpf_mul(kappa, z[L][i], prec, rnd), prec, rnd),
+                            prec, rnd) for i in range(d)]
+            coef_n = [None] * L
             for l in range(L - 1, -1, -1):
                 layer, qn = layers[l], q[l + 1]
                 # ∂_z f^T q = σ'(a) (u·q) w
-                coef = [sigma.d1(a) * _dot(u, qn)
-                        for (_w, u, _b), a in zip(layer, pre[l], strict=True)]
-                q[l] = [
-                    qn[i] + exact_sum(w[i] * c
-                                        for (w, _u, _b), c in zip(layer, coef, strict=True)) / lm
-                    for i in range(d)
-                ]
+                coef = [mpf_mul(ds, exact_dot_raw(u, qn, prec), prec, rnd)
+                        for (_w, u, _b), ds in zip(layer, dsig[l], strict=True)]
+                q[l] = [mpf_add(qn[i], mpf_div(exact_dot_raw(w_cols[l][i], coef, prec), lm, prec,
+                                               rnd), prec, rnd) for i in range(d)]
+                coef_n[l] = coef
             qs.append(q)
-        loss_value = exact_sum(terms) / 2
+            sigs.append(sig)
+            coefs.append(coef_n)
+        loss_value = mpf_shift(exact_sum_raw(terms, prec), -1)
         grad: list = []
+        N = data.n
         for l in range(L if backward else 0):
             g_l = []
+            z_cols = [[zs[n][l][i] for n in range(N)] for i in range(d)]
+            q_cols = [[qs[n][l + 1][i] for n in range(N)] for i in range(d)]
             for m in range(M):
-                _w, u, _b = layers[l][m]
-                s = [sigma.sigma(pres[n][l][m]) for n in range(data.n)]
-                # ω_n σ'(a) (u·q_{l+1}): shared factor of ∂E/∂w and ∂E/∂b
-                c = [omega[n] * sigma.d1(pres[n][l][m]) * _dot(u, qs[n][l + 1])
-                     for n in range(data.n)]
-                gw = [exact_sum(c[n] * zs[n][l][i] for n in range(data.n)) / lm for i in range(d)]
-                gu = [
-                    exact_sum(omega[n] * s[n] * qs[n][l + 1][i] for n in range(data.n)) / lm
-                    for i in range(d)
-                ]
-                gb = exact_sum(c) / lm
+                # ω_n σ'(a)(u·q_{l+1}) and ω_n σ(a): the data-point factors of the sums below
+                c = [mpf_mul(omega[n], coefs[n][l][m], prec, rnd) for n in range(N)]
+                s = [mpf_mul(omega[n], sigs[n][l][m], prec, rnd) for n in range(N)]
+                gw = [mpf_div(exact_dot_raw(c, z_cols[i], prec), lm, prec, rnd) for i in range(d)]
+                gu = [mpf_div(exact_dot_raw(s, q_cols[i], prec), lm, prec, rnd) for i in range(d)]
+                gb = mpf_div(exact_sum_raw(c, prec), lm, prec, rnd)
                 g_l.append([*gw, *gu, gb])
             grad.append(g_l)
-        return _Raw(loss_value, zs, qs, grad)
+        make = mpmath.mp.make_mpf
+        return _Raw(
+            make(loss_value),
+            [[[make(v) for v in zl] for zl in z] for z in zs],
+            [[[make(v) for v in ql] for ql in q] for q in qs],
+            [[[make(v) for v in row] for row in g_l] for g_l in grad],
+        )
 
 
 # --------------------------------------------------------------------------------------------
@@ -365,9 +429,15 @@ def forward(model: Model, theta: Any, x: Any, *, dps: int = 30) -> np.ndarray:
     N = xs.shape[0]
     sigma = exact_activation(model.activation)
     with mpmath.workdps(dps + GUARD_DIGITS):
-        layers = _neurons(th, model.d)
-        trajs = [_forward_point(sigma, layers, [mpf_of(v) for v in xs[n]], L * M)[0]
-                 for n in range(N)]
+        prec = mpmath.mp.prec
+        layers = _neurons(th, model.d, prec)
+        make = mpmath.mp.make_mpf
+        trajs = []
+        for n in range(N):
+            x = [_raw_of(v, prec) for v in xs[n]]
+            z = _forward_point(sigma, layers, _columns(layers, 1), x, from_int(L * M), prec,
+                               False)[0]
+            trajs.append([[make(v) for v in zl] for zl in z])
     z = _obj_array([[trajs[n][l] for n in range(N)] for l in range(L + 1)], (L + 1, N, model.d))
     return _round(z, dps)
 

@@ -1,8 +1,8 @@
 """Activations ``sigma``, ``sigma'``, ``sigma''`` vectorized in NumPy float64 (the fast path).
 
-Independent of :mod:`mforacle.exact` by design: nothing here is shared with the mpmath path, and
-no SciPy is used. Every function takes a float64 array (any shape) and returns one of the same
-shape, with no Python loop over elements.
+Independent of :mod:`mforacle.exact` by design: nothing here is shared with the mpmath path (the
+only outside numerics is SciPy's ``erf``, see below). Every function takes a float64 array (any
+shape) and returns one of the same shape, with no Python loop over elements.
 
 Numerical choices (each keeps a small *relative* error for every finite input):
 
@@ -15,8 +15,10 @@ Numerical choices (each keeps a small *relative* error for every finite input):
 - ``regrelu:ETA``: the three pieces by ``np.where``; ``sigma''`` is ``1/(2 eta)`` on the closed
   interval ``[-eta, eta]`` and 0 elsewhere (it jumps at ``±eta``; C^1 only). The value at the
   kinks is the project's convention (README), shared with the exact path.
-- ``erf``: written here (see :func:`erf`): Cody's rational approximations as in Cephes, a fixed
-  number of operations per element. Relative error below ``ERF_MAX_REL_ERROR = 6.5 u``
+- ``erf``: ``scipy.special.erf`` (see :func:`erf`): the Cephes ``erf`` of SciPy's special-function
+  library, Cody's rational approximations with a fixed number of operations per element — the
+  algorithm this module evaluated in NumPy until issue 13, bit for bit on ``|x| <= 1`` and within
+  1.2 u elsewhere, 1.3–1.6× faster. Relative error below ``ERF_MAX_REL_ERROR = 6.5 u``
   (``u = 2**-53``): a first-order worst-case rounding analysis plus the approximations' own
   error; measured 3.3 u against mpmath (tests/test_fast_activations.py). ``erf'`` and ``erf''``
   inherit the accuracy of ``np.exp`` with an exactly split square, measured below 4 u.
@@ -38,7 +40,7 @@ Array = np.ndarray
 
 #: documented, tested bound on the relative error of :func:`erf`, in units of ``u = 2**-53``:
 #: the a priori first-order bound 5.85 u (rounding, |x| <= 1) + 0.60 u (approximation) = 6.45 u,
-#: rounded up; see :func:`erf`. Measured maximum 3.31 u.
+#: rounded up; see :func:`erf`. Measured maximum 3.36 u (scipy.special.erf).
 ERF_MAX_REL_ERROR = 6.5
 
 _TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
@@ -48,11 +50,12 @@ _SPLIT = 134217729.0  # 2**27 + 1, Veltkamp splitting constant
 # Rational approximations of the Cephes Math Library 2.2 (S. L. Moshier, 1992), file ndtr.c,
 # arrays T, U (erf) and P, Q (erfc): the scheme of W. J. Cody, "Rational Chebyshev approximations
 # for the error function", Math. Comp. 23 (1969) 631-637. Read from the copy in scipy/scipy,
-# scipy/special/cephes/ndtr.c. Highest power first, as Cephes' polevl; U and Q have an implicit
-# leading 1 (p1evl). Verified in mpmath (tests/test_fast_activations.py): evaluated exactly, xT/U
-# is within 0.60 u of erf on [0, 1] and e^{-x^2} P/Q within 0.67 u of erfc on [1, 6]; that test
-# also shows that changing any one coefficient by enough to move its band by 2 u fails it, and a
-# second transcription there pins every coefficient to the bit.
+# scipy/special/cephes/ndtr.c: the coefficients scipy.special.erf evaluates (erf() below), kept
+# here for the error budget and its tests. Highest power first, as Cephes' polevl; U and Q have an
+# implicit leading 1 (p1evl). Verified in mpmath (tests/test_fast_activations.py): evaluated
+# exactly, xT/U is within 0.60 u of erf on [0, 1] and e^{-x^2} P/Q within 0.67 u of erfc on [1, 6];
+# that test also shows that changing any one coefficient by enough to move its band by 2 u fails
+# it, and a second transcription there pins every coefficient to the bit.
 #   0 <= |x| <= 1:  erf x  = x T(x^2) / U(x^2),     T degree 4, U monic degree 5
 #   1 <  |x| < 8:   erfc x = e^{-x^2} P(x) / Q(x),  P degree 8, Q monic degree 8
 # (Cephes' third pair R/S serves erfc for |x| >= 8; erf is ±1 there and not needed.)
@@ -95,7 +98,6 @@ _ERFC_Q = (  # 1.0 (implicit),
 _ERF_TU_APPROX_U = 0.60  # relative to erf x, 0 < x <= 1 (measured 0.598, at x = 1)
 _ERFC_PQ_APPROX_U = 0.67  # relative to erfc x, 1 <= x <= 6 (measured 0.665, at x = 1.019)
 # Above 6, erfc x < 2.2e-17 < u/2 = 2^-54: the float64 nearest to erf x is ±1 exactly.
-_ERF_IS_ONE = 6.0
 
 
 def _exp_minus_square(x: Array) -> Array:
@@ -117,37 +119,27 @@ def _exp_minus_square(x: Array) -> Array:
     return hi
 
 
-def _polevl(t: Array, coef: tuple[float, ...]) -> Array:
-    """``coef[0] t^n + ... + coef[n]`` by Horner's rule, in place on one fresh array."""
-    acc = coef[0] * t
-    acc += coef[1]
-    for c in coef[2:]:
-        acc *= t
-        acc += c
-    return acc
-
-
-def _p1evl(t: Array, coef: tuple[float, ...]) -> Array:
-    """``t^n + coef[0] t^(n-1) + ... + coef[n-1]`` (implicit leading 1) by Horner's rule."""
-    acc = t + coef[0]
-    for c in coef[1:]:
-        acc *= t
-        acc += c
-    return acc
-
-
 def erf(x: Array) -> Array:
     """The error function, vectorized, relative error below ``ERF_MAX_REL_ERROR * 2**-53``.
 
-    Fixed cost per element (Cody's rational approximations as in Cephes ``ndtr.c``; every
-    polynomial below has positive coefficients and a nonnegative argument, so Horner's rule has
-    no cancellation):
+    Computed by ``scipy.special.erf``, which for float64 is Cephes' ``erf`` (SciPy's ``xsf``
+    library, ``xsf/cephes/ndtr.h``; before it ``scipy/special/cephes/ndtr.c``): Cody's rational
+    approximations (W. J. Cody, Math. Comp. 23 (1969) 631–637) with the coefficients
+    :data:`_ERF_T`, :data:`_ERF_U`, :data:`_ERFC_P`, :data:`_ERFC_Q` transcribed below. Every
+    polynomial has positive coefficients and a nonnegative argument, so Horner's rule has no
+    cancellation:
 
-    - ``|x| <= 1``: ``x T(x²) / U(x²)``.
-    - ``1 < |x| < 6``: ``±(1 − erfc|x|)``, ``erfc|x| = e^{-x²} P(|x|) / Q(|x|)`` with ``e^{-x²}``
-      the ``np.exp`` of the rounded square. There ``erfc <= 0.158`` and ``erf >= 0.842``, so
-      erfc's relative error reaches erf damped at least 5-fold.
-    - ``|x| >= 6``: ``±1`` (the correctly rounded value); ``NaN`` gives ``NaN``.
+    - ``|x| <= 1``: ``x T(x²) / U(x²)`` (``polevl``/``p1evl``, Horner);
+    - ``|x| > 1``: ``±(1 − erfc|x|)``, ``erfc|x| = (e^{-x²} P(|x|)) / Q(|x|)`` with ``e^{-x²}``
+      the C library ``exp`` of the rounded square (for ``|x| >= 8`` Cephes switches to a second
+      pair R/S, where ``erfc < 2^-54`` and the result is ``±1`` either way; when ``e^{-x²}``
+      underflows it returns ``±1``). ``NaN`` gives ``NaN``, ``±inf`` gives ``±1``.
+
+    SciPy documents the accuracy Cephes measured: relative error peak 3.7e-16 (3.3 u), rms
+    1.0e-16 on ``[0, 1]`` (30 000 trials); for ``erfc`` on ``[0, 26.64]`` peak 5.7e-14 relative
+    to ``erfc`` (the ``x² u`` of the rounded square), which reaches ``erf`` damped by
+    ``erfc/erf``. tests/test_fast_activations.py pins SciPy to this algorithm: bit-identical to
+    a Horner evaluation of the transcribed coefficients on ``|x| <= 1``.
 
     Error budget, in units of ``u = 2**-53`` (relative to ``erf x``; first order, every rounding
     at its worst, weighted by how much of the final sum it touches; the weights are positive, so
@@ -157,19 +149,30 @@ def erf(x: Array) -> Array:
       coefficients) at most 0.60 u; rounding of ``x²``, both Horner chains, the product and the
       quotient at most 5.85 u (worst at ``|x| = 1``): together 6.45 u.
     - ``1 < |x| < 6``: erfc's relative error is at most ``0.67 u`` (approximation) +
-      ``(x² + 8) u`` (``x²`` rounded, then ``np.exp`` allowed 4 ulp) + the Horner chains, product
-      and quotient; damped by ``erfc/erf <= 0.19`` plus ``u`` for ``1 − erfc``: at most 5.0 u.
-      (This is why ``e^{-x²}`` needs no split square here: its rounding costs at most
-      ``0.19 x² u`` in erf. erf' keeps the split.)
+      ``(x² + 8) u`` (``x²`` rounded, then ``exp`` allowed 4 ulp) + the Horner chains, product
+      and quotient; damped by ``erfc/erf <= 0.19`` plus ``u`` for ``1 − erfc``: at most 5.0 u
+      (5.2 u in the older ``ndtr.c``, which formed ``erf(x) = 1 − (2 − erfc|x|)`` for ``x < −1``:
+      one more rounding, at most ``u/erf`` ``<= 1.19 u`` absolute-to-relative, less 1 u saved).
+    - ``|x| >= 6``: ``erfc < 2^-54``: the float64 nearest to erf is ``±1``, which is returned.
 
-    ``ERF_MAX_REL_ERROR = 6.5`` is that bound rounded up. Measured against mpmath (40 digits) on
-    200 000 evenly spaced points of ``(0, 7]`` and 70 000 random points in ``(0, 1]``: at most
-    3.31 u (at ``x ≈ 0.305``; Cephes reports 3.7e-16 = 3.3 u), and at most 1.6 u for
-    ``|x| > 1``. (The series/continued-fraction erf this replaced: measured 4.5 u, stated 6 u.)
-
-    The relative-error bound holds wherever ``erf x`` is a normal float64 (``|x| > 2e-308``).
+    ``ERF_MAX_REL_ERROR = 6.5`` is that bound rounded up. Measured (SciPy 1.17.1) against mpmath
+    (40 digits) on a 5e-4 grid of ``[-7, 7]``, 20 000 random points of ``[-1, 1]`` and tiny
+    arguments: at most 3.36 u (at ``x ≈ -0.570``), 1.16 u for ``|x| > 1``; the NumPy evaluation
+    this replaced measured 3.31 u on 270 000 points of ``(0, 7]``, 1.6 u for ``|x| > 1``. The
+    relative-error bound holds wherever ``erf x`` is a normal float64 (``|x| > 2e-308``).
     """
-    return _blockwise(_erf_flat, x)
+    from scipy import special  # imported on first use: SciPy's import costs ~0.2 s
+
+    return special.erf(np.asarray(x, dtype=np.float64))
+
+
+def _erf_activate(a: Array) -> Array:
+    """The network kernel's erf: keep ``erf'(a)``, then ``a ← erf(a)`` in place."""
+    from scipy import special
+
+    aux = erf_prime(a)
+    special.erf(a, out=a)
+    return aux
 
 
 #: elements per block in :func:`_blockwise`: the temporaries (a few blocks of 256 KiB) stay in
@@ -190,34 +193,6 @@ def _blockwise(f: Callable[[Array], Array], x: Array) -> Array:
     return out.reshape(x.shape)
 
 
-def _erf_flat(x: Array) -> Array:
-    ax = np.abs(x)
-    out = np.sign(x)  # ±1 for |x| >= 6 (and ±inf), NaN for NaN; the two bands overwrite the rest
-    small = ax <= 1.0
-    idx = np.flatnonzero(small)
-    if idx.size:
-        xs = x.take(idx)
-        t = xs * xs
-        num = _polevl(t, _ERF_T)
-        num *= xs
-        num /= _p1evl(t, _ERF_U)
-        out.put(idx, num)
-    mid = ax < _ERF_IS_ONE
-    mid ^= small  # 1 < |x| < 6 (small is a subset of mid)
-    idx = np.flatnonzero(mid)
-    if idx.size:
-        xb = ax.take(idx)
-        erfc = xb * xb  # rounded: see the error budget in the docstring
-        np.negative(erfc, out=erfc)
-        np.exp(erfc, out=erfc)
-        erfc *= _polevl(xb, _ERFC_P)
-        erfc /= _p1evl(xb, _ERFC_Q)
-        np.subtract(1.0, erfc, out=erfc)
-        np.copysign(erfc, x.take(idx), out=erfc)
-        out.put(idx, erfc)
-    return out
-
-
 def erf_prime(x: Array) -> Array:
     """``erf'(x) = (2/√π) e^{-x²}``."""
     return _blockwise(_erf_prime_flat, x)
@@ -231,18 +206,58 @@ def _erf_prime_flat(x: Array) -> Array:
 
 @dataclass(frozen=True)
 class FastActivation:
-    """``sigma``, ``sigma'``, ``sigma''`` and a combined ``(sigma, sigma')`` for one activation."""
+    """``sigma``, ``sigma'``, ``sigma''`` and a combined ``(sigma, sigma')`` for one activation.
+
+    For the network kernel (:mod:`mforacle.fast.network`), which evaluates each activation once:
+    ``activate(a)`` overwrites the float64 array ``a`` with ``σ(a)`` and returns what
+    ``derivative(σ(a), aux)`` needs to give ``σ'(a)`` later (``None`` when ``σ'`` is formed from
+    ``σ`` alone: ``derivative_from_sigma``). ``derivative`` returns an array the caller may not
+    modify.
+    """
 
     name: str
     sigma: Callable[[Array], Array]
     dsigma: Callable[[Array], Array]
     d2sigma: Callable[[Array], Array]
     both: Callable[[Array], tuple[Array, Array]]
+    activate: Callable[[Array], Array | None] = None  # type: ignore[assignment]
+    derivative: Callable[[Array, Array | None], Array] = None  # type: ignore[assignment]
+    derivative_from_sigma: bool = False
+
+    def __post_init__(self) -> None:
+        if self.activate is None:  # generic: keep σ'(a) from the forward pass
+            both = self.both
+
+            def activate(a: Array) -> Array:
+                s, ds = both(a)
+                a[...] = s
+                return ds
+
+            object.__setattr__(self, "activate", activate)
+            object.__setattr__(self, "derivative", _kept_derivative)
+
+
+def _kept_derivative(s: Array, aux: Array | None) -> Array:
+    assert aux is not None
+    return aux
 
 
 def _tanh_both(x: Array) -> tuple[Array, Array]:
     e = np.exp(-2.0 * np.abs(x))
     return np.tanh(x), 4.0 * e / (1.0 + e) ** 2
+
+
+def _tanh_activate(a: Array) -> None:
+    np.tanh(a, out=a)
+
+
+def _tanh_derivative(t: Array, aux: Array | None) -> Array:
+    """``1 − t²`` from ``t = tanh(a)``: absolute error at most ``(3 t² + |σ'|) u`` beyond
+    tanh's own ``2 t² c_tanh u`` (the error model's ``D = tanh²`` allowance,
+    :mod:`mforacle.tolerance`); unlike ``sech²`` it is 0, not tiny, for ``|a| > 19``."""
+    d = t * t
+    np.subtract(1.0, d, out=d)
+    return d
 
 
 def _tanh_d2(x: Array) -> Array:
@@ -317,13 +332,24 @@ def _regrelu(eta: float) -> FastActivation:
 
 
 _TABLE: dict[str, FastActivation] = {
-    "tanh": FastActivation("tanh", np.tanh, lambda x: _tanh_both(x)[1], _tanh_d2, _tanh_both),
+    "tanh": FastActivation(
+        "tanh",
+        np.tanh,
+        lambda x: _tanh_both(x)[1],
+        _tanh_d2,
+        _tanh_both,
+        _tanh_activate,
+        _tanh_derivative,
+        True,
+    ),
     "sigmoid": FastActivation("sigmoid", _sigmoid, _sigmoid_d1, _sigmoid_d2, _sigmoid_both),
     "softplus": FastActivation("softplus", _softplus, _sigmoid, _sigmoid_d1, _softplus_both),
     "sin": FastActivation(
         "sin", np.sin, np.cos, lambda x: -np.sin(x), lambda x: (np.sin(x), np.cos(x))
     ),
-    "erf": FastActivation("erf", erf, erf_prime, _erf_d2, _erf_both),
+    "erf": FastActivation(
+        "erf", erf, erf_prime, _erf_d2, _erf_both, _erf_activate, _kept_derivative
+    ),
 }
 
 

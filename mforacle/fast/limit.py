@@ -64,6 +64,7 @@ from .gaussian import GaussianPathArrays, drift, drift_and_jacobian
 __all__ = [
     "FastLimitResult",
     "MeanFieldNetwork",
+    "ParticleEnsembleSolution",
     "ParticleMeasure",
     "ParticleSolution",
     "first_variation_on_particles",
@@ -71,7 +72,9 @@ __all__ = [
     "neuron_gradient",
     "probe_values",
     "solve",
+    "solve_particle_ensemble",
     "solve_particles",
+    "velocity_on_particle_ensemble",
     "velocity_on_particles",
 ]
 
@@ -323,36 +326,78 @@ class ParticleSolution:
 
 
 def _particle_fj(model: Model, theta: np.ndarray, om: np.ndarray, Z: np.ndarray, jac: bool):
+    """``F_ρ`` (S, N, d) and, with ``jac``, ``J_ρ`` (S, N, d, d) for an ensemble of particle
+    sets ``theta`` (S, J, k) with weights ``om`` (S, J) at states ``Z`` (S, N, d). Matmuls only
+    (one BLAS call per member slice), so each member's values do not depend on ``S``."""
     d = model.d
-    W, Uu, b = theta[:, :d], theta[:, d : 2 * d], theta[:, 2 * d]
-    pre = Z @ W.T + b  # (N, J)
+    W, Uu, b = theta[..., :d], theta[..., d : 2 * d], theta[..., 2 * d]
+    pre = np.matmul(Z, W.transpose(0, 2, 1))  # (S, N, J)
+    pre += b[:, None, :]
     s0, s1 = get(model.activation).both(pre)
-    F = (s0 * om) @ Uu
+    s0 *= om[:, None, :]
+    F = np.matmul(s0, Uu)  # (S, N, d)
     if not jac:
         return F, None
-    J = np.einsum("nj,ji,jk->nik", s1 * om, Uu, W)
+    s1 *= om[:, None, :]
+    A = s1[:, :, None, :] * Uu.transpose(0, 2, 1)[:, None, :, :]  # (S, N, d, J): ω σ' u_i
+    J = np.matmul(A, W[:, None, :, :])  # (S, N, d, d): Σ_j ω σ' u_i w_k
     return F, J
 
 
-def solve_particles(
-    model: Model, particles: ParticleMeasure, x: Any, y: Any, weights: Any = None
-) -> ParticleSolution:
-    """Forward ``Z`` and backward ``p`` for a particle measure on its depth grid (order 4)."""
-    if not isinstance(particles, ParticleMeasure):
-        raise InvalidArgument("particles", particles, "expected a ParticleMeasure")
-    if particles.nodes.shape[2] != model.k:
-        raise InvalidArgument("particles.nodes", particles.nodes.shape, f"model has k = {model.k}")
+@dataclass(frozen=True)
+class ParticleEnsembleSolution:
+    """:class:`ParticleSolution` of ``S`` particle measures on shared data (member first)."""
+
+    energy: np.ndarray  # (S,)
+    times: np.ndarray  # (T,)
+    Z: np.ndarray  # (S, T, N, d)
+    p: np.ndarray  # (S, T, N, d)
+    x: np.ndarray
+    y: np.ndarray
+    weights: np.ndarray
+
+    def member(self, s: int) -> ParticleSolution:
+        return ParticleSolution(float(self.energy[s]), self.times, self.Z[s], self.p[s], self.x,
+                                self.y, self.weights)
+
+
+def _check_particle_ensemble(model: Model, nodes: Any, weights: Any) -> tuple[np.ndarray,
+                                                                              np.ndarray]:
+    nd = float_array(nodes, "nodes", (None, None, None, model.k))
+    S, T, J = nd.shape[:3]
+    if S < 1 or J < 1 or T < 3 or T % 2 == 0:
+        raise InvalidArgument("nodes", f"array of shape {nd.shape}",
+                              "need S >= 1 members, an odd T >= 3 and J >= 1 particles")
+    w = float_array(weights, "weights", (S, J))
+    return nd, w
+
+
+def solve_particle_ensemble(
+    model: Model, nodes: Any, particle_weights: Any, x: Any, y: Any, weights: Any = None
+) -> ParticleEnsembleSolution:
+    """:func:`solve_particles` for ``S`` particle measures at once, on shared data.
+
+    Args:
+        nodes: ``(S, T, J, k)``, member ``s``'s particles ``θ_j(t_i)``, ``t_i = i/(T−1)``.
+        particle_weights: ``(S, J)``, each row a :class:`ParticleMeasure`'s weights (not
+            re-validated: build the members with :meth:`ParticleMeasure.create`).
+        x, y, weights: the data ``(N, d)``, ``(N,)``, ``(N,)`` or ``None``.
+
+    Returns member ``s`` equal bit for bit to :func:`solve_particles` of member ``s`` (which is
+    the ``S = 1`` case). Raises :class:`InvalidArgument` on malformed input. Source: model.md
+    §4 (the same order-4 scheme as :func:`solve_particles`).
+    """
+    nodes_, om = _check_particle_ensemble(model, nodes, particle_weights)
     X, yv, omega = float_data(model, x, y, weights)
-    nodes, om = particles.nodes, particles.weights
-    T = nodes.shape[0]
+    S, T = nodes_.shape[:2]
     H = 2.0 / (T - 1)
     d = model.d
-    Z = np.empty((T, *X.shape))
+    Z = np.empty((T, S, *X.shape))
     dZ = np.empty_like(Z)
     Z[0] = X
 
     def F(i, z):
-        return _particle_fj(model, nodes[i], om, z, False)[0]
+        return _particle_fj(model, nodes_[:, i], om, z, False)[0]
 
     for i in range(0, T - 1, 2):
         k1 = F(i, Z[i])
@@ -364,39 +409,99 @@ def solve_particles(
     dZ[T - 1] = F(T - 1, Z[T - 1])
     for i in range(1, T - 1, 2):
         Z[i] = (Z[i - 1] + Z[i + 1]) / 2 + H / 8 * (dZ[i - 1] - dZ[i + 1])
-    energy, P1 = _terminal(model, Z[-1], yv, omega)
+    energy, P1 = _terminal_ensemble(model, Z[-1], yv, omega)
 
     def G(i, Y):
-        f, J = _particle_fj(model, nodes[i], om, Y[:, :d], True)
-        return np.concatenate([f, -np.einsum("nij,ni->nj", J, Y[:, d:])], axis=1)
+        f, J = _particle_fj(model, nodes_[:, i], om, Y[..., :d], True)
+        Jp = np.matmul(Y[..., None, d:], J)[..., 0, :]  # (S, N, d): J_ρᵀ p
+        return np.concatenate([f, -Jp], axis=-1)
 
     p = np.empty_like(Z)
     dp = np.empty_like(Z)
     p[-1] = P1
-    Y = np.concatenate([Z[-1], P1], axis=1)
+    Y = np.concatenate([Z[-1], P1], axis=-1)
     for i in range(T - 1, 0, -2):
         k1 = G(i, Y)
         k2 = G(i - 1, Y - H / 2 * k1)
         k3 = G(i - 1, Y - H / 2 * k2)
         k4 = G(i - 2, Y - H * k3)
-        dp[i] = k1[:, d:]
+        dp[i] = k1[..., d:]
         Y = Y - H / 6 * (k1 + 2 * k2 + 2 * k3 + k4)
-        p[i - 2] = Y[:, d:]
-    dp[0] = G(0, Y)[:, d:]
+        p[i - 2] = Y[..., d:]
+    dp[0] = G(0, Y)[..., d:]
     for i in range(1, T - 1, 2):
         p[i] = (p[i - 1] + p[i + 1]) / 2 + H / 8 * (dp[i - 1] - dp[i + 1])
-    return ParticleSolution(energy, particles.times, Z, p, X, yv, omega)
+    times = np.arange(T) / (T - 1)
+    return ParticleEnsembleSolution(energy, times, np.ascontiguousarray(Z.transpose(1, 0, 2, 3)),
+                                    np.ascontiguousarray(p.transpose(1, 0, 2, 3)), X, yv, omega)
+
+
+def _terminal_ensemble(model: Model, Z1: np.ndarray, y: np.ndarray, omega: np.ndarray):
+    """Per member energy (S,) and ``p(1)`` (S, N, d); reductions along each member's own last
+    axis (independent of ``S``)."""
+    a = np.array([float(v) for v in model.a])
+    kap = float(model.kappa)
+    g = np.sum(Z1 * a, axis=-1) + 0.5 * kap * np.sum(Z1 * Z1, axis=-1)
+    res = g - y
+    return np.sum(omega * (0.5 * res * res), axis=-1), res[..., None] * (a + kap * Z1)
+
+
+def solve_particles(
+    model: Model, particles: ParticleMeasure, x: Any, y: Any, weights: Any = None
+) -> ParticleSolution:
+    """Forward ``Z`` and backward ``p`` for a particle measure on its depth grid (order 4).
+
+    The ``S = 1`` case of :func:`solve_particle_ensemble`. Raises :class:`InvalidArgument`.
+    """
+    if not isinstance(particles, ParticleMeasure):
+        raise InvalidArgument("particles", particles, "expected a ParticleMeasure")
+    if particles.nodes.shape[2] != model.k:
+        raise InvalidArgument("particles.nodes", particles.nodes.shape, f"model has k = {model.k}")
+    sol = solve_particle_ensemble(model, particles.nodes[None], particles.weights[None], x, y,
+                                  weights)
+    return sol.member(0)
+
+
+def velocity_on_particle_ensemble(
+    model: Model, nodes: np.ndarray, solution: ParticleEnsembleSolution
+) -> np.ndarray:
+    """``V(θ_j(t_i), t_i)`` for every member, particle and grid depth: ``(S, T, J, k)``.
+
+    ``nodes`` ``(S, T, J, k)`` as given to :func:`solve_particle_ensemble`; member ``s`` equals
+    :func:`velocity_on_particles` of member ``s`` bit for bit. Matmuls per member slice only.
+    """
+    d = model.d
+    omega = solution.weights
+    S, T, J, k = nodes.shape
+    out = np.empty((S, T, J, k))
+    act = get(model.activation)
+    for i in range(T):
+        th = nodes[:, i]
+        W, Uu = th[..., :d], th[..., d : 2 * d]
+        Z, p = solution.Z[:, i], solution.p[:, i]  # (S, N, d)
+        pre = np.matmul(Z, W.transpose(0, 2, 1))
+        pre += th[:, None, :, 2 * d]
+        s0, s1 = act.both(pre)  # (S, N, J)
+        up = np.matmul(p, Uu.transpose(0, 2, 1))
+        g1 = s1 * up
+        g1 *= omega[:, None]
+        s0 *= omega[:, None]
+        np.matmul(g1.transpose(0, 2, 1), Z, out=out[:, i, :, :d])
+        np.matmul(s0.transpose(0, 2, 1), p, out=out[:, i, :, d : 2 * d])
+        np.matmul(np.ones(Z.shape[1]), g1, out=out[:, i, :, 2 * d])
+    return out
 
 
 def velocity_on_particles(
     model: Model, particles: ParticleMeasure, solution: ParticleSolution
 ) -> np.ndarray:
-    """``V(theta_j(t_i), t_i)`` for every particle and grid depth: (T, J, k)."""
-    out = np.empty_like(particles.nodes)
-    for i in range(particles.nodes.shape[0]):
-        out[i] = probe_values(model, solution.Z[i], solution.p[i], solution.weights,
-                              particles.nodes[i])[1]
-    return out
+    """``V(theta_j(t_i), t_i)`` for every particle and grid depth: (T, J, k).
+
+    The ``S = 1`` case of :func:`velocity_on_particle_ensemble`."""
+    ens = ParticleEnsembleSolution(np.array([solution.energy]), solution.times,
+                                   solution.Z[None], solution.p[None], solution.x, solution.y,
+                                   solution.weights)
+    return velocity_on_particle_ensemble(model, particles.nodes[None], ens)[0]
 
 
 def first_variation_on_particles(

@@ -8,8 +8,9 @@ its dtype) and decides it with a derived bound::
 
 The first term is the derived float error model of :mod:`mforacle.tolerance` (unit roundoff ×
 condition estimate × operation count) for the implementation's declared dtype; the second is
-the exact path's confirmed bound on its own error. Differences are taken in mpmath at 40 digits,
-so the comparison adds no float rounding of its own.
+the reference's *rigorous* bound on its own error: the exact path's values certified by the Arb
+ball path (:mod:`mforacle.reference`), ``max |v − m| + r`` over the entries. Differences are
+taken in mpmath at 40 digits, so the comparison adds no float rounding of its own.
 
 Gradients: ``grad_x`` and small ``grad_theta`` (≤ :data:`FULL_GRADIENT_MAX` entries) are compared
 entry by entry (max abs error). A large ``grad_theta`` is checked through random Rademacher
@@ -40,9 +41,10 @@ from mforacle.verdict import Verdict
 from ..caseio import Case
 from ..dtypes import UNIT_ROUNDOFF, round_to_dtype, unit_roundoff
 from ..errors import InvalidArgument
-from ..model import Model, normalized_weights
+from ..model import Model, describe_entry, normalized_weights
 from ..protocol import Implementation, ModelSpec
 from .calls import Caller, Outcome
+from .hints import value_hints
 
 __all__ = [
     "COMPARE_DPS",
@@ -118,9 +120,27 @@ def scaled_bound(bound: float, value: Any, s: Fraction) -> float:
     return bound * float(s) * SCALE_SLACK + 10.0 ** -(COMPARE_DPS + 8) * peak
 
 
+def float_up(value: Any) -> float:
+    """A non-negative bound (mpf, Fraction, int, float) as the smallest float64 that is
+    ``>=`` it (``inf`` beyond float64's range): a bound must not shrink when it becomes a
+    float. (Comparisons of mpf and of Fractions with a float are exact.)"""
+    import math
+
+    f = float(value)
+    if math.isinf(f):
+        return f
+    below = Fraction(f) < value if isinstance(value, Fraction | int) else mpmath.mpf(f) < value
+    return math.nextafter(f, math.inf) if below else f
+
+
 @dataclass
 class Reference:
-    """Exact values (mpf) and the exact path's error bounds, for one set of inputs."""
+    """Exact values (mpf) and the reference's error bounds, for one set of inputs.
+
+    ``error_bound_kind`` is ``"rigorous"`` for a reference certified by the ball path
+    (:func:`mforacle.reference.evaluate`, the default) and ``"estimate"`` otherwise (an export
+    written before certification existed carries no kind and is read as an estimate).
+    """
 
     loss: Any
     z_L: np.ndarray
@@ -128,7 +148,8 @@ class Reference:
     grad_x: np.ndarray
     error_bound: dict[str, float]
     #: the code that computed it (Verdict.provenance)
-    source: str = "mforacle.exact.network"
+    source: str = "mforacle.reference"  # the exact path, certified by the ball path
+    error_bound_kind: str = "rigorous"
 
     @classmethod
     def compute(
@@ -142,38 +163,44 @@ class Reference:
         dps: int = 30,
         weights_dtype: str = "float64",
     ) -> Reference:
-        """The exact values on exactly these inputs. ``weights`` may be rounded to
-        ``weights_dtype`` (their sum then off one by that dtype's roundoff): the exact path runs
-        on ``ω/s`` and the weighted quantities are scaled by ``s``
-        (:func:`mforacle.model.normalized_weights`)."""
-        from mforacle.exact.network import evaluate
+        """The exact values on exactly these inputs, certified by the ball path
+        (:func:`mforacle.reference.evaluate`). ``weights`` may be rounded to ``weights_dtype``
+        (their sum then off one by that dtype's roundoff): the reference runs on ``ω/s`` and the
+        weighted quantities are scaled by ``s`` (:func:`mforacle.model.normalized_weights`)."""
+        from mforacle.reference import evaluate
 
         ws, s = normalized_weights(weights, len(y), weights_dtype)
-        r = evaluate(model, theta, x, y, ws, dps=dps)
-        eb = {q: float(v) for q, v in r.error_bound.items()}
+        r = evaluate(model, theta, x, y, ws, dps=dps, certify=True)
+        eb = {q: float_up(v) for q, v in r.error_bound.items()}
         loss, grad_theta = r.loss, r.grad_theta
         if s != 1:
             eb["loss"] = scaled_bound(eb["loss"], loss, s)
             eb["grad_theta"] = scaled_bound(eb["grad_theta"], grad_theta, s)
             loss, grad_theta = scale_exact(loss, s), scale_exact(grad_theta, s)
-        return cls(loss, r.z_L, grad_theta, r.grad_x, eb)
+        return cls(
+            loss, r.z_L, grad_theta, r.grad_x, eb, error_bound_kind=r.error_bound_kind
+        )
 
     def get(self, q: str) -> Any:
         return getattr(self, q)
 
     def to_json(self, digits: int = 25) -> dict[str, Any]:
         """``mforacle-result/1`` fields; printing at ``digits`` adds ``10^(1-digits)·|v|`` to
-        each error bound (decimal rounding of the printed value)."""
+        each error bound (decimal rounding of the printed value, at most half that), summed in
+        mpmath and rounded up to a float."""
         from ..caseio import RESULT_FORMAT, numbers_to_text
 
         out: dict[str, Any] = {"format": RESULT_FORMAT, "path": "exact", "digits": digits}
         bound: dict[str, str] = {}
-        for q in QUANTITIES:
-            v = self.get(q)
-            out[q] = numbers_to_text(v, digits)
-            peak = float(abs(v)) if q == "loss" else max(float(abs(e)) for e in v.ravel())
-            bound[q] = repr(self.error_bound[q] + 10.0 ** (1 - digits) * peak * 1.0000001)
+        with mpmath.workdps(40):
+            for q in QUANTITIES:
+                v = self.get(q)
+                out[q] = numbers_to_text(v, digits)
+                peak = abs(v) if q == "loss" else max(abs(e) for e in v.ravel())
+                total = mpmath.mpf(self.error_bound[q]) + mpmath.mpf(10) ** (1 - digits) * peak
+                bound[q] = repr(float_up(total))
         out["error_bound"] = bound
+        out["error_bound_kind"] = self.error_bound_kind
         return out
 
     @classmethod
@@ -190,7 +217,8 @@ class Reference:
                 arr(obj["grad_theta"]),
                 arr(obj["grad_x"]),
                 {q: float(obj["error_bound"][q]) for q in QUANTITIES},
-                "mforacle.exact.network (stored with the exported suite)",
+                source="mforacle.exact.network (stored with the exported suite)",
+                error_bound_kind=str(obj.get("error_bound_kind", "estimate")),
             )
 
 
@@ -382,11 +410,12 @@ def _diff(impl_arr: np.ndarray, ref: Any) -> np.ndarray:
     return out
 
 
-def _error_model(dtype: str, u: float, q: str, extra: str = "") -> str:
+def _error_model(dtype: str, u: float, q: str, extra: str = "", kind: str = "rigorous") -> str:
+    ref = ("the reference's rigorous error bound (exact path certified by the Arb ball path)"
+           if kind == "rigorous" else "the exact path's confirmed error estimate")
     return (
         f"tolerance.bounds[{q}] for {dtype} (unit roundoff u = {u:.3g}; derived: u × "
-        f"condition estimate × operation count, see mforacle/tolerance.py) + the exact "
-        f"path's confirmed error bound{extra}"
+        f"condition estimate × operation count, see mforacle/tolerance.py) + {ref}{extra}"
     )
 
 
@@ -442,7 +471,12 @@ def _decide_quantity(run: _CaseRun, q: str, claim: str) -> Verdict:
     if q == "train_step":
         return _check_step(run, arr, ref, tol, u, claim, title, ev, bad)
     bound = tol[q] + ref.error_bound[q]
-    ev.update(tolerance=tol[q], reference_error_bound=ref.error_bound[q], unit_roundoff=u)
+    if not np.isfinite(bound):  # an infinite allowance would pass anything
+        return Verdict.not_checked(
+            claim, title, f"the float error model gives no finite bound for {q} on this case"
+        )
+    ev.update(tolerance=tol[q], reference_error_bound=ref.error_bound[q], unit_roundoff=u,
+              reference_error_bound_kind=ref.error_bound_kind)
     extra = ""
     if run.impl.output_rounding and not bad:
         # printed in the dtype, parsed in float64: ≤ (r·u + 2^-53)·|v| per entry
@@ -451,7 +485,7 @@ def _decide_quantity(run: _CaseRun, q: str, claim: str) -> Verdict:
         bound += reading
         ev["reading_error"] = reading
         extra = f" + reading the decimal output ({run.impl.output_rounding:g}u + 2^-53)·max|v|"
-    model_text = _error_model(run.impl.dtype, u, q, extra)
+    model_text = _error_model(run.impl.dtype, u, q, extra, ref.error_bound_kind)
     if bad:
         return Verdict.measured(
             claim, title, float("nan"), "<=", bound, error_model=model_text, reason=bad, evidence=ev
@@ -474,7 +508,10 @@ def _decide_quantity(run: _CaseRun, q: str, claim: str) -> Verdict:
         impl_value=float(arr[worst]),
         exact_value=str(np.asarray(ref_q, dtype=object)[worst]) if mags.ndim else str(ref_q),
     )
-    where = f" at {list(worst)}" if worst else ""
+    where = f" at {list(worst)} ({describe_entry(q, worst, run.model.d)})" if worst else ""
+    hints = [] if figure <= bound else value_hints(arr, ref_q, figure, run.impl.dtype)
+    if hints:
+        ev["hints"] = hints
     return Verdict.measured(
         claim,
         title,
@@ -482,7 +519,7 @@ def _decide_quantity(run: _CaseRun, q: str, claim: str) -> Verdict:
         "<=",
         bound,
         error_model=model_text,
-        reason=f"max |impl − exact|{where}",
+        reason=f"max |impl − exact|{where}" + "".join(f"; hint: {h}" for h in hints),
         evidence=ev,
     )
 
@@ -510,8 +547,13 @@ def _check_step(
             want[idx] = mpmath.mpf(float(th[idx])) - lr * g[idx]
             scale = max(scale, abs(float(th[idx])) + lr * float(abs(g[idx])))
     bound = lr * (tol["grad_theta"] + ref.error_bound["grad_theta"]) + 2 * u * (1 + u) * scale
+    if not np.isfinite(bound):  # an infinite allowance would pass anything
+        return Verdict.not_checked(
+            claim, title, "the float error model gives no finite bound for the step on this case"
+        )
     model_text = (
-        f"lr × (tolerance.bounds[grad_theta] for {run.impl.dtype} + exact error bound) "
+        f"lr × (tolerance.bounds[grad_theta] for {run.impl.dtype} + reference error bound, "
+        f"{ref.error_bound_kind}) "
         f"+ 2u(1+u)·max(|θ| + lr|∇E|), u = {u:.3g} (two roundings of the update)"
     )
     ev.update(lr=lr)
@@ -520,7 +562,10 @@ def _check_step(
             claim, title, float("nan"), "<=", bound, error_model=model_text, reason=bad, evidence=ev
         )
     diff = _diff(arr, want)
-    figure = max(float(abs(v)) for v in diff.ravel())
+    mags = np.vectorize(lambda v: float(abs(v)), otypes=[np.float64])(diff)
+    worst = tuple(int(i) for i in np.unravel_index(int(np.argmax(mags)), mags.shape))
+    figure = float(mags[worst])
+    ev.update(worst_index=list(worst), impl_value=float(arr[worst]), exact_value=str(want[worst]))
     return Verdict.measured(
         claim,
         title,
@@ -528,7 +573,8 @@ def _check_step(
         "<=",
         bound,
         error_model=model_text,
-        reason=f"max |θ_next − (θ − lr ∇E_exact)|, lr = {lr:g}",
+        reason=f"max |θ_next − (θ − lr ∇E_exact)| at {list(worst)} "
+        f"({describe_entry('train_step', worst, run.model.d)}), lr = {lr:g}",
         evidence=ev,
     )
 
@@ -626,7 +672,8 @@ def _check_directional(
         figure,
         "<=",
         bound,
-        error_model=_error_model(run.impl.dtype, u, "grad_theta", " (per entry), times ‖Δ‖₁"),
+        error_model=_error_model(run.impl.dtype, u, "grad_theta", " (per entry), times ‖Δ‖₁",
+                                 run.reference().error_bound_kind),
         reason=reason,
         evidence=ev,
     )

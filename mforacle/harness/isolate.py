@@ -14,7 +14,10 @@ call is a message over a pipe:
 - an exception: an ``error`` verdict with the traceback, as in thread mode.
 
 Cost: one worker start (~1 s: interpreter, NumPy, mforacle, your module; more with torch) plus
-pickling arguments and results (~0.1 ms a call on the suite's sizes). The parent never imports
+pickling arguments and results (~0.1 ms a call on the suite's sizes). The worker caps its BLAS
+and OpenMP threads by :func:`mforacle.threads.configure_worker` before it loads the
+implementation (``MFORACLE_THREADS``, default 1), so worker and harness never oversubscribe
+the cores. The parent never imports
 the implementation, so it cannot be taken down by it. Only implementations named by a
 ``module.path:object`` / ``file.py:object`` source can be isolated (the worker imports them).
 """
@@ -41,6 +44,9 @@ MEMBERS = ("forward", *OPTIONAL_MEMBERS)
 def _worker(conn: Any, source: str, dtype: str | None, framework: str | None) -> None:
     """The worker process: load the implementation, then answer ``(member, args)`` messages."""
     try:
+        from .. import threads
+
+        threads.configure_worker()  # before the implementation's libraries load (issue 13)
         from .loading import load_implementation
 
         impl = load_implementation(source, dtype=dtype, framework=framework)

@@ -30,6 +30,7 @@ from ..errors import MforacleError
 from ..protocol import Implementation, check_dtype
 from .calls import DEFAULT_TIMEOUT, Caller
 from .checks import QUANTITIES, PlannedCheck, SuiteCase, plan_checks
+from .hints import pattern_hints
 from .limit import LIMIT_QUANTITIES, LimitCase, plan_limit_checks
 
 __all__ = [
@@ -159,6 +160,7 @@ KNOWN_RESULT_FIELDS = frozenset(
         "loss", "z_L", "grad_theta", "grad_x",
         "energy", "Z1", "first_variation", "velocity",
         "digits", "tolerance", "method", "dps", "working_dps", "confirm_dps", "unit_roundoff",
+        "error_bound_kind", "error_estimate", "certificate", "radii", "notes",
     }
 )  # fmt: skip
 
@@ -390,6 +392,7 @@ def summarize(verdicts: list[Verdict]) -> dict[str, Any]:
         "outcome": outcome,
         "headline": HEADLINES[outcome],
         "not_checked_reasons": [[r, n] for r, n in top],
+        "hints": pattern_hints(verdicts) if outcome == "fail" else [],
     }
 
 

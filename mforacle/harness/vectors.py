@@ -13,8 +13,10 @@ sees the case itself, and one exact reference serves all of them. Groups:
 - ``large/*``: d = 2, L = 16, M = 40, N = 4 (grad_theta has 3200 entries: directional checks).
 
 ``export(DIR)`` writes ``DIR/<group>/<name>.json`` (``mforacle-case/1``),
-``DIR/reference/<group>/<name>.json`` (``mforacle-result/1`` from the exact path, with its error
-bound and the tolerance bounds for float64 and float32 under ``"tolerance"``) and
+``DIR/reference/<group>/<name>.json`` (``mforacle-result/1`` from the exact path, certified by
+the Arb ball path: its ``error_bound`` is rigorous, ``"error_bound_kind": "rigorous"``, and is
+what a third party's tolerance adds to the float error model; the tolerance bounds for float64
+and float32 under ``"tolerance"``) and
 ``DIR/manifest.json`` (``mforacle-vectors/1``, with :data:`SUITE_VERSION`).
 
 Measure cases (the limit, :mod:`mforacle.harness.limit`): ``DIR/limit/<name>.json`` and
@@ -50,7 +52,10 @@ __all__ = [
 
 MANIFEST_FORMAT = "mforacle-vectors/1"
 #: bump when a case changes; graders compare it with the manifest they are given
-SUITE_VERSION = "1.1.0"  # 1.1: measure cases (limit_cases) added; theta cases unchanged
+#: 1.1: measure cases (limit_cases) added; theta cases unchanged.
+#: 1.2: theta references certified by the ball path (rigorous error_bound, "error_bound_kind");
+#: cases unchanged.
+SUITE_VERSION = "1.2.0"
 #: seed of the suite's generator (fixed: the suite is a versioned artefact, not a sample)
 SUITE_SEED = 20240601
 EXPORT_DTYPES = ("float64", "float32")

@@ -1,4 +1,8 @@
-"""Assemble a run into a report: verdicts, implementation, command, timing (used by the CLI)."""
+"""Assemble a run into a report: verdicts, implementation, command, timing (used by the CLI).
+
+:class:`Session` times a run and writes its report (:func:`mforacle.report.files.write_report`);
+:func:`reproduce_command` builds the one command per check that the report shows.
+"""
 
 from __future__ import annotations
 
@@ -10,10 +14,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from mforacle.harness.runner import summarize
 from mforacle.verdict import Verdict
 
-from .report import REPORT_FORMAT, verdict_rows, write_report
-from .runner import summarize
+from .files import save_cases, write_report
+from .rows import REPORT_FORMAT, verdict_rows
 
 __all__ = ["BUILTIN", "Session", "reproduce_command"]
 
@@ -23,7 +28,13 @@ BUILTIN = "mforacle.builtin:FAST"
 def reproduce_command(
     source: str, dtype: str, extra: str = ""
 ) -> Callable[[Verdict, str | None], str]:
-    """``mforacle check SOURCE --dtype DTYPE --case <case file> [--only CHECK]`` builder."""
+    """A builder ``build(verdict, case_file, root) -> command`` of one reproduction command.
+
+    For a conformance check with a saved case: ``mforacle check SOURCE --dtype DTYPE --case
+    ROOT/CASE_FILE --only CHECK`` (``extra`` appended). For a claim: the evidence's own
+    ``reproduce``, else ``mforacle claims --claim ID`` (built-in paths) or ``mforacle check SOURCE
+    --dtype DTYPE --only CHECK``. Arguments are shell-quoted.
+    """
 
     def build(v: Verdict, case_file: str | None, root: Path | None = None) -> str:
         check_id = str(v.evidence.get("check_id", ""))
@@ -46,7 +57,11 @@ def reproduce_command(
 
 
 class Session:
-    """Times a run and writes its report under ``out_dir``."""
+    """Times a run and writes its report under ``out_dir``.
+
+    ``profile`` is the effort profile's name (``dev``, ``ci``, ``thorough``); ``command`` the
+    command line to record (default: this process's ``mforacle`` arguments).
+    """
 
     def __init__(self, profile: str, command: str | None = None) -> None:
         self.profile = profile
@@ -64,7 +79,14 @@ class Session:
         suite: dict[str, Any] | None = None,
         reproduce: Callable[..., str] | None = None,
     ) -> tuple[dict[str, Any], dict[str, Path]]:
-        from .. import __version__
+        """Write the report of ``verdicts`` as ``<out_dir>/<stem>.{json,md,html}`` and its cases
+        under ``out_dir/cases``; ``reproduce(verdict, case_file, out_dir)`` builds each check's
+        command. Returns ``(report, {"json": path, "md": path, "html": path})``.
+
+        Raises:
+            InvalidArgument: ``stem`` is not a plain file name.
+        """
+        from mforacle import __version__
 
         out = Path(out_dir)
         repro = None
@@ -73,6 +95,7 @@ class Session:
             def repro(v: Verdict, case_file: str | None) -> str:
                 return reproduce(v, case_file, out)
 
+        rows, cases = verdict_rows(verdicts, repro)
         report = {
             "format": REPORT_FORMAT,
             "created": self.created,
@@ -83,6 +106,8 @@ class Session:
             "suite": suite or {},
             "summary": summarize(verdicts),
             "duration_s": round(time.perf_counter() - self.start, 3),
-            "verdicts": verdict_rows(verdicts, out, repro),
+            "verdicts": rows,
         }
-        return report, write_report(report, out, stem)
+        paths = write_report(report, out, stem)
+        save_cases(cases, out)
+        return report, paths
