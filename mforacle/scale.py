@@ -35,7 +35,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import math
-import os
 import sys
 import time
 import uuid
@@ -71,8 +70,6 @@ __all__ = [
 DEFAULT_CONNECT_TIMEOUT = 10.0
 #: re-runs of a task that raised (a lost worker's tasks are re-run by the scheduler anyway)
 DEFAULT_RETRIES = 2
-#: environment variables BLAS and OpenMP runtimes read when they load
-THREAD_ENV_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
 @dataclass(frozen=True)
@@ -308,23 +305,19 @@ def execute(
 # --------------------------------------------------------------------------- threads
 
 
-def _cores() -> int:
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except (AttributeError, OSError):
-        return max(1, os.cpu_count() or 1)
-
-
 def blas_threads_for(workers: int, threads_per_worker: int = 1) -> int:
-    """BLAS/OpenMP threads per worker thread so that ``workers × threads <= cores`` (at least 1).
+    """BLAS/OpenMP threads per worker thread so that ``workers × threads <= cores`` (at least 1;
+    :func:`mforacle.threads.per_worker`).
 
     Raises:
         InvalidArgument: ``workers`` or ``threads_per_worker`` not an integer >= 1.
     """
+    from .threads import per_worker
+
     for name, v in (("workers", workers), ("threads_per_worker", threads_per_worker)):
         if isinstance(v, bool) or not isinstance(v, int) or v < 1:
             raise InvalidArgument(name, v, "expected an integer >= 1")
-    return max(1, _cores() // (workers * threads_per_worker))
+    return per_worker(workers * threads_per_worker)
 
 
 def thread_budget_plugin(threads: int) -> Any:
@@ -368,8 +361,10 @@ def _start_local(workers: int, retries: int) -> DaskExecutor:
 
     from distributed import Client, LocalCluster
 
+    from .threads import cores, worker_env
+
     threads = blas_threads_for(workers)
-    env = {var: str(threads) for var in (*THREAD_ENV_VARS, "MFORACLE_THREADS")}
+    env = worker_env(threads, {})  # only the thread variables: the rest is inherited
     cluster = LocalCluster(
         n_workers=workers,
         threads_per_worker=1,
@@ -388,7 +383,7 @@ def _start_local(workers: int, retries: int) -> DaskExecutor:
         client,
         cluster,
         description=f"local Dask cluster: {workers} worker process(es) × 1 thread, "
-        f"{threads} BLAS thread(s) each, {_cores()} core(s)",
+        f"{threads} BLAS thread(s) each, {cores()} core(s)",
         retries=retries,
     )
 

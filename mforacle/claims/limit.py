@@ -429,24 +429,14 @@ def b3_losses(
     impl: Any, case: FlowCase, *, scheme: str, L: int, M: int, seeds: list[int]
 ) -> np.ndarray:
     """``E(Θ^s_{L,M})`` for each seed ``s`` of ``seeds`` (float64, shape ``(len(seeds),)``):
-    ``Θ^s`` sampled from ``case.measure`` by ``scheme``, its loss by the implementation's
-    ``loss`` (through :class:`ClaimSubject`). One B3 part: a pure function of its arguments."""
-    from mforacle.sampling import sample_network
+    ``Θ^s`` sampled from ``case.measure`` by ``scheme`` (:func:`mforacle.sampling.
+    sample_networks`: member ``s`` is ``sample_network`` of seed ``s``), its loss by the
+    implementation (:meth:`ClaimSubject.losses`: one batch call when it has ``loss_batch``).
+    One B3 part: a pure function of its arguments."""
+    from mforacle.sampling import sample_networks
 
-    disc = ClaimSubject.of(impl)
-    return np.array(
-        [
-            disc.loss(
-                case.model,
-                sample_network(case.measure, L, M, seed=s, scheme=scheme),
-                case.x,
-                case.y,
-                case.weights,
-            )
-            for s in seeds
-        ],
-        dtype=np.float64,
-    )
+    thetas = sample_networks(case.measure, L, M, seeds=list(seeds), scheme=scheme)
+    return ClaimSubject.of(impl).losses(case.model, thetas, case.x, case.y, case.weights)
 
 
 def b3_decisions(
