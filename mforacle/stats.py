@@ -415,20 +415,20 @@ def detectable_deviation(
 ) -> float:
     """``δ* = margin + t_{probability, dof} · se``: the smallest deviation of the true exponent
     beyond the acceptance region's edge at distance ``margin`` from the claimed exponent that
-    the verdict detects with at least ``probability`` (module docstring, "Power").
+    the verdict detects with at least ``probability`` (module docstring, "Power"). A fit with no
+    error estimate (``dof <= 0`` or ``se = inf``: two rungs) detects nothing: ``inf``.
 
     Raises:
-        InvalidArgument: ``se`` or ``margin`` negative or not finite, ``dof`` not positive,
-            ``probability`` not strictly between 0 and 1.
+        InvalidArgument: ``se`` or ``margin`` negative or NaN, ``probability`` not strictly
+            between 0 and 1.
     """
     for name, v in (("se", se), ("margin", margin)):
-        if (
-            isinstance(v, bool)
-            or not isinstance(v, int | float)
-            or not (math.isfinite(v) and v >= 0)
-        ):
-            raise InvalidArgument(name, v, "expected a finite number >= 0")
-    return float(margin) + t_quantile(_check_confidence(probability), dof) * float(se)
+        if isinstance(v, bool) or not isinstance(v, int | float) or not v >= 0:
+            raise InvalidArgument(name, v, "expected a number >= 0")
+    p = _check_confidence(probability)
+    if not (dof > 0 and math.isfinite(se) and math.isfinite(margin)):
+        return math.inf
+    return float(margin) + t_quantile(p, dof) * float(se)
 
 
 def rate_power(
@@ -469,7 +469,11 @@ def rate_power(
         "detectable_deviation": max(deltas.values()),
         "by_direction": deltas,
         "probability": float(probability),
-        "half_width": t_quantile((1 + conf) / 2, dof) * float(se),
+        "half_width": (
+            t_quantile((1 + conf) / 2, dof) * float(se)
+            if dof > 0 and math.isfinite(se)
+            else math.inf
+        ),
         "confidence": conf,
         "se": float(se),
         "dof": float(dof),

@@ -252,14 +252,20 @@ CLAIMS: dict[str, ClaimSpec] = {
             "discrete -> continuous in depth, order 1",
             (),
             "limit",
-            _sizes({"ladder": [4, 8, 16, 32]}, thorough={"ladder": [4, 8, 16, 32, 64, 128]}),
+            _sizes(
+                {"ladder": [8, 16, 32, 64, 128, 256]},
+                thorough={"ladder": [8, 16, 32, 64, 128, 256, 512, 1024]},
+            ),
         ),
         ClaimSpec(
             "B2",
             "L·M ∂E/∂θ -> V(θ, l/L), order 1",
             (),
             "limit",
-            _sizes({"ladder": [4, 8, 16, 32]}, thorough={"ladder": [4, 8, 16, 32, 64, 128]}),
+            _sizes(
+                {"ladder": [8, 16, 32, 64, 128, 256]},
+                thorough={"ladder": [8, 16, 32, 64, 128, 256, 512, 1024]},
+            ),
         ),
         ClaimSpec(
             "B3",
@@ -267,8 +273,12 @@ CLAIMS: dict[str, ClaimSpec] = {
             ("loss",),
             "limit",
             _sizes(
-                {"ladder": [4, 8, 16, 32], "seeds": 200},
-                thorough={"ladder": [4, 8, 16, 32, 64, 128], "seeds": 800},
+                {"ladder": [4, 8, 16, 32, 64, 128, 256, 512], "seeds": 1000, "block": 500},
+                thorough={
+                    "ladder": [4, 8, 16, 32, 64, 128, 256, 512, 1024],
+                    "seeds": 4000,
+                    "block": 1000,
+                },
             ),
         ),
         ClaimSpec(
@@ -312,18 +322,19 @@ CLAIMS: dict[str, ClaimSpec] = {
             "theorem6",
             _sizes(
                 {
-                    "depth_ladder": [4, 8, 16],
-                    "width_ladder": [4, 8, 16, 32],
-                    "seeds": 24,
+                    "depth_ladder": [4, 8, 16, 32, 64, 128],
+                    "width_ladder": [4, 8, 16, 32, 64, 128, 256],
+                    "seeds": 300,
+                    "block": 150,
                     "M_depth": 4,
                     "L_width": 4,
                     "s": 1.0,
                 },
-                {"depth_ladder": [4, 8, 16, 32], "seeds": 40},
-                {
-                    "depth_ladder": [4, 8, 16, 32, 64],
-                    "width_ladder": [4, 8, 16, 32, 64, 128],
-                    "seeds": 160,
+                thorough={
+                    "depth_ladder": [4, 8, 16, 32, 64, 128, 256],
+                    "width_ladder": [4, 8, 16, 32, 64, 128, 256, 512],
+                    "seeds": 1000,
+                    "block": 250,
                 },
             ),
         ),

@@ -224,8 +224,19 @@ def _order_verdicts(
                 f"error {min(errors):.2g}",
             )
         ]
-    fit = fit_slope(ladder, errors)
+    fit = fit_slope(ladder, errors, DECISION_CONFIDENCE)
     ev["fit"] = fit.to_json()
+    power = rate_power(
+        claimed=-1.0, se=fit.se, dof=fit.dof, acceptance=ORDER_SLOPE, confidence=fit.confidence
+    )
+    ev["experiment"] = {
+        "ladder_name": "L",
+        "ladder": list(ladder),
+        "seeds": [],
+        "fit": fit.method,
+        "level": fit.confidence,
+    }
+    ev["power"] = power
     out = [
         Verdict.measured(
             claim,
@@ -234,12 +245,14 @@ def _order_verdicts(
             "in",
             list(ORDER_SLOPE),
             error_model="explicit Euler in depth is order 1: slope −1 ± 0.15 (docs/claims.md B1); "
-            f"slope 95% CI [{fit.ci[0]:.3f}, {fit.ci[1]:.3f}]; reference error {ref_err:.1e} "
-            f"<= 1/100 of the smallest error",
+            f"slope {fit.confidence:.1%} CI [{fit.ci[0]:.3f}, {fit.ci[1]:.3f}]; reference error "
+            f"{ref_err:.1e} <= 1/100 of the smallest error",
             reason=f"{what}: errors "
             + ", ".join(f"{e:.3g}" for e in errors)
             + f" for L = {list(ladder)}; ratios "
-            + ", ".join(f"{r:.3f}" for r in ratios),
+            + ", ".join(f"{r:.3f}" for r in ratios)
+            + "; "
+            + power_note(power),
             evidence=ev,
             provenance=provenance,
         )
@@ -948,20 +961,18 @@ def builtin_nu(model: Model) -> Any:
 # --------------------------------------------------------------------------- built-in runs
 
 
-def _flow_cases(sizes: dict[str, Any]) -> list[FlowCase]:
-    return [builtin_flow_case(i) for i in range(int(sizes.get("cases", 2)))]
+def _flow_cases(sizes: dict[str, Any]) -> list[int]:
+    return list(range(int(sizes.get("cases", 2))))
 
 
 def run_b1(subject: ClaimSubject, sizes: dict[str, Any]) -> list[Verdict]:
     """B1 on mforacle's own limit code (``subject`` is not called)."""
-    lad = sizes.get("ladder", [4, 8, 16, 32])
-    return [v for c in _flow_cases(sizes) for v in check_b1(c, ladder=lad)]
+    return [v for i in _flow_cases(sizes) for v in _case_verdicts("B1", sizes, i)]
 
 
 def run_b2(subject: ClaimSubject, sizes: dict[str, Any]) -> list[Verdict]:
     """B2 on mforacle's own limit code (``subject`` is not called)."""
-    lad = sizes.get("ladder", [4, 8, 16, 32])
-    return [v for c in _flow_cases(sizes) for v in check_b2(c, ladder=lad)]
+    return [v for i in _flow_cases(sizes) for v in _case_verdicts("B2", sizes, i)]
 
 
 def _b3_sizes(sizes: dict[str, Any]) -> tuple[list[int], int, int, int]:
@@ -1020,13 +1031,93 @@ def finish_b3(
 
 def run_b4(subject: ClaimSubject, sizes: dict[str, Any]) -> list[Verdict]:
     """B4 on mforacle's own Stein expectations (``subject`` is not called)."""
-    return [
-        v
-        for i, c in enumerate(_flow_cases(sizes))
-        for v in check_b4(c, samples=int(sizes.get("samples", 20000)), seed=400 + i)
-    ]
+    return [v for i in _flow_cases(sizes) for v in _case_verdicts("B4", sizes, i)]
 
 
 def run_b5(subject: ClaimSubject, sizes: dict[str, Any]) -> list[Verdict]:
     """B5 on mforacle's own particle solver (``subject`` is not called)."""
-    return [check_b5(c, builtin_nu(c.model)) for c in _flow_cases(sizes)]
+    return [v for i in _flow_cases(sizes) for v in _case_verdicts("B5", sizes, i)]
+
+
+# --------------------------------------------------------------------------- parts by case
+# B1, B2, B4 and B5 check each built-in flow case on its own: one part per case, the verdicts
+# concatenated in case order (mforacle.claims, "Parts").
+
+
+def _case_verdicts(claim: str, sizes: dict[str, Any], i: int) -> list[Verdict]:
+    c = builtin_flow_case(i)
+    if claim == "B1":
+        return check_b1(c, ladder=sizes.get("ladder", [4, 8, 16, 32]))
+    if claim == "B2":
+        return check_b2(c, ladder=sizes.get("ladder", [4, 8, 16, 32]))
+    if claim == "B4":
+        return check_b4(c, samples=int(sizes.get("samples", 20000)), seed=400 + i)
+    if claim == "B5":
+        return [check_b5(c, builtin_nu(c.model))]
+    raise InvalidArgument("claim", claim, "expected B1, B2, B4 or B5")
+
+
+def _case_parts(sizes: dict[str, Any]) -> list[Any]:
+    from . import Part
+
+    return [Part(f"case {i}", {"case": i}) for i in range(int(sizes.get("cases", 2)))]
+
+
+def _case_finish(sizes: dict[str, Any], results: dict[str, Any]) -> list[Verdict]:
+    return [v for p in _case_parts(sizes) for v in results[p.key]]
+
+
+def parts_b1(sizes: dict[str, Any]) -> list[Any]:
+    """B1's parts: one per built-in flow case (``case 0``, ``case 1``)."""
+    return _case_parts(sizes)
+
+
+def part_b1(subject: ClaimSubject, sizes: dict[str, Any], *, case: int) -> list[Verdict]:
+    """B1 on one built-in flow case (:func:`check_b1`)."""
+    return _case_verdicts("B1", sizes, case)
+
+
+def finish_b1(subject: ClaimSubject, sizes: dict[str, Any], results: dict[str, Any]):
+    return _case_finish(sizes, results)
+
+
+def parts_b2(sizes: dict[str, Any]) -> list[Any]:
+    """B2's parts: one per built-in flow case."""
+    return _case_parts(sizes)
+
+
+def part_b2(subject: ClaimSubject, sizes: dict[str, Any], *, case: int) -> list[Verdict]:
+    """B2 on one built-in flow case (:func:`check_b2`)."""
+    return _case_verdicts("B2", sizes, case)
+
+
+def finish_b2(subject: ClaimSubject, sizes: dict[str, Any], results: dict[str, Any]):
+    return _case_finish(sizes, results)
+
+
+def parts_b4(sizes: dict[str, Any]) -> list[Any]:
+    """B4's parts: one per built-in flow case (its Monte Carlo seed ``400 + case``)."""
+    return _case_parts(sizes)
+
+
+def part_b4(subject: ClaimSubject, sizes: dict[str, Any], *, case: int) -> list[Verdict]:
+    """B4 on one built-in flow case (:func:`check_b4`)."""
+    return _case_verdicts("B4", sizes, case)
+
+
+def finish_b4(subject: ClaimSubject, sizes: dict[str, Any], results: dict[str, Any]):
+    return _case_finish(sizes, results)
+
+
+def parts_b5(sizes: dict[str, Any]) -> list[Any]:
+    """B5's parts: one per built-in flow case."""
+    return _case_parts(sizes)
+
+
+def part_b5(subject: ClaimSubject, sizes: dict[str, Any], *, case: int) -> list[Verdict]:
+    """B5 on one built-in flow case (:func:`check_b5`)."""
+    return _case_verdicts("B5", sizes, case)
+
+
+def finish_b5(subject: ClaimSubject, sizes: dict[str, Any], results: dict[str, Any]):
+    return _case_finish(sizes, results)
