@@ -27,6 +27,7 @@ from .training_runs import flow_name, loss_roundoffs, needs, reference_loss, tra
 
 __all__ = [
     "WIDTH_SCHEMES",
+    "c3_depth_verdict",
     "check_c3_depth",
     "check_c3_width",
     "finish_c3",
@@ -104,12 +105,46 @@ def check_c3_depth(
     ref, ref_err = reference_loss(
         case, paths_on_grid(T_ref), paths_on_grid((T_ref + 1) // 2), ds, steps
     )
-    losses, errors = [], []
-    for L in ladder:
-        theta0 = sample_network(case.measure, L, M, seed=seed, scheme="paths")
-        e = train_final_loss(impl, case, theta0, ds, steps)
-        losses.append(e)
-        errors.append(abs(e - ref))
+    losses = [
+        train_final_loss(
+            impl, case, sample_network(case.measure, L, M, seed=seed, scheme="paths"), ds, steps
+        )
+        for L in ladder
+    ]
+    return c3_depth_verdict(
+        case,
+        ladder=list(ladder),
+        losses=losses,
+        reference=(ref, ref_err),
+        M=M,
+        seed=seed,
+        s=s,
+        ds=ds,
+        T_ref=T_ref,
+        confidence=confidence,
+        measured=impl.label,
+    )
+
+
+def c3_depth_verdict(
+    case: FlowCase,
+    *,
+    ladder: list[int],
+    losses: list[float],
+    reference: tuple[float, float],
+    M: int,
+    seed: int,
+    s: float,
+    ds: float,
+    T_ref: int,
+    confidence: float = DECISION_CONFIDENCE,
+    measured: str = "",
+) -> Verdict:
+    """The C3.depth verdict from the trained losses ``E(Θ_{L,M}(s))`` on ``ladder`` and the
+    reference ``(E(ρ_M(s)), its error estimate)`` (:func:`check_c3_depth` documents it)."""
+    title = "Theorem 6 (depth): trained network -> trained limit at order 1/L"
+    ref, ref_err = reference
+    errors = [abs(e - ref) for e in losses]
     fit = fit_slope(ladder, errors, confidence) if min(errors) > 0 else None
     evidence = {
         "case": case.to_json(),
@@ -158,7 +193,7 @@ def check_c3_depth(
         + f" for L = {list(ladder)}; "
         + power_note(power),
         evidence=evidence,
-        provenance={"measured": impl.label, "reference": flow_name()},
+        provenance={"measured": measured, "reference": flow_name()},
     )
 
 
