@@ -18,8 +18,10 @@ cluster, in the order of the units given.
   units are reported as they complete (``distributed.as_completed``: one line per unit with the
   elapsed time and an ETA, on standard error). A worker lost mid-run (crash, OOM kill) makes
   the scheduler run its tasks again elsewhere (up to ``distributed.scheduler.allowed-failures``
-  times), and ``retries`` re-runs a task that raised; since a unit is a pure function of its
-  identity, a re-run returns the same result.
+  times; a LocalCluster's nanny restarts the worker), and ``retries`` re-runs a task that
+  raised; since a unit is a pure function of its identity, a re-run returns the same result.
+  A cluster left with no worker at all for :data:`NO_WORKER_TIMEOUT` seconds ends the run with
+  an error instead of waiting forever.
 - :func:`open_executor` — the context manager the commands use: serial when neither option is
   given; ``workers=N`` starts a ``distributed.LocalCluster`` for the run (N processes, one
   thread each, BLAS/OpenMP threads capped so that workers × threads <= cores, by a worker
@@ -70,6 +72,16 @@ __all__ = [
 DEFAULT_CONNECT_TIMEOUT = 10.0
 #: re-runs of a task that raised (a lost worker's tasks are re-run by the scheduler anyway)
 DEFAULT_RETRIES = 2
+#: seconds a run waits for a cluster left with no worker at all before it gives up (a lost
+#: worker's tasks wait for another worker; with none, they would wait forever)
+NO_WORKER_TIMEOUT = 300.0
+#: seconds between checks on the cluster while no unit finishes
+POLL_SECONDS = 5.0
+#: how long a LocalCluster started for a run waits for a lost worker's restart before it
+#: gives the worker up for good (Dask's ``distributed.deploy.lost-worker-timeout``, 15 s by
+#: default: too short on a loaded machine, where a restart takes longer and the run would then
+#: go on with fewer workers)
+LOST_WORKER_TIMEOUT = "600s"
 
 
 @dataclass(frozen=True)
@@ -211,8 +223,12 @@ class DaskExecutor(Executor):
         *,
         description: str = "",
         retries: int = DEFAULT_RETRIES,
+        no_worker_timeout: float = NO_WORKER_TIMEOUT,
+        poll_seconds: float = POLL_SECONDS,
     ) -> None:
         self.client, self.cluster, self.retries = client, cluster, int(retries)
+        self.no_worker_timeout = float(no_worker_timeout)
+        self.poll_seconds = float(poll_seconds)
         info = client.scheduler_info()
         self.workers = max(1, sum(int(w.get("nthreads", 1)) for w in info["workers"].values()))
         self.description = description or f"Dask cluster at {client.scheduler.address}"
@@ -232,7 +248,7 @@ class DaskExecutor(Executor):
             MforacleError: a unit failed for good (it raised on every retry, or its workers died
                 more often than the scheduler allows).
         """
-        from distributed import as_completed
+        from distributed import wait
 
         todo = _check_units(units)
         run_id = uuid.uuid4().hex[:12]
@@ -254,19 +270,39 @@ class DaskExecutor(Executor):
         if on_submitted is not None:
             on_submitted(self.client)
         results: dict[str, Any] = {}
-        for fut in as_completed(list(futures.values())):
-            u = by_future[fut.key]
+        pending = set(futures.values())
+        alone_since: float | None = None  # when the cluster was last seen with no worker
+        while pending:
             try:
-                got = fut.result()
-            except Exception as exc:  # raised on every retry, or KilledWorker
-                for f in futures.values():
-                    f.cancel()
-                raise MforacleError(
-                    f"work unit {u.key} failed on the cluster: {type(exc).__name__}: {exc}"
-                ) from exc
-            results[u.key] = got.value
-            if progress is not None:
-                progress.finished(u, got.seconds, got.where)
+                done, pending = wait(
+                    pending, timeout=self.poll_seconds, return_when="FIRST_COMPLETED"
+                )
+            except TimeoutError:  # nothing finished: is anyone still working?
+                if self.client.nthreads():
+                    alone_since = None
+                    continue
+                alone_since = alone_since or time.monotonic()
+                if time.monotonic() - alone_since > self.no_worker_timeout:
+                    for f in futures.values():
+                        f.cancel()
+                    raise MforacleError(
+                        f"the Dask cluster has had no worker for {self.no_worker_timeout:g} s "
+                        f"with {len(pending)} work unit(s) left; start workers or rerun"
+                    ) from None
+                continue
+            for fut in sorted(done, key=lambda f: f.key):
+                u = by_future[fut.key]
+                try:
+                    got = fut.result()
+                except Exception as exc:  # raised on every retry, or KilledWorker
+                    for f in futures.values():
+                        f.cancel()
+                    raise MforacleError(
+                        f"work unit {u.key} failed on the cluster: {type(exc).__name__}: {exc}"
+                    ) from exc
+                results[u.key] = got.value
+                if progress is not None:
+                    progress.finished(u, got.seconds, got.where)
         return {u.key: results[u.key] for u in todo}
 
     def close(self) -> None:
@@ -359,17 +395,20 @@ def _register(client: Any, threads: int) -> None:
 def _start_local(workers: int, retries: int) -> DaskExecutor:
     import logging
 
+    import dask
     from distributed import Client, LocalCluster
 
     from .threads import cores, worker_env
 
+    # read by the cluster whenever a worker is lost, so it stays set for the process
+    dask.config.set({"distributed.deploy.lost-worker-timeout": LOST_WORKER_TIMEOUT})
     threads = blas_threads_for(workers)
     env = worker_env(threads, {})  # only the thread variables: the rest is inherited
     cluster = LocalCluster(
         n_workers=workers,
         threads_per_worker=1,
         processes=True,
-        dashboard_address=None,
+        dashboard_address=":0",
         silence_logs=logging.ERROR,
         env=env,
     )

@@ -51,13 +51,17 @@ def small(claim: str, **sizes):
 def cluster():
     import logging
 
+    import dask
     from distributed import Client, LocalCluster
 
+    # as mforacle.scale sets it for the clusters it starts: a killed worker's restart may take
+    # longer than Dask's default 15 s on a loaded machine
+    dask.config.set({"distributed.deploy.lost-worker-timeout": scale.LOST_WORKER_TIMEOUT})
     lc = LocalCluster(
         n_workers=2,
         threads_per_worker=1,
         processes=True,
-        dashboard_address=None,
+        dashboard_address=":0",
         silence_logs=logging.ERROR,
         env={"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"},
     )
@@ -225,8 +229,11 @@ def test_cli_claims_with_workers_equals_serial(tmp_path):
     assert outs[0] == outs[1]
 
 
-def test_an_unreachable_scheduler_is_a_one_line_usage_error_after_a_bounded_wait():
-    where = ["--scheduler", "tcp://127.0.0.1:1", "--connect-timeout", "1"]
+@pytest.mark.parametrize("address", ["tcp://127.0.0.1:1", "no-such-scheme://x"])
+def test_an_unreachable_scheduler_is_a_one_line_usage_error_after_a_bounded_wait(address):
+    # in a subprocess: a second Client in this process would share Dask's event loop state with
+    # the module's cluster client
+    where = ["--scheduler", address, "--connect-timeout", "1"]
     p = subprocess.run(
         [sys.executable, "-m", "mforacle", "claims", "--claim", "A4", *where],
         capture_output=True,
@@ -242,7 +249,6 @@ def test_an_unreachable_scheduler_is_a_one_line_usage_error_after_a_bounded_wait
 @pytest.mark.parametrize(
     "args, what",
     [
-        (["--scheduler", "no-such-scheme://x", "--connect-timeout", "1"], "no Dask scheduler"),
         (["--workers", "0"], "--workers"),
         (["--connect-timeout", "-1", "--workers", "1"], "--connect-timeout"),
     ],
@@ -276,24 +282,50 @@ def test_a_worker_killed_mid_run_changes_nothing(cluster):
     subject = builtin_subject()
     serial = spec.run(subject, "dev")
     killed = []
+    cluster.client.wait_for_workers(2, timeout=120)
+    pids = cluster.client.run(os.getpid)  # worker address -> process id, before the run
 
     def kill(client):
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and not killed:
-            busy = [w for w, keys in client.processing().items() if keys]
+            busy = [w for w, keys in client.processing().items() if keys and w in pids]
             if busy:
-                pid = client.run(os.getpid, workers=[busy[0]])[busy[0]]
-                os.kill(pid, signal.SIGKILL)
-                killed.append((busy[0], pid))
+                os.kill(pids[busy[0]], signal.SIGKILL)
+                killed.append(busy[0])
             else:
-                time.sleep(0.05)
+                time.sleep(0.02)
 
     units = scale.claim_units(spec, subject, "dev")
     got = cluster.run(units, on_submitted=kill)
     assert killed, "no worker was busy"
     assert as_json(got[f"claim::{spec.id}"]) == as_json(serial)
-    # the nanny brought the worker back
-    cluster.client.wait_for_workers(2, timeout=60)
+
+
+NO_WORKER = """
+import sys
+from distributed import Client, LocalCluster
+from mforacle import scale
+from mforacle.errors import MforacleError
+
+if __name__ == "__main__":
+    with LocalCluster(n_workers=0, processes=False, dashboard_address=":0") as lc:
+        with Client(lc) as client:
+            ex = scale.DaskExecutor(client, no_worker_timeout=1, poll_seconds=0.5)
+            try:
+                ex.run([scale.Unit("a", print, ("never",))])
+            except MforacleError as exc:
+                print(exc)
+                sys.exit(0)
+    sys.exit(1)
+"""
+
+
+def test_a_cluster_with_no_worker_left_is_an_error_not_a_hang(tmp_path):
+    script = tmp_path / "no_worker.py"
+    script.write_text(NO_WORKER)
+    p = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "the Dask cluster has had no worker for 1 s with 1 work unit(s) left" in p.stdout
 
 
 def test_a_unit_that_fails_for_good_is_a_typed_error(cluster):

@@ -511,6 +511,23 @@ def b3_decisions(
     return out
 
 
+#: B3's evidence lists every seed up to this many (a 10⁵-seed sweep records its blocks only)
+SEED_LIST_MAX = 10_000
+
+
+def _seed_evidence(seed_list: list[int], ladder: list[int], per_rung: int) -> dict[str, Any]:
+    """``seed_blocks`` (rung ``M`` -> ``[first, last]``; rung ``j`` holds ``per_rung``
+    consecutive seeds) and, for at most :data:`SEED_LIST_MAX` seeds, the list ``seeds``."""
+    blocks = {
+        str(M): [seed_list[j * per_rung], seed_list[(j + 1) * per_rung - 1]]
+        for j, M in enumerate(ladder)
+    } if len(seed_list) == per_rung * len(ladder) else {}  # fmt: skip
+    out: dict[str, Any] = {"seed_blocks": blocks, "seeds_per_rung": per_rung}
+    if len(seed_list) <= SEED_LIST_MAX:
+        out["seeds"] = seed_list
+    return out
+
+
 def b3_verdicts(
     case: FlowCase,
     *,
@@ -537,7 +554,7 @@ def b3_verdicts(
         title = f"width ({scheme}): E[(E(Θ_L,M) − E_L^∞)²] = O({law})"
         ev = {
             "case": case.to_json(),
-            "seeds": seed_list,
+            **_seed_evidence(seed_list, ladder, seeds),
             "L": L,
             "scheme": scheme,
             "implementation": implementation,
