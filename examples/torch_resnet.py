@@ -25,7 +25,9 @@ def sigma(spec, a: torch.Tensor) -> torch.Tensor:
     if name == "sigmoid":
         return torch.sigmoid(a)
     if name == "softplus":
-        return torch.nn.functional.softplus(a)
+        # log(1 + e^a), stable for every a. Not torch.nn.functional.softplus(a): above its
+        # threshold (20) it returns a itself, off by log1p(e^-a) ~ 2e-9 — a float64 error.
+        return torch.logaddexp(a, torch.zeros_like(a))
     if name == "sin":
         return torch.sin(a)
     eta = spec.eta

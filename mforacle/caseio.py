@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import stat
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
@@ -78,6 +81,51 @@ class Case:
         if any(w != Fraction(1, n) for w in self.data.weights):  # uniform weights are the default
             out["weights"] = _text_array(self.data.weights)
         return out
+
+
+def case_numbers(case: Case) -> Any:
+    """Every exact number of ``case`` with its field name (``theta[0][1][2]``,
+    ``measure.A[1][0][2]``, ``model.readout.kappa``), as ``(field, Fraction)`` pairs."""
+    m = case.model
+    for i, v in enumerate(m.a):
+        yield f"model.readout.a[{i}]", v
+    yield "model.readout.kappa", m.kappa
+    if m.activation.eta is not None:
+        yield "model.activation", m.activation.eta
+    arrays = [("x", case.data.x), ("y", case.data.y), ("weights", case.data.weights)]
+    if case.theta is not None:
+        arrays.append(("theta", case.theta))
+    for name, arr in arrays:
+        for idx in np.ndindex(*arr.shape):
+            yield name + "".join(f"[{j}]" for j in idx), arr[idx]
+    if case.measure is not None:
+        for i, poly in enumerate(case.measure.c):
+            for p, v in enumerate(poly):
+                yield f"measure.c[{i}][{p}]", v
+        for i, row in enumerate(case.measure.A):
+            for j, poly in enumerate(row):
+                for p, v in enumerate(poly):
+                    yield f"measure.A[{i}][{j}][{p}]", v
+    for n, probe in enumerate(case.probes):
+        yield f"measure.probes[{n}].t", probe.t
+        for j, v in enumerate(probe.theta):
+            yield f"measure.probes[{n}].theta[{j}]", v
+
+
+def check_float64_range(case: Case, what: str = "the fast path") -> None:
+    """Raise :class:`InvalidArgument` naming the first number of ``case`` beyond float64's
+    range (it would round to infinity): ``what`` (the fast path, a float implementation)
+    cannot be given it. Numbers below the range round to 0 or a subnormal; that is allowed."""
+    for field_name, value in case_numbers(case):
+        try:
+            float(value)
+        except OverflowError:
+            raise InvalidArgument(
+                field_name,
+                format_exact(value, 6),
+                f"beyond float64's range (|x| > 1.8e308): {what} cannot represent it; "
+                "evaluate this case with the exact path",
+            ) from None
 
 
 def _text_array(arr: np.ndarray) -> Any:
@@ -177,23 +225,62 @@ def _plain(value: Any) -> Any:
     return value
 
 
+#: the largest JSON file mforacle reads (a case, result, manifest or reference)
+MAX_JSON_BYTES = 64 << 20
+#: how deeply JSON arrays and objects may nest (cases need 5 levels)
+MAX_JSON_NESTING = 64
+
+
 def load_json(path: str | os.PathLike[str], *, exact_numbers: bool = False) -> Any:
     """Parse a JSON file; a missing file or bad JSON raises :class:`CaseFormatError`.
 
     ``exact_numbers=True`` reads JSON numbers with a fraction or exponent as
     :class:`decimal.Decimal` (exact), not as the nearest double: case files promise that the
-    exact path sees exactly the numbers written.
+    exact path sees exactly the numbers written. Guards: at most :data:`MAX_JSON_BYTES` bytes
+    (``/dev/zero`` is refused, not read forever), nesting at most :data:`MAX_JSON_NESTING`
+    deep, integer literals of at most :data:`~mforacle.numbers.MAX_DIGITS` digits, exponents
+    that :class:`~decimal.Decimal` can hold; each is a :class:`CaseFormatError` naming the
+    file.
     """
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        mode = os.stat(p).st_mode
+    except OSError:
+        mode = 0  # open() below names the problem
+    if stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode):
+        # open() on a FIFO waits for a writer forever
+        raise CaseFormatError("(file)", str(p), "is a FIFO or socket, not a regular file")
+    try:
+        with open(p, "rb") as fh:
+            raw = fh.read(MAX_JSON_BYTES + 1)
     except FileNotFoundError:
         raise CaseFormatError("(file)", str(p), "no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise CaseFormatError("(file)", str(p), f"cannot read: {exc}") from None
+    except IsADirectoryError:
+        raise CaseFormatError("(file)", str(p), "is a directory, not a JSON file") from None
+    except OSError as exc:
+        raise CaseFormatError("(file)", str(p), f"cannot read: {exc.strerror or exc}") from None
+    if len(raw) > MAX_JSON_BYTES:
+        raise CaseFormatError(
+            "(file)", str(p), f"larger than {MAX_JSON_BYTES >> 20} MiB; not a case or result file"
+        )
     try:
-        return json.loads(
-            text, parse_constant=_reject_constant, parse_float=Decimal if exact_numbers else None
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise CaseFormatError(
+            "(file)", str(p), f"not UTF-8 text (byte {exc.start})"
+        ) from None
+    depth = _max_nesting(raw)
+    if depth > MAX_JSON_NESTING:
+        raise CaseFormatError(
+            "(json)", f"{depth} levels", f"nested deeper than {MAX_JSON_NESTING}", source=str(p)
+        )
+    try:
+        obj = json.loads(
+            text,
+            parse_constant=_reject_constant,
+            parse_float=_exact_decimal if exact_numbers else None,
+            parse_int=_json_int,
+            object_pairs_hook=_unique_keys,
         )
     except json.JSONDecodeError as exc:
         raise CaseFormatError(
@@ -202,15 +289,76 @@ def load_json(path: str | os.PathLike[str], *, exact_numbers: bool = False) -> A
             f"invalid JSON: {exc.msg}",
             source=str(p),
         ) from None
+    except CaseFormatError as exc:
+        raise type(exc)(exc.field, exc.value, exc.reason, source=str(p)) from None
+    except RecursionError:
+        raise CaseFormatError(
+            "(json)", "nesting", f"nested deeper than {MAX_JSON_NESTING} levels", source=str(p)
+        ) from None
+    except ValueError as exc:
+        raise CaseFormatError("(json)", "number", f"invalid JSON: {exc}", source=str(p)) from None
+    return obj
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object as a dict, refusing a key given twice (readers disagree on which wins)."""
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise CaseFormatError("(json)", key, "key given twice in one object")
+        out[key] = value
+    return out
+
+
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
+
+
+def _max_nesting(raw: bytes) -> int:
+    """How deeply ``[`` and ``{`` nest in JSON text (brackets inside strings ignored), in C
+    speed: Python's parser would recurse once per level."""
+    bare = np.frombuffer(_JSON_STRING.sub(b"0", raw), dtype=np.uint8)
+    steps = np.isin(bare, (ord("["), ord("{"))).astype(np.int64)
+    steps -= np.isin(bare, (ord("]"), ord("}")))
+    return int(np.cumsum(steps).max(initial=0)) if steps.size else 0
+
+
+def _json_int(text: str) -> Any:
+    """JSON integer literals: Python ints, beyond Python's 4300-digit limit a Decimal (read
+    exactly), beyond MAX_DIGITS digits an error."""
+    from .numbers import MAX_DIGITS, RANGE_TEXT
+
+    digits = len(text.lstrip("-"))
+    if digits > MAX_DIGITS:
+        raise CaseFormatError("(json)", f"an integer of {digits} digits", RANGE_TEXT)
+    return int(text) if digits <= 4000 else Decimal(text)
+
+
+def _exact_decimal(text: str) -> Decimal:
+    """JSON numbers with a fraction or exponent, read exactly; an exponent beyond what
+    :class:`~decimal.Decimal` holds (``1e9999999999999999999``) is an error."""
+    from decimal import InvalidOperation
+
+    from .numbers import RANGE_TEXT
+
+    try:
+        return Decimal(text)
+    except InvalidOperation:
+        shown = text if len(text) <= 40 else text[:20] + "..."
+        raise CaseFormatError("(json)", shown, f"exponent out of range; {RANGE_TEXT}") from None
 
 
 def _reject_constant(name: str) -> Any:
     raise CaseFormatError("(json)", name, "NaN and Infinity are not valid numbers")
 
 
-def read_case(path: str | os.PathLike[str]) -> Case:
-    """Read and validate a case file. Errors name the file and the field."""
+def read_case(
+    path: str | os.PathLike[str], before: Callable[[Any], None] | None = None
+) -> Case:
+    """Read and validate a case file. Errors name the file and the field. ``before(obj)``, if
+    given, sees the parsed JSON before its numbers are validated (a cost check)."""
     obj = load_json(path, exact_numbers=True)
+    if before is not None:
+        before(obj)
     try:
         return case_from_json(obj)
     except CaseFormatError as exc:
@@ -291,12 +439,35 @@ def numbers_to_text(value: Any, digits: int | None) -> Any:
     return format_exact(value, digits)
 
 
-def _writable_target(path: str | os.PathLike[str]) -> Path:
+def output_target(path: str | os.PathLike[str]) -> tuple[Path, bool]:
+    """Where writing ``path`` lands, and whether to write *through* it.
+
+    - a symlink is followed, knowingly: the file it points to is replaced (atomically) and the
+      link stays a link (a dangling link's target is created);
+    - an existing special file (``/dev/null``, ``/dev/stdout``, a FIFO) is written through,
+      never replaced by a regular file;
+    - otherwise the file is replaced atomically (temp file in the same folder, then rename).
+
+    Raises :class:`InvalidArgument` for a directory or a symlink loop."""
     p = Path(path)
+    if p.is_symlink():
+        try:
+            p = p.resolve(strict=False)
+        except (OSError, RuntimeError) as exc:
+            why = f"cannot follow the symlink: {exc}"
+            raise InvalidArgument("output", str(path), why) from None
     if p.is_dir():
-        raise InvalidArgument("output", str(p), "is a directory; give a file name")
-    p.parent.mkdir(parents=True, exist_ok=True)
-    return p
+        raise InvalidArgument("output", str(path), "is a directory; give a file name")
+    if p.exists() and not p.is_file():  # a device, FIFO or socket
+        return p, True
+    return p, False
+
+
+def _named(exc: OSError, path: Path) -> OSError:
+    """``exc`` with ``path`` as its filename (``write`` on a full disk names none)."""
+    if exc.filename is not None or isinstance(exc, BrokenPipeError):
+        return exc
+    return type(exc)(exc.errno, exc.strerror or str(exc), str(path))
 
 
 def _publish(tmp: str, dest: Path) -> None:
@@ -308,31 +479,61 @@ def _publish(tmp: str, dest: Path) -> None:
     os.replace(tmp, dest)
 
 
-def write_json_atomic(path: str | os.PathLike[str], obj: Any) -> None:
-    """Write JSON to ``path`` atomically (temp file in the same folder, then rename)."""
-    p = _writable_target(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(obj, fh, indent=1)
-            fh.write("\n")
-        _publish(tmp, p)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
-    """Write text to ``path`` atomically."""
-    p = _writable_target(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
+def _write_temp(dest: Path, text: str) -> str:
+    """``text`` in a new temp file beside ``dest`` (flushed to disk); returns its name."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
-        _publish(tmp, p)
-    except BaseException:
+            fh.flush()
+            os.fsync(fh.fileno())
+    except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise _named(exc, dest) from None
         raise
+    return tmp
+
+
+def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
+    """Write text to ``path``: atomically for a regular file, through a special file, to the
+    target of a symlink (see :func:`output_target`). I/O errors name the path."""
+    write_files_atomic({path: text})
+
+
+def write_json_atomic(path: str | os.PathLike[str], obj: Any) -> None:
+    """Write JSON to ``path`` (see :func:`write_text_atomic`)."""
+    write_text_atomic(path, json.dumps(obj, indent=1) + "\n")
+
+
+def write_files_atomic(files: dict[Any, str]) -> None:
+    """Write several files as a set: every regular file is first written in full to a temp
+    file beside it, and only when all are written are they renamed into place, so a failure
+    (a full disk, an exception) leaves the old set complete rather than a new JSON beside an
+    old HTML. Special files are written through (after the temp files succeeded); symlinks
+    are followed. I/O errors name the path."""
+    plan = [(Path(p), *output_target(p), text) for p, text in files.items()]
+    temps: list[tuple[str, Path]] = []
+    try:
+        for _given, dest, through, text in plan:
+            if not through:
+                temps.append((_write_temp(dest, text), dest))
+        for _given, dest, through, text in plan:
+            if through:
+                try:
+                    with open(dest, "w", encoding="utf-8") as fh:
+                        fh.write(text)
+                except OSError as exc:
+                    raise _named(exc, dest) from None
+        for tmp, dest in temps:
+            try:
+                _publish(tmp, dest)
+            except OSError as exc:
+                raise _named(exc, dest) from None
+    finally:
+        for tmp, _dest in temps:
+            Path(tmp).unlink(missing_ok=True)
 
 
 #: Significant digits of a written error bound.
@@ -355,5 +556,8 @@ def emit_result(result: dict[str, Any], output: str | None) -> None:
     if output:
         write_json_atomic(output, result)
     else:
-        json.dump(result, sys.stdout, indent=1)
-        sys.stdout.write("\n")
+        try:
+            sys.stdout.write(json.dumps(result, indent=1) + "\n")
+            sys.stdout.flush()
+        except OSError as exc:  # a full disk under a redirection: say where
+            raise _named(exc, Path("<standard output>")) from None

@@ -20,7 +20,11 @@ __all__ = [
 
 
 def _short(value: Any, limit: int = 80) -> str:
-    text = repr(value)
+    try:
+        text = repr(value)
+    except ValueError:  # an int beyond Python's 4300-digit conversion limit
+        bits = value.bit_length() if isinstance(value, int) else 0
+        return f"<an integer of {bits} bits>" if bits else f"<{type(value).__name__}>"
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 

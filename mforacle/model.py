@@ -20,7 +20,7 @@ import numpy as np
 
 from .dtypes import unit_roundoff
 from .errors import InvalidArgument
-from .numbers import exact_array, exact_scalar, exact_text, float_array
+from .numbers import exact_array, exact_scalar, exact_text, float_array, format_exact
 
 __all__ = [
     "ACTIVATION_NAMES",
@@ -208,12 +208,13 @@ def normalized_weights(weights: Any, n: int, dtype: str = "float64") -> tuple[np
 def _check_weights(ws: list[Any], n: int) -> None:
     for i, w in enumerate(ws):
         if w < 0:
-            raise InvalidArgument(f"weights[{i}]", w, "weights must be non-negative")
+            shown = format_exact(w, 6)
+            raise InvalidArgument(f"weights[{i}]", shown, "weights must be non-negative")
     total = sum(ws)
     tol = weight_sum_tolerance(n)
     if abs(total - 1) > tol:
-        raise InvalidArgument(
-            "weights", float(total), f"weights must sum to 1 (within {float(tol):.1e})"
+        raise InvalidArgument(  # the sum as text: it may lie beyond float64's range
+            "weights", format_exact(total, 17), f"weights must sum to 1 (within {float(tol):.1e})"
         )
 
 

@@ -129,6 +129,8 @@ class Implementation:
     #: ``dtype`` (relative) away from the value computed (file mode: shortest round-trip
     #: decimals of a float32 value are within half an ulp of it); added to the bounds
     output_rounding: float = 0.0
+    #: what mforacle changed to run it (e.g. switched on JAX's float64), for the report
+    notes: tuple[str, ...] = ()
 
     def supports(self, model: Model) -> str | None:
         """``None`` if this implementation covers ``model``, else the reason it does not."""
@@ -150,4 +152,5 @@ class Implementation:
             "provides": ["forward", *[m for m in OPTIONAL_MEMBERS if self.provides(m)]],
             "activations": sorted(self.activations),
             "supports_kappa": self.supports_kappa,
+            **({"notes": list(self.notes)} if self.notes else {}),
         }

@@ -15,9 +15,12 @@ summary says ``mforacle: NOTHING CHECKED: ...`` with the commonest reason and, i
 would otherwise pass, pytest exits with status 5 (pytest's own "no tests ran"), neither a pass
 nor a failure (``mforacle check`` exits 3 in that case).
 
-Calls run in this process by default (``--mforacle-isolate thread``: no worker start-up, but a
-hung call is abandoned and a crash ends the pytest run); ``--mforacle-isolate process`` runs
-the implementation in a worker process as ``mforacle check`` does.
+The implementation runs in a worker process group by default (``--mforacle-isolate process``,
+as ``mforacle check`` does: this pytest process never imports it, a hang is killed after
+``--mforacle-timeout`` and a crash fails only its items; loading has its own
+``--mforacle-load-timeout``). ``--mforacle-isolate thread`` is NOT isolation: the
+implementation runs inside pytest, so an ``os._exit`` or a segfault in it ends the whole pytest
+run, and a hung call is abandoned but keeps running; use it for trusted code only.
 """
 
 from __future__ import annotations
@@ -55,11 +58,18 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="seconds one call of the implementation may take (60)",
     )
     group.addoption(
+        "--mforacle-load-timeout",
+        default=120.0,
+        type=float,
+        help="seconds loading the implementation may take (120)",
+    )
+    group.addoption(
         "--mforacle-isolate",
-        default="thread",
-        choices=("thread", "process"),
-        help="thread (default): call the implementation in this process; process: in a worker "
-        "process, so a hang is killed and a crash (segfault, os._exit) fails only its items",
+        default="process",
+        choices=("process", "thread"),
+        help="process (default): the implementation runs in a worker process group, so a hang "
+        "is killed and a crash (segfault, os._exit) fails only its items; thread: NOT "
+        "isolation, it runs inside pytest (a crash ends the pytest run)",
     )
     group.addoption(
         "--mforacle-no-claims", action="store_true", help="conformance checks only, not the claims"
@@ -167,12 +177,15 @@ def pytest_collection_modifyitems(
 
     dtype = config.getoption("mforacle_dtype", None) or os.environ.get(ENV_DTYPE) or None
     timeout = config.getoption("mforacle_timeout", 60.0)
-    isolate = config.getoption("mforacle_isolate", "thread")
+    load_timeout = config.getoption("mforacle_load_timeout", 120.0)
+    isolate = config.getoption("mforacle_isolate", "process")
     try:
         if isolate == "process":
             from mforacle.harness.isolate import isolated_implementation
 
-            impl, caller = isolated_implementation(target, dtype=dtype, timeout=timeout)
+            impl, caller = isolated_implementation(
+                target, dtype=dtype, timeout=timeout, load_timeout=load_timeout
+            )
             config.add_cleanup(caller.stop)
         else:
             impl = load_implementation(target, dtype=dtype)

@@ -46,6 +46,8 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "mforacle.model",
             "mforacle.measures",
             "mforacle.caseio",
+            "mforacle.cost",
+            "mforacle.threads",
             "mforacle.cases",
             "mforacle.protocol",
             "mforacle.threads",

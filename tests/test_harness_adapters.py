@@ -31,7 +31,8 @@ def test_load_by_module_path_and_file(tmp_path):
 @pytest.mark.parametrize(
     ("target", "text"),
     [
-        ("no_colon_here", "expected 'module.path:object'"),
+        ("no_colon_here", "cannot import module 'no_colon_here'"),  # a bare module target
+        ("examples.numpy_resnet:", "expected 'module.path[:object]'"),
         ("no_such_module_xyz:IMPL", "cannot import module 'no_such_module_xyz'"),
         ("examples.numpy_resnet:NOPE", "has no attribute 'NOPE'"),
         ("examples.numpy_resnet:np", "no callable 'forward"),

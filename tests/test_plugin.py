@@ -3,6 +3,7 @@ item per check, and a failing item shows figure, bound and a reproduction comman
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -100,4 +101,25 @@ def test_process_isolation_contains_a_crash(tester):
     )
     # forward and loss pass; both gradient items and the GD step fail; the session survives
     result.assert_outcomes(passed=3, failed=3)
+    assert "crashed the implementation's process (exit code 1)" in result.stdout.str()
+
+
+def test_process_isolation_is_the_default(tester, request, monkeypatch):
+    """Without any isolation flag an os._exit in the implementation fails its items; it must not
+    end the user's pytest run with status 0 and no output (the old in-process default). Run in
+    a subprocess: under the old default the exit would end this very test session."""
+    tester.makepyfile(crash_impl=CRASH)
+    registered = request.config.pluginmanager.hasplugin("mforacle")
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(ROOT), str(tester.path)]))
+    result = tester.runpytest_subprocess(
+        "-q",
+        *([] if registered else ["-p", "mforacle.pytest_plugin"]),
+        "--mforacle-impl",
+        "crash_impl:IMPL",
+        "--mforacle-no-claims",
+        "-k",
+        "small and tanh or own",
+    )
+    result.assert_outcomes(passed=3, failed=3)
+    assert result.ret == 1
     assert "crashed the implementation's process (exit code 1)" in result.stdout.str()

@@ -104,9 +104,9 @@ def test_isolated_worker_configures_threads() -> None:
     """The harness worker calls configure_worker before it loads the implementation."""
     import inspect
 
-    from mforacle.harness import isolate
+    from mforacle.harness import worker
 
-    src = inspect.getsource(isolate._worker)
+    src = inspect.getsource(worker.main)
     assert src.index("configure_worker") < src.index("load_implementation(")
 
 

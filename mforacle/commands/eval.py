@@ -41,6 +41,7 @@ from ..caseio import (
     RESULT_FORMAT,
     Case,
     bound_text,
+    check_float64_range,
     emit_result,
     numbers_to_text,
     read_case,
@@ -80,29 +81,51 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="also write the rigorous bound of every entry (exact certified, "
                              "ball)")
     parser.add_argument("-o", "--output", metavar="FILE", default=None,
-                        help="write the result here (atomically) instead of standard output")
+                        help="write the result here instead of standard output: a regular "
+                             "file is replaced atomically, a symlink's target is replaced (the "
+                             "link stays), a device or FIFO is written through")
+    parser.add_argument("--force", action="store_true",
+                        help="evaluate even when the up-front estimate of memory or time is "
+                             "over the limits (see mforacle.cost)")
+
+
+def _cost_guard(args: argparse.Namespace, dps: int) -> Any:
+    """Refuse a case whose shapes alone show it is too big (before reading its numbers)."""
+    from ..cost import estimate_json, refuse_if_huge
+
+    def guard(obj: Any) -> None:
+        est = estimate_json(obj, dps)
+        if est is not None:
+            refuse_if_huge(est, args.path, dps=dps, force=args.force, field=args.case)
+
+    return guard
 
 
 def run(args: argparse.Namespace) -> int:
-    case = read_case(args.case)
+    case = read_case(args.case, _cost_guard(args, args.dps or DEFAULT_DPS))
     if case.theta is None:
         raise InvalidArgument(
             "measure", args.case, "this is a measure case; evaluate it with 'mforacle limit'"
         )
+    from ..cost import refuse_if_huge
+
     dps = DEFAULT_DPS if args.dps is None else args.dps
     if args.path != "exact" and not args.certify:
         raise InvalidArgument("--no-certify", True, "applies to --path exact only")
     if args.path == "exact":
         if args.radii and not args.certify:
             raise InvalidArgument("--radii", True, "needs the certificate (drop --no-certify)")
+        refuse_if_huge(case, "exact", dps=dps, force=args.force, field=args.case)
         result = exact_result(case, dps, certify=args.certify, radii=args.radii)
     elif args.path == "ball":
+        refuse_if_huge(case, "ball", dps=dps, force=args.force, field=args.case)
         result = ball_result(case, dps, radii=args.radii)
     else:
         if args.dps is not None:
             raise InvalidArgument("--dps", args.dps, "applies to --path exact and ball only")
         if args.radii:
             raise InvalidArgument("--radii", True, "applies to --path exact and ball only")
+        refuse_if_huge(case, "fast", force=args.force, field=args.case)
         result = fast_result(case)
     emit_result(result, args.output)
     return 0
@@ -222,6 +245,7 @@ def fast_result(case: Case) -> dict[str, Any]:
         raise InvalidArgument("--path", "fast", f"the fast path is not available ({exc})") from None
     d = case.data
     assert case.theta is not None
+    check_float64_range(case)
     theta, x, y, w = (fractions_to_float64(v) for v in (case.theta, d.x, d.y, d.weights))
     r = evaluate(case.model, theta, x, y, w)
     out: dict[str, Any] = {

@@ -23,6 +23,12 @@ from ..protocol import BATCH_MEMBERS, MEMBERS, OPTIONAL_MEMBERS, Implementation
 __all__ = ["FRAMEWORKS", "adapt", "detect_framework"]
 
 FRAMEWORKS = ("numpy", "torch", "jax")
+#: the report's note when the JAX adapter switches on float64 for a float64 implementation
+JAX_X64_NOTE = (
+    "mforacle switched on jax_enable_x64 to run this float64 JAX implementation; your own "
+    "scripts compute in float32 unless they do the same "
+    "(jax.config.update('jax_enable_x64', True))"
+)
 
 
 def detect_framework(obj: Any) -> str:
@@ -94,6 +100,7 @@ def adapt(
         )
     build = {"numpy": _numpy, "torch": _torch, "jax": _jax}[fw]
     calls = build(members, dt)
+    notes = tuple(calls.pop("notes", None) or ())
     return Implementation(
         name=str(members["name"]),
         framework=fw,
@@ -102,6 +109,7 @@ def adapt(
         supports_kappa=bool(getattr(obj, "supports_kappa", True)),
         source=source,
         output_dtype="float32" if dt == "bfloat16" else dt,
+        notes=notes,
         **calls,
     )
 
@@ -224,8 +232,10 @@ def _import_jax() -> Any:
 
 def _jax(m: dict[str, Any], dtype: str) -> dict[str, Callable[..., Any] | None]:
     jax = _import_jax()
-    if dtype == "float64":
+    notes = []
+    if dtype == "float64" and not getattr(jax.config, "jax_enable_x64", False):
         jax.config.update("jax_enable_x64", True)
+        notes.append(JAX_X64_NOTE)
     jnp = jax.numpy
     jdt = getattr(jnp, dtype)
 
@@ -253,6 +263,7 @@ def _jax(m: dict[str, Any], dtype: str) -> dict[str, Callable[..., Any] | None]:
         return out(g_theta), out(g_x * n)
 
     return {
+        "notes": notes,
         "forward": lambda spec, th, x: out(fwd(spec, J(th), J(x))),
         "loss": (lambda spec, th, x, y, w: out(lss(spec, J(th), J(x), J(y), J(w))))
         if lss is not None

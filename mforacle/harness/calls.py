@@ -1,9 +1,15 @@
-"""Call an implementation without trusting it: per-call timeout, exceptions captured.
+"""Calls in this process (``--isolate thread``): a timeout and captured exceptions, NOT isolation.
 
 Each call runs in a daemon worker thread joined with a timeout. A call still running at the
 timeout is abandoned (Python cannot kill a thread; the daemon thread dies with the process) and
 the implementation is marked *hung*: later calls are not made and report why, so one hang costs
 one timeout, not one per check.
+
+This is not isolation: the implementation runs in the checking process itself, so a crash
+(segfault, ``os._exit``) ends the run without a report, an abandoned call keeps running (and
+using CPU) until the process exits, and the implementation can change any state of the
+process, the checks' included. Use it for trusted code only; :mod:`mforacle.harness.isolate`
+(``--isolate process``, the default) runs the implementation in a separate worker.
 """
 
 from __future__ import annotations
@@ -57,7 +63,7 @@ class Caller:
         start = time.perf_counter()
         worker = threading.Thread(target=target, name=f"mforacle-{what}", daemon=True)
         worker.start()
-        worker.join(self.timeout)
+        worker.join(min(self.timeout, threading.TIMEOUT_MAX))
         seconds = time.perf_counter() - start
         if worker.is_alive():
             self.hung = f"{what} did not return within {self.timeout:g} s"

@@ -1,5 +1,8 @@
 """Load an implementation named by ``module.path:object`` (or ``path/to/file.py:object``).
 
+Without ``:object`` (``mypkg.impl``, ``path/to/impl.py``) the module itself is the
+implementation (its functions ``forward``, ``loss``, ... are the protocol's members).
+
 The pytest plugin reads the same string from ``--mforacle-impl`` or the environment variable
 ``MFORACLE_IMPL`` (and the dtype from ``--mforacle-dtype`` / ``MFORACLE_DTYPE``).
 """
@@ -23,16 +26,28 @@ ENV_IMPL = "MFORACLE_IMPL"
 ENV_DTYPE = "MFORACLE_DTYPE"
 
 
-def load_object(target: str) -> Any:
-    """Import ``module.path:attr.sub`` or ``file.py:attr``; errors say what was not found."""
-    if not isinstance(target, str) or ":" not in target:
+def split_target(target: str) -> tuple[str, str]:
+    """``(module or file, attribute path)`` of ``module.path[:object]`` or ``file.py[:object]``
+    (attribute ``""``: the module itself). Raises :class:`ImplementationError` if malformed."""
+    if not isinstance(target, str) or not target.strip():
         raise ImplementationError(
-            f"implementation {target!r}: expected 'module.path:object' "
+            f"implementation {target!r}: expected 'module.path[:object]' "
             "(e.g. 'examples.torch_resnet:IMPL')"
         )
-    mod_name, _, attr = target.rpartition(":")
-    if not mod_name or not attr:
-        raise ImplementationError(f"implementation {target!r}: expected 'module.path:object'")
+    mod_name, sep, attr = target.rpartition(":")
+    if not sep:
+        mod_name, attr = target, ""
+    if not mod_name or (sep and not attr):
+        raise ImplementationError(
+            f"implementation {target!r}: expected 'module.path[:object]'"
+        )
+    return mod_name, attr
+
+
+def load_object(target: str) -> Any:
+    """Import ``module.path[:attr.sub]`` or ``file.py[:attr]``; errors say what was not found.
+    Without ``:attr`` the module is returned."""
+    mod_name, attr = split_target(target)
     if mod_name.endswith(".py") or os.sep in mod_name:
         path = Path(mod_name)
         if not path.is_file():
@@ -61,7 +76,7 @@ def load_object(target: str) -> Any:
                 f"importing {mod_name!r} failed: {type(exc).__name__}: {exc}"
             ) from exc
     obj: Any = module
-    for part in attr.split("."):
+    for part in attr.split(".") if attr else ():
         try:
             obj = getattr(obj, part)
         except AttributeError:

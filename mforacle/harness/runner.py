@@ -32,6 +32,7 @@ from .calls import DEFAULT_TIMEOUT, Caller
 from .checks import QUANTITIES, PlannedCheck, SuiteCase, plan_checks
 from .hints import pattern_hints
 from .limit import LIMIT_QUANTITIES, LimitCase, plan_limit_checks
+from .vectors import resolve_inside, safe_id
 
 __all__ = [
     "EXIT_FAIL",
@@ -239,16 +240,32 @@ def _serial(jobs: list[tuple[str, Callable[..., Any], tuple[Any, ...]]]) -> list
     return [fn(*args) for _, fn, args in jobs]
 
 
+def _result_path(root: Path, case_id: str) -> Path:
+    """``RESULTS/<id>.json`` for a safe id (see :func:`~.vectors.safe_id`), not yet required
+    to exist; raises :class:`~mforacle.errors.CaseFormatError` for an id that would leave
+    ``RESULTS``."""
+    return root / f"{safe_id(case_id, 'case id')}.json"
+
+
 def grade_limit_file(lc: LimitCase, root: Path) -> tuple[list[Verdict], str | None, list[str]]:
     """Grade ``root/<id>.json`` of one measure case: ``(verdicts, its dtype or None, unknown
     field names)`` (:func:`check_limit_files`; one independent unit of a file-mode run)."""
-    path = Path(root) / f"{lc.id}.json"
+    root = Path(root)
     ev = {"case_id": lc.id, "check_id": f"{lc.id}::file"}
-    if not path.is_file():
+    try:
+        path = _result_path(root, lc.id)
+    except MforacleError as exc:
+        return (
+            [Verdict.errored("H0.result-file", "the result file is valid", str(exc), ev)],
+            None,
+            [],
+        )
+    if not path.exists() and not path.is_symlink():
         v = Verdict.not_checked("H6.limit", "limit results", f"no result file {path}")
         v.evidence.update(ev)
         return [v], None, []
     try:
+        resolve_inside(root, f"{lc.id}.json", "result file")
         result = read_result(path, lc.case)
         impl = _file_limit(result, path)
     except MforacleError as exc:
@@ -292,22 +309,23 @@ def check_limit_files(
 def grade_case_file(sc: SuiteCase, root: Path) -> tuple[list[Verdict], str | None, list[str]]:
     """Grade ``root/<id>.json`` of one theta case: ``(verdicts, its dtype or None, unknown
     field names)`` (:func:`check_files`; one independent unit of a file-mode run)."""
-    path = Path(root) / f"{sc.id}.json"
+    root = Path(root)
     ev = {"case_id": sc.id, "check_id": f"{sc.id}::file"}
-    if not path.is_file():
+    try:
+        path = _result_path(root, sc.id)
+    except MforacleError as exc:
         return (
-            [
-                Verdict.errored(
-                    "H0.result-file",
-                    "a result file exists for the case",
-                    f"missing result file {path}",
-                    ev,
-                )
-            ],
+            [Verdict.errored("H0.result-file", "the result file is valid", str(exc), ev)],
             None,
             [],
         )
+    if not path.exists() and not path.is_symlink():
+        missing = Verdict.errored(
+            "H0.result-file", "a result file exists for the case", f"missing result file {path}", ev
+        )
+        return [missing], None, []
     try:
+        resolve_inside(root, f"{sc.id}.json", "result file")
         result = read_result(path, sc.case)
         impl = _file_implementation(result, path)
     except MforacleError as exc:

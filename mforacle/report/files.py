@@ -1,4 +1,4 @@
-"""Writing a report: ``STEM.json``, ``STEM.md``, ``STEM.html`` and the case files, each atomically.
+"""Writing a report: ``STEM.json``, ``STEM.md``, ``STEM.html`` (as a set) and the case files.
 
 Layout under the output folder (docs/ARCHITECTURE.md; schema :mod:`mforacle.report`)::
 
@@ -10,10 +10,11 @@ Layout under the output folder (docs/ARCHITECTURE.md; schema :mod:`mforacle.repo
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
-from mforacle.caseio import write_json_atomic, write_text_atomic
+from mforacle.caseio import write_files_atomic, write_json_atomic
 from mforacle.errors import InvalidArgument
 
 from .html import html_page
@@ -61,7 +62,8 @@ def write_report(
     report: dict[str, Any], out_dir: str | Path, stem: str = "latest"
 ) -> dict[str, Path]:
     """Write ``stem.json``, ``stem.md`` and ``stem.html`` under ``out_dir`` (created if needed),
-    each atomically; the JSON gains the derived keys of :func:`complete`.
+    atomically as a set (all rendered and written to temp files first, then renamed: a failure
+    leaves the previous set whole); the JSON gains the derived keys of :func:`complete`.
 
     Returns ``{"json": path, "md": path, "html": path}``.
 
@@ -74,7 +76,12 @@ def write_report(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = {"json": out / f"{stem}.json", "md": out / f"{stem}.md", "html": out / f"{stem}.html"}
-    write_json_atomic(paths["json"], full)
-    write_text_atomic(paths["md"], markdown(full))
-    write_text_atomic(paths["html"], html_page(full))
+    # rendered first, then written as a set: a failure leaves the previous set whole
+    write_files_atomic(
+        {
+            paths["json"]: json.dumps(full, indent=1) + "\n",
+            paths["md"]: markdown(full),
+            paths["html"]: html_page(full),
+        }
+    )
     return paths

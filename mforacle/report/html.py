@@ -22,6 +22,7 @@ from .summary import (
     fit_summary,
     group_counts,
     outcome,
+    run_notes,
     sorted_rows,
     title_extra,
 )
@@ -347,6 +348,7 @@ def html_page(report: dict[str, Any]) -> str:
             h("code", report["command"]),
             class_="meta",
         ),
+        *[h("p", h("b", "note: "), n, class_="meta") for n in run_notes(report)],
     ]
     side = [
         h("h2", "Check groups"),

@@ -16,6 +16,7 @@ from .summary import (
     fit_summary,
     group_counts,
     headline,
+    run_notes,
     series_text,
     sorted_rows,
     verdict_line,
@@ -45,6 +46,7 @@ def markdown(report: dict[str, Any]) -> str:
         f"- suite {report['suite'].get('version')}, profile `{report['profile']}`, "
         f"mforacle {report['mforacle_version']}, {report['created']}",
         f"- command: `{report['command']}`",
+        *[f"- note: {n}" for n in run_notes(report)],
         "",
         "## Claims",
         "",

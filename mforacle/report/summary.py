@@ -32,6 +32,7 @@ __all__ = [
     "group_counts",
     "headline",
     "outcome",
+    "run_notes",
     "rung_keys",
     "rung_label",
     "series_text",
@@ -128,6 +129,17 @@ def outcome(summary: dict[str, Any]) -> str:
     """``PASS``, ``FAIL`` or ``NOTHING CHECKED``: ``summary["headline"]`` (older reports: from
     ``summary["ok"]``)."""
     return str(summary.get("headline") or ("PASS" if summary["ok"] else "FAIL"))
+
+
+def run_notes(report: dict[str, Any]) -> list[str]:
+    """What the reader must know about how the run went: an interruption (``suite.interrupted``)
+    and what mforacle changed to run the implementation (``implementation.notes``)."""
+    notes = []
+    stopped = report.get("suite", {}).get("interrupted")
+    if stopped:
+        notes.append(f"INTERRUPTED ({stopped}): the verdicts cover only what was done")
+    notes += [str(n) for n in report.get("implementation", {}).get("notes", [])]
+    return notes
 
 
 def headline(report: dict[str, Any]) -> str:
