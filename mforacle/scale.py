@@ -539,7 +539,9 @@ def _call(fn: Callable[[], Any]) -> Any:
     return fn()
 
 
-def _finish_claim(spec: Any, subject: Any, profile: str, keys: tuple[str, ...], *results: Any):
+def _finish_claim(
+    spec: Any, subject: Any, profile: str, keys: tuple[str, ...], *results: Any
+) -> Any:
     return spec.finish(subject, profile, dict(zip(keys, results, strict=True)))
 
 
