@@ -539,9 +539,7 @@ def _call(fn: Callable[[], Any]) -> Any:
     return fn()
 
 
-def _finish_claim(
-    spec: Any, subject: Any, profile: str, keys: tuple[str, ...], *results: Any
-) -> Any:
+def _finish_claim(spec: Any, subject: Any, profile: str, keys: tuple[str, ...], *results: Any):
     return spec.finish(subject, profile, dict(zip(keys, results, strict=True)))
 
 

@@ -248,7 +248,7 @@ def _result_path(root: Path, case_id: str) -> Path:
 
 
 def grade_limit_file(lc: LimitCase, root: Path) -> tuple[list[Verdict], str | None, list[str]]:
-    """Grade ``<root>/<id>.json`` of one measure case: ``(verdicts, its dtype or None, unknown
+    """Grade ``root/<id>.json`` of one measure case: ``(verdicts, its dtype or None, unknown
     field names)`` (:func:`check_limit_files`; one independent unit of a file-mode run)."""
     root = Path(root)
     ev = {"case_id": lc.id, "check_id": f"{lc.id}::file"}
@@ -307,7 +307,7 @@ def check_limit_files(
 
 
 def grade_case_file(sc: SuiteCase, root: Path) -> tuple[list[Verdict], str | None, list[str]]:
-    """Grade ``<root>/<id>.json`` of one theta case: ``(verdicts, its dtype or None, unknown
+    """Grade ``root/<id>.json`` of one theta case: ``(verdicts, its dtype or None, unknown
     field names)`` (:func:`check_files`; one independent unit of a file-mode run)."""
     root = Path(root)
     ev = {"case_id": sc.id, "check_id": f"{sc.id}::file"}
