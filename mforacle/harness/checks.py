@@ -264,10 +264,6 @@ class PlannedCheck:
     title: str
     case_id: str | None
     run: Callable[[], Verdict | list[Verdict]]
-    #: independent pieces ``(key, fn)`` of the check that may run elsewhere (a claim's parts,
-    #: :mod:`mforacle.scale`); ``finish({key: fn()})`` then gives what ``run()`` gives
-    parts: tuple[tuple[str, Callable[[], Any]], ...] = ()
-    finish: Callable[[dict[str, Any]], Verdict | list[Verdict]] | None = None
 
 
 # --- per-case state ------------------------------------------------------------------------
