@@ -59,6 +59,31 @@ class FastPathImplementation:
         _, g = loss_and_grad(spec.model, theta, x, y, weights)
         return theta - lr * g
 
+    def loss_batch(
+        self, spec: Any, thetas: np.ndarray, x: np.ndarray, y: np.ndarray, weights: np.ndarray
+    ) -> np.ndarray:
+        """``E`` of each of ``S`` networks, ``(S,)``: :func:`mforacle.fast.network.loss_ensemble`
+        (member ``s`` equals :meth:`loss` of ``thetas[s]`` bit for bit)."""
+        from mforacle.fast.network import loss_ensemble
+
+        return loss_ensemble(spec.model, thetas, x, y, weights)
+
+    def train_step_batch(
+        self,
+        spec: Any,
+        thetas: np.ndarray,
+        x: np.ndarray,
+        y: np.ndarray,
+        weights: np.ndarray,
+        lr: float,
+    ) -> np.ndarray:
+        """One GD step of each of ``S`` networks, ``(S, L, M, k)`` (member ``s`` equals
+        :meth:`train_step` of ``thetas[s]`` bit for bit)."""
+        from mforacle.fast.network import loss_and_grad_ensemble
+
+        _, g = loss_and_grad_ensemble(spec.model, thetas, x, y, weights)
+        return thetas - lr * g
+
     def limit(
         self,
         spec: Any,

@@ -8,6 +8,8 @@ constructor, or a bare function) with these members; only ``forward`` is require
     gradient(spec, theta, x, y, weights) -> (grad_theta, grad_x)    # optional (or a dict)
     train_step(spec, theta, x, y, weights, lr) -> theta_next        # optional: one GD step
     limit(spec, measure, x, y, weights, probes) -> dict             # optional: M = L = ∞
+    loss_batch(spec, thetas, x, y, weights) -> E                    # (S,)     optional batch
+    train_step_batch(spec, thetas, x, y, weights, lr) -> thetas     # (S, L, M, 2d+1)  batch
     dtype = "float64"            # its arithmetic: float64 | float32 | float16 | bfloat16
     activations = ("tanh", ...)  # supported activation names (default: all of them)
     supports_kappa = True        # whether the readout's kappa may be != 0
@@ -22,6 +24,13 @@ with ``g(z) = a·z + (κ/2)|z|²``; ``grad_theta = ∂E/∂theta``; ``grad_x[n] 
 tensors (``torch``; ``gradient`` may be left out when ``loss`` is given: autograd supplies it)
 or JAX arrays (``jax``; likewise with ``jax.grad``). A missing optional member makes the checks
 that need it *not checked*; it never fails a run.
+
+The *batch* members (:data:`BATCH_MEMBERS`) take ``S`` networks stacked on a leading axis,
+``thetas (S, L, M, 2d+1)``, with shared data; member ``s`` of the result must be what ``loss`` /
+``train_step`` give for ``thetas[s]``. They are a speed-up only: the claims' seed sweeps (B3,
+C3.width) call them when present, else ``loss`` / ``train_step`` once per network; nothing is
+ever *not checked* for their absence. mforacle's own fast path provides them (its ensembles,
+bit-identical to one network at a time).
 
 ``limit`` (the mean-field limit of a Gaussian depth-path measure) returns a dict with any of
 ``energy``, ``Z1``, ``first_variation``, ``velocity`` and its own ``error_bound`` per field; see
@@ -47,6 +56,7 @@ from .dtypes import DTYPES, check_dtype
 from .model import ACTIVATION_NAMES, Model
 
 __all__ = [
+    "BATCH_MEMBERS",
     "DTYPES",
     "MEMBERS",
     "OPTIONAL_MEMBERS",
@@ -56,6 +66,8 @@ __all__ = [
 ]
 
 OPTIONAL_MEMBERS = ("loss", "gradient", "train_step", "limit")
+#: optional members for ``S`` networks at once (module docstring); never required by a claim
+BATCH_MEMBERS = ("loss_batch", "train_step_batch")
 #: every callable member of the protocol, ``forward`` first (the one that is required)
 MEMBERS = ("forward", *OPTIONAL_MEMBERS)
 
@@ -106,6 +118,8 @@ class Implementation:
     gradient: Callable[..., Any] | None = None
     train_step: Callable[..., Any] | None = None
     limit: Callable[..., Any] | None = None
+    loss_batch: Callable[..., Any] | None = None  # batch members (module docstring)
+    train_step_batch: Callable[..., Any] | None = None
     activations: frozenset[str] = field(default_factory=lambda: frozenset(ACTIVATION_NAMES))
     supports_kappa: bool = True
     source: str = ""  # the "module.path:object" it was loaded from, for reproduction commands

@@ -18,6 +18,30 @@ Everything here is plain NumPy plus mpmath (for Student-t quantiles); no scipy.
   (delta method), for width (``1/M``) fits.
 - :func:`isotonic_regression` — weighted pool-adjacent-violators; :func:`monotone_floor` — the
   least weighted squared residual of any monotone function of a 1-d input (claim C5).
+- :func:`detectable_deviation`, :func:`rate_power` — the *power* every rate verdict states
+  (issue 13): the smallest deviation of the exponent from the claimed one that the verdict
+  detects with probability at least :data:`POWER_PROBABILITY` (0.99).
+
+**Power of a rate verdict.** A rate verdict fits an exponent ``p̂`` (the slope of log error vs
+log ladder) with standard error ``SE`` and ``dof`` degrees of freedom, and accepts the claimed
+exponent ``p₀`` iff ``p̂`` lies in the acceptance region ``[p₀ − a₋, p₀ + a₊]``: a confidence
+interval decision has ``a = t_{(1+c)/2, dof} · SE`` (B3, C3.width at ``c = 0.999``), a fixed
+order window ``a = 0.15`` (B1, B2, C3.depth). The fit's own model, the one its confidence
+interval rests on, is ``p̂ = p + SE · T`` with ``T ~ t_dof`` (for the deterministic depth
+ladders the residual scatter about the line plays the part of the noise). If the true exponent
+is ``p₀ + δ``, ``δ > 0``, the verdict fails with probability at least
+``P(p̂ > p₀ + a₊) = P(T > (a₊ − δ)/SE)``, which is ``>= β`` exactly when
+``δ >= a₊ + t_{β, dof} · SE``; likewise for ``δ < 0`` with ``a₋``. So the stated power is
+
+    δ* = a + t_{β, dof} · SE,   β = 0.99,
+
+the smallest ``|δ|`` detected with probability ``>= β`` (the opposite tail only adds to the
+probability, so the statement is conservative by at most ``P(T < −(2a + t_β SE)/SE)``). A
+one-sided verdict (B3.<scheme>: slope ``<= −1 + a``) states it for the direction it tests
+(a flatter exponent). Its *half-width* is ``t_{(1+c)/2, dof} · SE``, the confidence interval of
+the exponent at the verdict's level; the default report keeps it ``<= 0.1`` for every rate
+verdict, so ``δ* < 0.25`` and an exponent of −0.75 where −1 is claimed fails (docs/claims.md,
+"Power"). ``tests/test_power.py`` checks the statement by simulation.
 """
 
 from __future__ import annotations
@@ -37,15 +61,22 @@ from mforacle.errors import InvalidArgument
 #: an expected false alarm (at 0.95 each, one in three correct runs would fail something).
 DECISION_CONFIDENCE = 0.999
 
+#: The probability with which a verdict detects the deviation its power statement names.
+POWER_PROBABILITY = 0.99
+
 __all__ = [
     "DECISION_CONFIDENCE",
+    "POWER_PROBABILITY",
     "Fit",
+    "detectable_deviation",
     "fit_slope",
     "fit_slope_weighted",
     "isotonic_regression",
     "mean_interval",
     "mean_square_log_se",
     "monotone_floor",
+    "power_note",
+    "rate_power",
     "t_quantile",
 ]
 
@@ -75,7 +106,6 @@ def t_quantile(p: float, dof: float) -> float:
     Raises:
         InvalidArgument: ``p`` is not strictly between 0 and 1, or ``dof`` is not positive.
     """
-
     if isinstance(p, bool) or not isinstance(p, int | float) or not 0 < p < 1:
         raise InvalidArgument("p", p, "expected a probability strictly between 0 and 1")
     if isinstance(dof, bool) or not isinstance(dof, int | float) or not dof > 0:
@@ -378,3 +408,87 @@ def monotone_floor(x: Any, y: Any, weights: Any = None, *, increasing: bool = Tr
     fit = isotonic_regression(pooled_y, pooled_w, increasing=increasing)
     floor += 0.5 * float(np.dot(pooled_w, (np.array(pooled_y) - fit) ** 2))
     return floor
+
+
+def detectable_deviation(
+    se: float, dof: float, margin: float, probability: float = POWER_PROBABILITY
+) -> float:
+    """``δ* = margin + t_{probability, dof} · se``: the smallest deviation of the true exponent
+    beyond the acceptance region's edge at distance ``margin`` from the claimed exponent that
+    the verdict detects with at least ``probability`` (module docstring, "Power"). A fit with no
+    error estimate (``dof <= 0`` or ``se = inf``: two rungs) detects nothing: ``inf``.
+
+    Raises:
+        InvalidArgument: ``se`` or ``margin`` negative or NaN, ``probability`` not strictly
+            between 0 and 1.
+    """
+    for name, v in (("se", se), ("margin", margin)):
+        if isinstance(v, bool) or not isinstance(v, int | float) or not v >= 0:
+            raise InvalidArgument(name, v, "expected a number >= 0")
+    p = _check_confidence(probability)
+    if not (dof > 0 and math.isfinite(se) and math.isfinite(margin)):
+        return math.inf
+    return float(margin) + t_quantile(p, dof) * float(se)
+
+
+def rate_power(
+    *,
+    claimed: float,
+    se: float,
+    dof: float,
+    acceptance: tuple[float, float],
+    confidence: float = DECISION_CONFIDENCE,
+    direction: str = "both",
+    probability: float = POWER_PROBABILITY,
+) -> dict[str, Any]:
+    """The power statement of a rate verdict, for its evidence (module docstring, "Power").
+
+    ``acceptance = (lo, hi)``: the exponents the verdict accepts (``lo = -inf`` for a one-sided
+    test of a flatter exponent); ``direction``: ``"both"``, ``"flatter"`` (deviations ``δ > 0``
+    only) or ``"steeper"``. Returns ``detectable_deviation`` (``δ*``, the larger of the two
+    directions tested), ``half_width`` (``t_{(1+c)/2, dof} · SE``, the exponent's confidence
+    half-width at ``confidence``), and the inputs.
+
+    Raises:
+        InvalidArgument: an unknown ``direction``, ``claimed`` outside ``acceptance``, or the
+            arguments of :func:`detectable_deviation`.
+    """
+    if direction not in ("both", "flatter", "steeper"):
+        raise InvalidArgument("direction", direction, "expected 'both', 'flatter' or 'steeper'")
+    lo, hi = float(acceptance[0]), float(acceptance[1])
+    if not lo <= claimed <= hi:
+        raise InvalidArgument("acceptance", [lo, hi], f"must contain the claimed {claimed}")
+    conf = _check_confidence(confidence)
+    deltas = {}
+    if direction in ("both", "flatter"):
+        deltas["flatter"] = detectable_deviation(se, dof, hi - claimed, probability)
+    if direction in ("both", "steeper"):
+        deltas["steeper"] = detectable_deviation(se, dof, claimed - lo, probability)
+    return {
+        "claimed": float(claimed),
+        "detectable_deviation": max(deltas.values()),
+        "by_direction": deltas,
+        "probability": float(probability),
+        "half_width": (
+            t_quantile((1 + conf) / 2, dof) * float(se)
+            if dof > 0 and math.isfinite(se)
+            else math.inf
+        ),
+        "confidence": conf,
+        "se": float(se),
+        "dof": float(dof),
+        "acceptance": [lo, hi],
+        "direction": direction,
+        "formula": "δ* = a + t_{0.99, dof}·SE, a = distance from the claimed exponent to the "
+        "edge of the acceptance region (mforacle/stats.py, 'Power')",
+    }
+
+
+def power_note(power: dict[str, Any]) -> str:
+    """One line for a verdict's reason: ``power: |δ| >= 0.071 detected w.p. >= 0.99; 99.9%
+    half-width 0.046``."""
+    arrow = {"both": "|δ|", "flatter": "δ (flatter)", "steeper": "−δ (steeper)"}[power["direction"]]
+    return (
+        f"power: {arrow} >= {power['detectable_deviation']:.3f} detected w.p. >= "
+        f"{power['probability']:g}; {power['confidence']:.1%} half-width {power['half_width']:.3f}"
+    )

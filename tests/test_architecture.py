@@ -4,7 +4,7 @@ Layers, lowest first (issue 8; docs/ARCHITECTURE.md; the certifying module mfora
 sits with the limit, above the three paths it compares)::
 
     numbers/model → exact, fast, ball (and the error model) → limit → training
-                  → verdicts and claims → harness → report → CLI
+                  → verdicts and claims → harness → report → scale-out → CLI
 
 A module may import modules of its own layer or of lower layers, never of a higher one. The
 numerical paths of the second layer (``exact``, ``fast``, ``ball``) and the error model
@@ -47,6 +47,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "mforacle.measures",
             "mforacle.caseio",
             "mforacle.cost",
+            "mforacle.threads",
             "mforacle.cases",
             "mforacle.protocol",
             "mforacle.threads",
@@ -70,6 +71,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ),
     ("harness", ("mforacle.harness",)),
     ("report", ("mforacle.report",)),
+    ("scale-out", ("mforacle.scale", "mforacle.dask_worker")),
     (
         "CLI",
         (

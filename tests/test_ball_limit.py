@@ -14,14 +14,14 @@ from fractions import Fraction
 import mpmath
 import pytest
 from flint import acb, arb, ctx
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, assume, given, reject, settings
 from hypothesis import strategies as st
 
 from mforacle.ball import gaussian as bg
 from mforacle.ball import limit as bl
 from mforacle.ball.activations import arb_of
 from mforacle.ball.gaussian import drift_and_jacobian, gaussian_moments
-from mforacle.ball.limit import enclose_point, solve
+from mforacle.ball.limit import NotCertified, enclose_point, solve
 from mforacle.caseio import read_case
 from mforacle.exact.activations import exact_activation
 from mforacle.exact.gaussian import drift_and_jacobian as exact_drift_and_jacobian
@@ -387,8 +387,15 @@ def _small_cases(draw, act: str):
 @given(data=st.data())
 def test_generated_cases_closed_form_moments(act: str, data) -> None:
     model, meas, x, y, pr = data.draw(_small_cases(act))
-    _containment(model, meas, x, y, pr, ball_tol="1e-6", exact_tol="1e-14", exact_dps=22,
-                 order=6)
+    try:
+        _containment(model, meas, x, y, pr, ball_tol="1e-6", exact_tol="1e-14", exact_dps=22,
+                     order=6)
+    except NotCertified as exc:
+        # a known limit of the validated integrator (docs/limit.md): a step cannot start where
+        # Var(w·z + b) vanishes; it refuses (no enclosure) rather than enclose wrongly
+        if "Var Y vanishes" not in str(exc):
+            raise
+        reject()
 
 
 @pytest.mark.parametrize("act", QUADRATURE)
@@ -396,8 +403,15 @@ def test_generated_cases_closed_form_moments(act: str, data) -> None:
 @given(data=st.data())
 def test_generated_cases_quadrature_moments(act: str, data) -> None:
     model, meas, x, y, pr = data.draw(_small_cases(act))
-    _containment(model, meas, x, y, pr, ball_tol="1e-5", exact_tol="1e-11", exact_dps=18,
-                 order=6)
+    try:
+        _containment(model, meas, x, y, pr, ball_tol="1e-5", exact_tol="1e-11", exact_dps=18,
+                     order=6)
+    except NotCertified as exc:
+        # a known limit of the validated integrator (docs/limit.md): a step cannot start where
+        # Var(w·z + b) vanishes; it refuses (no enclosure) rather than enclose wrongly
+        if "Var Y vanishes" not in str(exc):
+            raise
+        reject()
 
 
 @pytest.mark.slow

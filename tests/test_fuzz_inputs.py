@@ -11,6 +11,7 @@ with few steps, the exact path only on the smallest case); file mode grades a tr
 from __future__ import annotations
 
 import contextlib
+import faulthandler
 import io
 import json
 import os
@@ -131,8 +132,14 @@ def _run(argv: list[str]) -> tuple[int, str]:
             box["traceback"] = traceback.format_exc()
 
     worker = threading.Thread(target=target, daemon=True)
-    worker.start()
-    worker.join(TIME_LIMIT)
+    # a C-level watchdog: code that hangs inside one C call (a billion-digit integer) holds the
+    # GIL, so the join below could not time out; then the whole run ends with a traceback dump
+    faulthandler.dump_traceback_later(TIME_LIMIT + 60, exit=True, file=sys.__stderr__)
+    try:
+        worker.start()
+        worker.join(TIME_LIMIT)
+    finally:
+        faulthandler.cancel_dump_traceback_later()
     if worker.is_alive():
         pytest.fail(f"mforacle {' '.join(argv)[:300]} took over {TIME_LIMIT:g} s")
     if "traceback" in box:

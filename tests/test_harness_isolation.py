@@ -24,12 +24,7 @@ import pytest
 
 from mforacle.cli import main
 from mforacle.errors import ImplementationError
-from mforacle.harness.isolate import (
-    ProcessCaller,
-    isolated_implementation,
-    worker_environment,
-    worker_threads,
-)
+from mforacle.harness.isolate import ProcessCaller, isolated_implementation, worker_environment
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -385,17 +380,22 @@ def test_a_bare_module_is_a_target(tmp_path, monkeypatch):
         assert report["implementation"]["provides"] == ["forward", "loss", "gradient"]
 
 
-def test_the_worker_gets_at_most_cores_minus_one_blas_threads(impls, tmp_path, monkeypatch):
-    cap = worker_threads()
-    assert cap == max(1, (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
-                          else os.cpu_count() or 1) - 1)
-    env = worker_environment({"OMP_NUM_THREADS": "512", "MKL_NUM_THREADS": "1"})
-    assert env["OMP_NUM_THREADS"] == str(cap) and env["MKL_NUM_THREADS"] == "1"
-    assert env["OPENBLAS_NUM_THREADS"] == str(cap)
+def test_the_worker_follows_the_thread_policy(impls, tmp_path, monkeypatch):
+    """The worker's BLAS/OpenMP variables follow mforacle.threads (MFORACLE_THREADS, else 1),
+    whatever the parent's environment says (OMP_NUM_THREADS=512 would oversubscribe)."""
+    from mforacle import threads
+
+    monkeypatch.delenv("MFORACLE_THREADS", raising=False)
+    env = worker_environment({"OMP_NUM_THREADS": "512"})
+    assert env["OMP_NUM_THREADS"] == env["OPENBLAS_NUM_THREADS"] == "1"
     monkeypatch.setenv("OMP_NUM_THREADS", "512")
     impl, caller = isolated_implementation(f"{impls}:ENV")
     caller.stop()
-    assert impl.name == f"omp={cap}"
+    assert impl.name == "omp=1"
+    monkeypatch.setenv("MFORACLE_THREADS", "2")
+    impl, caller = isolated_implementation(f"{impls}:ENV")
+    caller.stop()
+    assert impl.name == f"omp={threads.default_threads()}"
 
 
 # --- the wire format -----------------------------------------------------------------------

@@ -19,13 +19,24 @@ computed with mforacle's own code in its place); a claim whose code raises yield
 verdict with the exception. Claims that need nothing (``needs == ()``: A4, B1, B2, B4, B5, C5)
 check mforacle's own code (the exact path, the limit solvers, the particle flow): they run for
 ``mforacle claims`` and ``mforacle report``, never in a third-party report.
+
+**Parts.** A claim whose experiment splits into independent pieces (ladder rungs, blocks of
+seeds, its reference solve) says so with three functions in its module, next to ``run_<id>``:
+``parts_<id>(sizes) -> list[Part]`` (each with a stable ``key`` such as
+``"paths/M=64/seeds 3000-3999"`` and the keyword arguments of its piece),
+``part_<id>(subject, sizes, **kwargs)`` (one piece; a pure function of its arguments: seeds
+come from the part's identity, never from the order pieces run in) and
+``finish_<id>(subject, sizes, results) -> list[Verdict]`` (``results``: part key -> value).
+:meth:`ClaimSpec.run` then runs the parts one after another and finishes;
+:mod:`mforacle.scale` runs them as separate tasks (``--workers``, ``--scheduler``) — the same
+functions, so the verdicts are the same.
 """
 
 from __future__ import annotations
 
 import importlib
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,7 +46,36 @@ from mforacle.verdict import Verdict
 
 from .subject import ClaimSubject, builtin_subject
 
-__all__ = ["CLAIMS", "ClaimSpec", "ClaimSubject", "check_profile", "run_claim", "select"]
+__all__ = [
+    "CLAIMS",
+    "ClaimSpec",
+    "ClaimSubject",
+    "Part",
+    "PartResult",
+    "check_profile",
+    "run_claim",
+    "select",
+]
+
+
+@dataclass(frozen=True)
+class Part:
+    """One independent piece of a claim's experiment: ``key`` (its identity within the claim)
+    and the keyword arguments of ``part_<id>(subject, sizes, **kwargs)``."""
+
+    key: str
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PartResult:
+    """What a part gave: ``value`` when ``ok``, else the exception (``error``, ``traceback``)."""
+
+    key: str
+    ok: bool
+    value: Any = None
+    error: str = ""
+    traceback: str = ""
 
 
 @dataclass(frozen=True)
@@ -60,11 +100,12 @@ class ClaimSpec:
     def sizes_for(self, profile: str) -> dict[str, Any]:
         return dict(self.sizes.get(check_profile(profile), {}))
 
-    def run(self, impl: Any, profile: str = "ci") -> list[Verdict]:
-        """The claim's verdicts on ``impl`` (a :class:`ClaimSubject`, or any object with the
-        protocol's members, called directly); never raises for the implementation's faults."""
-        subject = ClaimSubject.of(impl)
-        sizes = self.sizes_for(profile)
+    def _module_function(self, prefix: str) -> Callable[..., Any] | None:
+        mod = importlib.import_module(f"mforacle.claims.{self.module}")
+        return getattr(mod, f"{prefix}_{self.id.lower()}", None)
+
+    def _unchecked(self, subject: ClaimSubject) -> list[Verdict] | None:
+        """A "not checked" verdict when ``subject`` lacks a member the claim needs, else None."""
         gone = subject.lacks(self.needs)
         if gone:
             return [
@@ -74,19 +115,88 @@ class ClaimSpec:
                     f"the implementation lacks {', '.join(gone)} (mforacle.protocol)",
                 )
             ]
+        return None
+
+    def _errored(self, subject: ClaimSubject, exc: BaseException, **extra: Any) -> list[Verdict]:
+        return [
+            Verdict.errored(
+                self.id,
+                self.title,
+                f"{type(exc).__name__}: {exc}",
+                {"traceback": traceback.format_exc()[-3000:], **extra},
+                {"measured": subject.label},
+            )
+        ]
+
+    def plan(self, impl: Any, profile: str = "ci") -> list[Part]:
+        """The claim's independent parts on ``impl`` (module docstring, "Parts"); ``[]`` when it
+        runs as one piece or will not be checked (the subject lacks a member it needs)."""
+        if self._unchecked(ClaimSubject.of(impl)) is not None:
+            return []
+        fn = self._module_function("parts")
+        return [] if fn is None else list(fn(self.sizes_for(profile)))
+
+    def run_part(self, impl: Any, profile: str, part: Part) -> PartResult:
+        """One part on ``impl``; never raises for the implementation's faults (they are
+        recorded in the result and become the claim's ``error`` verdict in :meth:`finish`)."""
+        subject = ClaimSubject.of(impl)
+        fn = self._module_function("part")
+        try:
+            if fn is None:
+                raise AttributeError(f"mforacle.claims.{self.module} has no part_{self.id.lower()}")
+            return PartResult(part.key, True, fn(subject, self.sizes_for(profile), **part.kwargs))
+        except Exception as exc:  # the implementation (or a module it calls) failed
+            return PartResult(
+                part.key,
+                False,
+                error=f"{type(exc).__name__}: {exc}",
+                traceback=traceback.format_exc()[-3000:],
+            )
+
+    def finish(self, impl: Any, profile: str, results: Mapping[str, PartResult]) -> list[Verdict]:
+        """The claim's verdicts from its parts' results (``error`` if a part failed)."""
+        subject = ClaimSubject.of(impl)
+        for r in results.values():
+            if not r.ok:
+                return [
+                    Verdict.errored(
+                        self.id,
+                        self.title,
+                        r.error,
+                        {"traceback": r.traceback, "part": r.key},
+                        {"measured": subject.label},
+                    )
+                ]
+        fn = self._module_function("finish")
+        try:
+            if fn is None:
+                raise AttributeError(
+                    f"mforacle.claims.{self.module} has no finish_{self.id.lower()}"
+                )
+            values = {k: r.value for k, r in results.items()}
+            return list(fn(subject, self.sizes_for(profile), values))
+        except Exception as exc:  # the implementation (or a module it calls) failed
+            return self._errored(subject, exc)
+
+    def run(self, impl: Any, profile: str = "ci") -> list[Verdict]:
+        """The claim's verdicts on ``impl`` (a :class:`ClaimSubject`, or any object with the
+        protocol's members, called directly); never raises for the implementation's faults.
+        A claim with parts runs them here one after another, then finishes (module docstring)."""
+        subject = ClaimSubject.of(impl)
+        sizes = self.sizes_for(profile)
+        unchecked = self._unchecked(subject)
+        if unchecked is not None:
+            return unchecked
+        parts = self.plan(subject, profile)
+        if parts:
+            return self.finish(
+                subject, profile, {p.key: self.run_part(subject, profile, p) for p in parts}
+            )
         fn = self.function
         try:
             return list(fn(subject, sizes))
         except Exception as exc:  # the implementation (or a module it calls) failed
-            return [
-                Verdict.errored(
-                    self.id,
-                    self.title,
-                    f"{type(exc).__name__}: {exc}",
-                    {"traceback": traceback.format_exc()[-3000:]},
-                    {"measured": subject.label},
-                )
-            ]
+            return self._errored(subject, exc)
 
 
 def _sizes(
@@ -142,14 +252,20 @@ CLAIMS: dict[str, ClaimSpec] = {
             "discrete -> continuous in depth, order 1",
             (),
             "limit",
-            _sizes({"ladder": [4, 8, 16, 32]}, thorough={"ladder": [4, 8, 16, 32, 64, 128]}),
+            _sizes(
+                {"ladder": [8, 16, 32, 64, 128, 256]},
+                thorough={"ladder": [8, 16, 32, 64, 128, 256, 512, 1024]},
+            ),
         ),
         ClaimSpec(
             "B2",
             "L·M ∂E/∂θ -> V(θ, l/L), order 1",
             (),
             "limit",
-            _sizes({"ladder": [4, 8, 16, 32]}, thorough={"ladder": [4, 8, 16, 32, 64, 128]}),
+            _sizes(
+                {"ladder": [8, 16, 32, 64, 128, 256]},
+                thorough={"ladder": [8, 16, 32, 64, 128, 256, 512, 1024]},
+            ),
         ),
         ClaimSpec(
             "B3",
@@ -157,8 +273,12 @@ CLAIMS: dict[str, ClaimSpec] = {
             ("loss",),
             "limit",
             _sizes(
-                {"ladder": [4, 8, 16, 32], "seeds": 200},
-                thorough={"ladder": [4, 8, 16, 32, 64, 128], "seeds": 800},
+                {"ladder": [4, 8, 16, 32, 64, 128, 256, 512], "seeds": 1000, "block": 500},
+                thorough={
+                    "ladder": [4, 8, 16, 32, 64, 128, 256, 512, 1024],
+                    "seeds": 4000,
+                    "block": 1000,
+                },
             ),
         ),
         ClaimSpec(
@@ -202,18 +322,19 @@ CLAIMS: dict[str, ClaimSpec] = {
             "theorem6",
             _sizes(
                 {
-                    "depth_ladder": [4, 8, 16],
-                    "width_ladder": [4, 8, 16, 32],
-                    "seeds": 24,
+                    "depth_ladder": [4, 8, 16, 32, 64, 128],
+                    "width_ladder": [4, 8, 16, 32, 64, 128, 256],
+                    "seeds": 300,
+                    "block": 150,
                     "M_depth": 4,
                     "L_width": 4,
                     "s": 1.0,
                 },
-                {"depth_ladder": [4, 8, 16, 32], "seeds": 40},
-                {
-                    "depth_ladder": [4, 8, 16, 32, 64],
-                    "width_ladder": [4, 8, 16, 32, 64, 128],
-                    "seeds": 160,
+                thorough={
+                    "depth_ladder": [4, 8, 16, 32, 64, 128, 256],
+                    "width_ladder": [4, 8, 16, 32, 64, 128, 256, 512],
+                    "seeds": 1000,
+                    "block": 250,
                 },
             ),
         ),

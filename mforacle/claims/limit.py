@@ -57,6 +57,8 @@ from mforacle.stats import (
     fit_slope,
     fit_slope_weighted,
     mean_square_log_se,
+    power_note,
+    rate_power,
     t_quantile,
 )
 from mforacle.verdict import Verdict, code_name
@@ -252,8 +254,19 @@ def _order_verdicts(
                 f"error {min(errors):.2g}",
             )
         ]
-    fit = fit_slope(ladder, errors)
+    fit = fit_slope(ladder, errors, DECISION_CONFIDENCE)
     ev["fit"] = fit.to_json()
+    power = rate_power(
+        claimed=-1.0, se=fit.se, dof=fit.dof, acceptance=ORDER_SLOPE, confidence=fit.confidence
+    )
+    ev["experiment"] = {
+        "ladder_name": "L",
+        "ladder": list(ladder),
+        "seeds": [],
+        "fit": fit.method,
+        "level": fit.confidence,
+    }
+    ev["power"] = power
     out = [
         Verdict.measured(
             claim,
@@ -262,12 +275,14 @@ def _order_verdicts(
             "in",
             list(ORDER_SLOPE),
             error_model="explicit Euler in depth is order 1: slope −1 ± 0.15 (docs/claims.md B1); "
-            f"slope 95% CI [{fit.ci[0]:.3f}, {fit.ci[1]:.3f}]; reference error {ref_err:.1e} "
-            f"<= 1/100 of the smallest error",
+            f"slope {fit.confidence:.1%} CI [{fit.ci[0]:.3f}, {fit.ci[1]:.3f}]; reference error "
+            f"{ref_err:.1e} <= 1/100 of the smallest error",
             reason=f"{what}: errors "
             + ", ".join(f"{e:.3g}" for e in errors)
             + f" for L = {list(ladder)}; ratios "
-            + ", ".join(f"{r:.3f}" for r in ratios),
+            + ", ".join(f"{r:.3f}" for r in ratios)
+            + "; "
+            + power_note(power),
             evidence=ev,
             provenance=provenance,
         )
@@ -442,82 +457,145 @@ def fit_power_with_correction(
     }
 
 
-def check_b3(
-    impl: Any,
+#: the two sampling schemes B3 compares (mforacle.sampling)
+B3_SCHEMES = ("paths", "independent")
+
+
+def b3_rung_seeds(rungs: int, seeds: int, seed0: int = 3000) -> list[list[int]]:
+    """Rung ``j``'s seeds ``seed0 + j·seeds + i``, ``i < seeds``: a fresh block per rung, so
+    the rungs' errors are independent, as the weighted fit assumes (both schemes use the same
+    block; they draw different streams from it, :mod:`mforacle.sampling`)."""
+    return [list(range(seed0 + j * seeds, seed0 + (j + 1) * seeds)) for j in range(rungs)]
+
+
+def b3_losses(
+    impl: Any, case: FlowCase, *, scheme: str, L: int, M: int, seeds: list[int]
+) -> np.ndarray:
+    """``E(Θ^s_{L,M})`` for each seed ``s`` of ``seeds`` (float64, shape ``(len(seeds),)``):
+    ``Θ^s`` sampled from ``case.measure`` by ``scheme`` (:func:`mforacle.sampling.
+    sample_networks`: member ``s`` is ``sample_network`` of seed ``s``), its loss by the
+    implementation (:meth:`ClaimSubject.losses`: one batch call when it has ``loss_batch``).
+    One B3 part: a pure function of its arguments."""
+    from mforacle.sampling import sample_networks
+
+    thetas = sample_networks(case.measure, L, M, seeds=list(seeds), scheme=scheme)
+    return ClaimSubject.of(impl).losses(case.model, thetas, case.x, case.y, case.weights)
+
+
+def b3_decisions(
+    ladder: list[int], errors: list[np.ndarray], *, confidence: float = DECISION_CONFIDENCE
+) -> dict[str, Any]:
+    """The statistics of B3 for one scheme, from the per-seed errors ``E(Θ^s) − E_L^∞`` of each
+    rung (``errors[j]``, one array per ``M`` of ``ladder``, all the same length ``n``).
+
+    Returns the per-rung ``mse``, ``mse_se`` (delta-method SE of log MSE), ``variance``,
+    ``bias``; ``fit`` (two-term weighted fit of log MSE vs log M), ``bound`` (``−1 + t·SE``: the
+    one-sided decision of ``B3.<scheme>``, ``t = t_{(1+c)/2, n−1}``), ``fit_with_correction``
+    (``log MSE = a + p log M + D/M``, :func:`fit_power_with_correction`), ``window`` (``−1 ±
+    t·SE₃``: the decision of ``B3.<scheme>.power``) and the power statements ``power`` and
+    ``power_with_correction`` (:func:`mforacle.stats.rate_power`). ``ok`` is ``False`` (and
+    nothing is fitted) when an MSE is zero or not finite.
+    """
+    n = len(errors[0])
+    mse, mse_se, var, bias = [], [], [], []
+    for e in errors:
+        e = np.asarray(e, dtype=np.float64)
+        if not np.all(np.isfinite(e)) or not np.any(e != 0):
+            mse.append(math.nan)
+            mse_se.append(math.nan)
+            var.append(math.nan)
+            bias.append(math.nan)
+            continue
+        m_, s_ = mean_square_log_se(e)
+        mse.append(m_)
+        mse_se.append(s_)
+        var.append(float(e.var(ddof=1)))
+        bias.append(float(e.mean()))
+    out: dict[str, Any] = {"mse": mse, "mse_se": mse_se, "variance": var, "bias": bias, "n": n}
+    if not all(math.isfinite(v) and v > 0 for v in mse + mse_se):
+        out["ok"] = False
+        return out
+    fit2 = fit_slope_weighted(ladder, mse, mse_se, dof=n - 1, confidence=confidence)
+    fit3 = fit_power_with_correction(ladder, mse, mse_se, dof=n - 1, confidence=confidence)
+    t = fit3["t"]
+    bound = -1 + t * fit2.se
+    window = [-1 - t * fit3["se"], -1 + t * fit3["se"]]
+    out.update(
+        ok=True,
+        fit=fit2.to_json(),
+        bound=bound,
+        fit_with_correction=fit3,
+        window=window,
+        power=rate_power(
+            claimed=-1.0,
+            se=fit2.se,
+            dof=n - 1,
+            acceptance=(-math.inf, bound),
+            confidence=confidence,
+            direction="flatter",
+        ),
+        power_with_correction=rate_power(
+            claimed=-1.0, se=fit3["se"], dof=n - 1, acceptance=tuple(window), confidence=confidence
+        ),
+    )
+    return out
+
+
+#: B3's evidence lists every seed up to this many (a 10⁵-seed sweep records its blocks only)
+SEED_LIST_MAX = 10_000
+
+
+def _seed_evidence(seed_list: list[int], ladder: list[int], per_rung: int) -> dict[str, Any]:
+    """``seed_blocks`` (rung ``M`` -> ``[first, last]``; rung ``j`` holds ``per_rung``
+    consecutive seeds) and, for at most :data:`SEED_LIST_MAX` seeds, the list ``seeds``."""
+    blocks = {
+        str(M): [seed_list[j * per_rung], seed_list[(j + 1) * per_rung - 1]]
+        for j, M in enumerate(ladder)
+    } if len(seed_list) == per_rung * len(ladder) else {}  # fmt: skip
+    out: dict[str, Any] = {"seed_blocks": blocks, "seeds_per_rung": per_rung}
+    if len(seed_list) <= SEED_LIST_MAX:
+        out["seeds"] = seed_list
+    return out
+
+
+def b3_verdicts(
     case: FlowCase,
     *,
     ladder: list[int],
-    L: int = 4,
-    seeds: int = 200,
+    L: int,
+    e_inf: float,
+    losses: dict[str, list[np.ndarray]],
+    seed_list: list[int],
+    implementation: str,
     confidence: float = DECISION_CONFIDENCE,
-    seed0: int = 3000,
 ) -> list[Verdict]:
-    """B3: width. For the ``j``-th ``M`` of ``ladder`` and seeds ``seed0 + j·seeds + s``,
-    ``s < seeds`` (fresh draws per rung, so the rungs' errors are independent), a network
-    ``Θ_{L,M}`` sampled from the measure (both schemes); its loss by the implementation's
-    ``loss`` against ``E_L^∞`` (mforacle's ``M = ∞`` network of the same depth,
-    :func:`fast_mean_field`, the reference). ``MSE = Var + bias² = C/M · (1 + O(1/M))``:
-    ``C/M`` (paths) or ``C/(L·M)`` (independent layers); the variance of a smooth function of
-    layer averages and the squared bias (``E`` is nonlinear in them) add ``O(1/M²)``. So
-    ``B3.<scheme>``: the two-term weighted fit's slope ``<= −1 + t·SE`` (the MSE falls at least
-    like ``1/M``; the ``O(1/M²)`` part only steepens it; a bias that does not vanish — a wrong
-    limit, a wrong width scaling — flattens it). ``B3.<scheme>.power``: in
-    ``log MSE = a + p log M + D/M`` (:func:`fit_power_with_correction`) the exponent ``p`` lies in
-    the ``confidence`` acceptance region ``−1 ± t·SE`` (less power, two-sided)."""
-    from mforacle.sampling import sample_network
-
-    lad = _check_ladder(ladder)
-    if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 3:
-        raise InvalidArgument("seeds", seeds, "expected an integer >= 3")
-    disc = ClaimSubject.of(impl)
-    net = fast_mean_field(case.model, case.measure, case.x, case.y, case.weights, L=L)
-    e_inf = float(net.energy)
-    seed_list = list(range(seed0, seed0 + seeds * len(lad)))  # rung j: seed0 + j·seeds + s
-    prov = {"measured": disc.label, "reference": code_name(fast_mean_field)}
+    prov = {"measured": implementation, "reference": code_name(fast_mean_field)}
+    """B3's verdicts from the losses ``losses[scheme][j]`` (one array of per-seed losses per rung
+    ``j``) against ``E_L^∞ = e_inf`` (:func:`check_b3` documents the decisions)."""
     per: dict[str, Any] = {}
     out = []
-    for scheme in ("paths", "independent"):
-        mse, mse_se, var, bias = [], [], [], []
-        for j, M in enumerate(lad):
-            e = np.array(
-                [
-                    disc.loss(
-                        case.model,
-                        sample_network(case.measure, L, M, seed=s, scheme=scheme),
-                        case.x,
-                        case.y,
-                        case.weights,
-                    )
-                    - e_inf
-                    for s in seed_list[j * seeds : (j + 1) * seeds]  # this rung's own block
-                ]
-            )
-            if not np.all(np.isfinite(e)):
-                for lst in (mse, mse_se, var, bias):
-                    lst.append(math.nan)
-                continue
-            m_, s_ = mean_square_log_se(e)
-            mse.append(m_)
-            mse_se.append(s_)
-            var.append(float(e.var(ddof=1)))
-            bias.append(float(e.mean()))
+    for scheme in B3_SCHEMES:
+        errors = [np.asarray(v, np.float64) - e_inf for v in losses[scheme]]
+        dec = b3_decisions(ladder, errors, confidence=confidence)
+        seeds = dec["n"]
+        mse, var, bias = dec["mse"], dec["variance"], dec["bias"]
         per[scheme] = {"mse": mse, "variance": var, "bias": bias}
         law = "1/M" if scheme == "paths" else "1/(L·M)"
         title = f"width ({scheme}): E[(E(Θ_L,M) − E_L^∞)²] = O({law})"
         ev = {
             "case": case.to_json(),
-            "seeds": seed_list,
+            **_seed_evidence(seed_list, ladder, seeds),
             "L": L,
             "scheme": scheme,
-            "implementation": disc.label,
+            "implementation": implementation,
             "E_L_inf": e_inf,
             "ladder_name": "M",
-            "ladder": lad,
+            "ladder": list(ladder),
             "errors": mse,
             "variance": var,
             "bias": bias,
         }
-        if not all(math.isfinite(v) and v > 0 for v in mse + mse_se):
+        if not dec["ok"]:
             out.append(
                 Verdict.measured(
                     f"B3.{scheme}",
@@ -532,25 +610,38 @@ def check_b3(
                 )
             )
             continue
-        fit2 = fit_slope_weighted(lad, mse, mse_se, dof=seeds - 1, confidence=confidence)
-        fit = fit_power_with_correction(lad, mse, mse_se, dof=seeds - 1, confidence=confidence)
+        fit2, fit, bound = dec["fit"], dec["fit_with_correction"], dec["bound"]
         stat = (
-            f"{confidence:.0%} confidence, t({seeds - 1} dof) × SE; per-rung SE of log MSE by "
+            f"{confidence:.1%} confidence, t({seeds - 1} dof) × SE; per-rung SE of log MSE by "
             f"the delta method over {seeds} seeds"
         )
+        experiment = {
+            "ladder_name": "M",
+            "ladder": list(ladder),
+            "seeds_per_rung": seeds,
+            "L": L,
+            "level": confidence,
+        }
         out.append(
             Verdict.measured(
                 f"B3.{scheme}",
                 title,
-                fit2.slope,
+                fit2["slope"],
                 "<=",
-                -1 + fit["t"] * fit2.se,
+                bound,
                 error_model=f"MSE falls at least like {law}: weighted fit of log MSE vs log M, "
                 f"slope <= −1 + t·SE (one-sided: the O(1/M²) part only steepens it) at {stat}",
                 reason=f"L = {L}, MSE "
                 + ", ".join(f"{v:.3g}" for v in mse)
-                + f" for M = {lad}; slope {fit2.slope:.3f} [{fit2.ci[0]:.3f}, {fit2.ci[1]:.3f}]",
-                evidence={**ev, "fit": fit2.to_json(), "fit_with_correction": fit},
+                + f" for M = {list(ladder)}; slope {fit2['slope']:.3f} "
+                f"[{fit2['ci'][0]:.3f}, {fit2['ci'][1]:.3f}]; " + power_note(dec["power"]),
+                evidence={
+                    **ev,
+                    "fit": fit2,
+                    "fit_with_correction": fit,
+                    "experiment": {**experiment, "fit": fit2["method"]},
+                    "power": dec["power"],
+                },
                 provenance=prov,
             )
         )
@@ -560,12 +651,17 @@ def check_b3(
                 title + ": exponent −1",
                 fit["slope"],
                 "in",
-                [-1 - fit["t"] * fit["se"], -1 + fit["t"] * fit["se"]],
+                dec["window"],
                 error_model=f"log MSE = a + p log M + D/M (D/M absorbs the O(1/M²) part); "
                 f"p = −1 accepted at {stat}",
                 reason=f"p = {fit['slope']:.3f} [{fit['ci'][0]:.3f}, {fit['ci'][1]:.3f}], "
-                f"D = {fit['correction_D']:.3g}",
-                evidence={**ev, "fit": fit},
+                f"D = {fit['correction_D']:.3g}; " + power_note(dec["power_with_correction"]),
+                evidence={
+                    **ev,
+                    "fit": fit,
+                    "experiment": {**experiment, "fit": fit["method"]},
+                    "power": dec["power_with_correction"],
+                },
                 provenance=prov,
             )
         )
@@ -575,6 +671,61 @@ def check_b3(
             v.evidence["mse_ratio_paths_over_independent"] = ratio
             v.evidence["theory_ratio"] = L
     return out
+
+
+def check_b3(
+    impl: Any,
+    case: FlowCase,
+    *,
+    ladder: list[int],
+    L: int = 4,
+    seeds: int = 200,
+    confidence: float = DECISION_CONFIDENCE,
+    seed0: int = 3000,
+    losses: dict[str, list[np.ndarray]] | None = None,
+) -> list[Verdict]:
+    """B3: width. For the ``j``-th ``M`` of ``ladder`` and seeds ``seed0 + j·seeds + s``,
+    ``s < seeds`` (fresh draws per rung, so the rungs' errors are independent), a network
+    ``Θ_{L,M}`` sampled from the measure (both schemes); its loss by the implementation's
+    ``loss`` against ``E_L^∞`` (mforacle's ``M = ∞`` network of the same depth,
+    :func:`fast_mean_field`, the reference). ``MSE = Var + bias² = C/M · (1 + O(1/M))``:
+    ``C/M`` (paths) or ``C/(L·M)`` (independent layers); the variance of a smooth function of
+    layer averages and the squared bias (``E`` is nonlinear in them) add ``O(1/M²)``. So
+    ``B3.<scheme>``: the two-term weighted fit's slope ``<= −1 + t·SE`` (the MSE falls at least
+    like ``1/M``; the ``O(1/M²)`` part only steepens it; a bias that does not vanish — a wrong
+    limit, a wrong width scaling — flattens it). ``B3.<scheme>.power``: in
+    ``log MSE = a + p log M + D/M`` (:func:`fit_power_with_correction`) the exponent ``p`` lies in
+    the ``confidence`` acceptance region ``−1 ± t·SE`` (less power, two-sided). Each verdict
+    states its experiment and its power (:func:`mforacle.stats.rate_power`).
+
+    ``losses``: the per-seed losses already computed (``losses[scheme][j]``, by
+    :func:`b3_losses` on rung ``j``'s seeds, e.g. as parts on a cluster); default: computed
+    here, one rung after another."""
+    lad = _check_ladder(ladder)
+    if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 3:
+        raise InvalidArgument("seeds", seeds, "expected an integer >= 3")
+    disc = ClaimSubject.of(impl)
+    net = fast_mean_field(case.model, case.measure, case.x, case.y, case.weights, L=L)
+    e_inf = float(net.energy)
+    blocks = b3_rung_seeds(len(lad), seeds, seed0)
+    if losses is None:
+        losses = {
+            scheme: [
+                b3_losses(disc, case, scheme=scheme, L=L, M=M, seeds=block)
+                for M, block in zip(lad, blocks, strict=True)
+            ]
+            for scheme in B3_SCHEMES
+        }
+    return b3_verdicts(
+        case,
+        ladder=lad,
+        L=L,
+        e_inf=e_inf,
+        losses=losses,
+        seed_list=[s for b in blocks for s in b],
+        implementation=disc.label,
+        confidence=confidence,
+    )
 
 
 # --------------------------------------------------------------------------- B4
@@ -857,41 +1008,163 @@ def builtin_nu(model: Model) -> Any:
 # --------------------------------------------------------------------------- built-in runs
 
 
-def _flow_cases(sizes: dict[str, Any]) -> list[FlowCase]:
-    return [builtin_flow_case(i) for i in range(int(sizes.get("cases", 2)))]
+def _flow_cases(sizes: dict[str, Any]) -> list[int]:
+    return list(range(int(sizes.get("cases", 2))))
 
 
 def run_b1(subject: ClaimSubject, sizes: dict[str, Any]) -> list[Verdict]:
     """B1 on mforacle's own limit code (``subject`` is not called)."""
-    lad = sizes.get("ladder", [4, 8, 16, 32])
-    return [v for c in _flow_cases(sizes) for v in check_b1(c, ladder=lad)]
+    return [v for i in _flow_cases(sizes) for v in _case_verdicts("B1", sizes, i)]
 
 
 def run_b2(subject: ClaimSubject, sizes: dict[str, Any]) -> list[Verdict]:
     """B2 on mforacle's own limit code (``subject`` is not called)."""
-    lad = sizes.get("ladder", [4, 8, 16, 32])
-    return [v for c in _flow_cases(sizes) for v in check_b2(c, ladder=lad)]
+    return [v for i in _flow_cases(sizes) for v in _case_verdicts("B2", sizes, i)]
 
 
-def run_b3(impl: Any, sizes: dict[str, Any]) -> list[Verdict]:
-    return check_b3(
-        impl,
-        builtin_flow_case(0),
-        ladder=sizes.get("ladder", [4, 8, 16, 32]),
-        seeds=int(sizes.get("seeds", 40)),
-        L=int(sizes.get("L", 4)),
-    )
+def _b3_sizes(sizes: dict[str, Any]) -> tuple[list[int], int, int, int]:
+    lad = list(sizes.get("ladder", [4, 8, 16, 32]))
+    seeds = int(sizes.get("seeds", 40))
+    return lad, seeds, int(sizes.get("L", 4)), int(sizes.get("block", seeds))
+
+
+def run_b3(subject: ClaimSubject, sizes: dict[str, Any]) -> list[Verdict]:
+    """B3 on the subject's loss, all parts in this process."""
+    lad, seeds, L, _ = _b3_sizes(sizes)
+    return check_b3(subject, builtin_flow_case(0), ladder=lad, seeds=seeds, L=L)
+
+
+def parts_b3(sizes: dict[str, Any]) -> list[Any]:
+    """B3's independent parts: per scheme and rung ``M``, blocks of at most ``sizes["block"]``
+    of the rung's seeds (default: the whole rung), keyed ``"paths/M=64/seeds 3000-3999"``."""
+    from . import Part
+
+    lad, seeds, _, block = _b3_sizes(sizes)
+    block = max(1, block)
+    out = []
+    for scheme in B3_SCHEMES:
+        for M, rung in zip(lad, b3_rung_seeds(len(lad), seeds), strict=True):
+            for i in range(0, len(rung), block):
+                sub = rung[i : i + block]
+                out.append(
+                    Part(
+                        f"{scheme}/M={M}/seeds {sub[0]}-{sub[-1]}",
+                        {"scheme": scheme, "M": M, "first": sub[0], "count": len(sub)},
+                    )
+                )
+    return out
+
+
+def part_b3(
+    subject: ClaimSubject, sizes: dict[str, Any], *, scheme: str, M: int, first: int, count: int
+) -> np.ndarray:
+    """The losses of one block of B3's seeds (:func:`b3_losses`)."""
+    _, _, L, _ = _b3_sizes(sizes)
+    seeds = list(range(first, first + count))
+    return b3_losses(subject, builtin_flow_case(0), scheme=scheme, L=L, M=M, seeds=seeds)
+
+
+def finish_b3(
+    subject: ClaimSubject, sizes: dict[str, Any], results: dict[str, Any]
+) -> list[Verdict]:
+    """B3's verdicts from its parts' losses, assembled in seed order."""
+    lad, seeds, L, _ = _b3_sizes(sizes)
+    by_rung: dict[tuple[str, int], list[np.ndarray]] = {}
+    for p in parts_b3(sizes):
+        by_rung.setdefault((p.kwargs["scheme"], p.kwargs["M"]), []).append(results[p.key])
+    losses = {s: [np.concatenate(by_rung[(s, M)]) for M in lad] for s in B3_SCHEMES}
+    return check_b3(subject, builtin_flow_case(0), ladder=lad, seeds=seeds, L=L, losses=losses)
 
 
 def run_b4(subject: ClaimSubject, sizes: dict[str, Any]) -> list[Verdict]:
     """B4 on mforacle's own Stein expectations (``subject`` is not called)."""
-    return [
-        v
-        for i, c in enumerate(_flow_cases(sizes))
-        for v in check_b4(c, samples=int(sizes.get("samples", 20000)), seed=400 + i)
-    ]
+    return [v for i in _flow_cases(sizes) for v in _case_verdicts("B4", sizes, i)]
 
 
 def run_b5(subject: ClaimSubject, sizes: dict[str, Any]) -> list[Verdict]:
     """B5 on mforacle's own particle solver (``subject`` is not called)."""
-    return [check_b5(c, builtin_nu(c.model)) for c in _flow_cases(sizes)]
+    return [v for i in _flow_cases(sizes) for v in _case_verdicts("B5", sizes, i)]
+
+
+# --------------------------------------------------------------------------- parts by case
+# B1, B2, B4 and B5 check each built-in flow case on its own: one part per case, the verdicts
+# concatenated in case order (mforacle.claims, "Parts").
+
+
+def _case_verdicts(claim: str, sizes: dict[str, Any], i: int) -> list[Verdict]:
+    c = builtin_flow_case(i)
+    if claim == "B1":
+        return check_b1(c, ladder=sizes.get("ladder", [4, 8, 16, 32]))
+    if claim == "B2":
+        return check_b2(c, ladder=sizes.get("ladder", [4, 8, 16, 32]))
+    if claim == "B4":
+        return check_b4(c, samples=int(sizes.get("samples", 20000)), seed=400 + i)
+    if claim == "B5":
+        return [check_b5(c, builtin_nu(c.model))]
+    raise InvalidArgument("claim", claim, "expected B1, B2, B4 or B5")
+
+
+def _case_parts(sizes: dict[str, Any]) -> list[Any]:
+    from . import Part
+
+    return [Part(f"case {i}", {"case": i}) for i in range(int(sizes.get("cases", 2)))]
+
+
+def _case_finish(sizes: dict[str, Any], results: dict[str, Any]) -> list[Verdict]:
+    return [v for p in _case_parts(sizes) for v in results[p.key]]
+
+
+def parts_b1(sizes: dict[str, Any]) -> list[Any]:
+    """B1's parts: one per built-in flow case (``case 0``, ``case 1``)."""
+    return _case_parts(sizes)
+
+
+def part_b1(subject: ClaimSubject, sizes: dict[str, Any], *, case: int) -> list[Verdict]:
+    """B1 on one built-in flow case (:func:`check_b1`)."""
+    return _case_verdicts("B1", sizes, case)
+
+
+def finish_b1(subject: ClaimSubject, sizes: dict[str, Any], results: dict[str, Any]):
+    return _case_finish(sizes, results)
+
+
+def parts_b2(sizes: dict[str, Any]) -> list[Any]:
+    """B2's parts: one per built-in flow case."""
+    return _case_parts(sizes)
+
+
+def part_b2(subject: ClaimSubject, sizes: dict[str, Any], *, case: int) -> list[Verdict]:
+    """B2 on one built-in flow case (:func:`check_b2`)."""
+    return _case_verdicts("B2", sizes, case)
+
+
+def finish_b2(subject: ClaimSubject, sizes: dict[str, Any], results: dict[str, Any]):
+    return _case_finish(sizes, results)
+
+
+def parts_b4(sizes: dict[str, Any]) -> list[Any]:
+    """B4's parts: one per built-in flow case (its Monte Carlo seed ``400 + case``)."""
+    return _case_parts(sizes)
+
+
+def part_b4(subject: ClaimSubject, sizes: dict[str, Any], *, case: int) -> list[Verdict]:
+    """B4 on one built-in flow case (:func:`check_b4`)."""
+    return _case_verdicts("B4", sizes, case)
+
+
+def finish_b4(subject: ClaimSubject, sizes: dict[str, Any], results: dict[str, Any]):
+    return _case_finish(sizes, results)
+
+
+def parts_b5(sizes: dict[str, Any]) -> list[Any]:
+    """B5's parts: one per built-in flow case."""
+    return _case_parts(sizes)
+
+
+def part_b5(subject: ClaimSubject, sizes: dict[str, Any], *, case: int) -> list[Verdict]:
+    """B5 on one built-in flow case (:func:`check_b5`)."""
+    return _case_verdicts("B5", sizes, case)
+
+
+def finish_b5(subject: ClaimSubject, sizes: dict[str, Any], results: dict[str, Any]):
+    return _case_finish(sizes, results)

@@ -198,6 +198,51 @@ class ClaimSubject:
             out.append(theta)
         return np.stack(out)
 
+    # --- S networks at once (the seed sweeps of B3 and C3.width) --------------------------------
+    def losses(self, model: Model, thetas: Any, x: Any, y: Any, weights: Any = None) -> np.ndarray:
+        """``E`` of each of ``S`` networks ``thetas (S, L, M, k)`` on shared data, ``(S,)``: one
+        call of the implementation's ``loss_batch`` when it has one (:data:`mforacle.protocol.
+        BATCH_MEMBERS`), else ``S`` calls of ``loss`` (the same numbers either way for an
+        implementation that keeps the protocol's promise)."""
+        th = self._r(thetas)
+        fn = _batch_member(self.impl, "loss_batch")
+        if fn is None:
+            return np.array([self.loss(model, t, x, y, weights) for t in th], dtype=np.float64)
+        out = self._call("loss_batch", self._spec(model), th, *self._data(x, y, weights))
+        return _array(out, th.shape[:1], "loss_batch")
+
+    def train_final(
+        self,
+        model: Model,
+        theta0s: Any,
+        x: Any,
+        y: Any,
+        weights: Any = None,
+        *,
+        ds: float,
+        steps: int,
+    ) -> np.ndarray:
+        """``Θ_steps`` of GD (``lr = Δs·L·M``, as :meth:`train`) from each of ``S`` networks
+        ``theta0s (S, L, M, k)``, ``(S, L, M, k)``: ``train_step_batch`` when the implementation
+        has it, else ``train_step`` network by network."""
+        th = self._r(theta0s)
+        L, M = th.shape[1:3]
+        fn = _batch_member(self.impl, "train_step_batch")
+        if fn is None:
+            return np.stack(
+                [self.train(model, t, x, y, weights, ds=ds, steps=steps)[-1] for t in th]
+            )
+        spec, data = self._spec(model), self._data(x, y, weights)
+        for _ in range(int(steps)):
+            out = self._call("train_step_batch", spec, th, *data, ds * L * M)
+            th = _array(out, th.shape, "train_step_batch")
+        return th
+
+
+def _batch_member(impl: Any, member: str) -> Any:
+    fn = getattr(impl, member, None)
+    return fn if callable(fn) else None
+
 
 def _array(value: Any, shape: tuple[int, ...], what: str) -> np.ndarray:
     """``value`` as a float64 array of ``shape`` (a scalar may come as any size-1 array)."""

@@ -38,6 +38,7 @@ __all__ = [
     "flow_name",
     "flow_roundoff",
     "loss_roundoff",
+    "loss_roundoffs",
     "losses_and_dissipation",
     "needs",
     "reference_loss",
@@ -83,6 +84,24 @@ def loss_roundoff(
     L = theta.shape[0]
     gamma = 2.0 * (L + model.d + xs.shape[0] + 4) * U
     return float(np.sum(ws * np.abs(g - ys) * gamma * scale))
+
+
+def loss_roundoffs(
+    model: Model, thetas: np.ndarray, x: np.ndarray, y: np.ndarray, weights: np.ndarray | None
+) -> np.ndarray:
+    """:func:`loss_roundoff` of each of ``S`` networks ``thetas (S, L, M, k)``, ``(S,)``
+    (the fast path's ensemble forward pass; the same allowance, vectorized over members)."""
+    from mforacle.fast.network import forward_ensemble
+
+    xs, ys, ws = float_data(model, x, y, weights)
+    z = forward_ensemble(model, thetas, xs)[:, -1]  # (S, N, d)
+    a = np.array([float(v) for v in model.a])
+    kappa = float(model.kappa)
+    zz = np.sum(z * z, axis=2)
+    g = np.sum(z * a, axis=2) + 0.5 * kappa * zz
+    scale = np.sum(np.abs(z) * np.abs(a), axis=2) + 0.5 * abs(kappa) * zz + np.abs(ys)
+    gamma = 2.0 * (thetas.shape[1] + model.d + xs.shape[0] + 4) * U
+    return np.sum(ws * np.abs(g - ys) * gamma * scale, axis=1)
 
 
 def flow_roundoff(e: float, T: int) -> float:

@@ -19,6 +19,8 @@ Exit status: 0 all checks passed (PASS), 1 something failed or errored (FAIL), 2
 3 nothing could be checked (NOTHING CHECKED: every check was *not checked*, e.g. a case whose
 activation the implementation does not support; the summary line gives the commonest reason),
 128 + N when stopped by signal N (SIGINT 130, SIGTERM 143).
+In file mode, ``--workers N`` / ``--scheduler ADDRESS`` grade the cases as Dask tasks
+(:mod:`mforacle.scale`, ``docs/scale.md``); the verdicts are the serial run's.
 """
 
 from __future__ import annotations
@@ -78,6 +80,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="check a --case FILE even when its exact reference is estimated to take too long",
     )
+    from ..scale import add_arguments
+
+    add_arguments(parser)  # file mode only: grade the cases on a Dask cluster (docs/scale.md)
 
 
 def _profile(name: str | None) -> str:
@@ -119,6 +124,23 @@ def run(args: argparse.Namespace) -> int:
     file_mode = args.vectors is not None or args.results is not None
     if file_mode and (args.vectors is None or args.results is None):
         raise InvalidArgument("--vectors/--results", None, "file mode needs both directories")
+    if file_mode:
+        from pathlib import Path
+
+        vdir, rdir = Path(args.vectors).resolve(), Path(args.results).resolve()
+        if rdir == vdir or vdir in rdir.parents:
+            raise InvalidArgument(
+                "--results",
+                args.results,
+                f"the results directory is inside the vectors directory {args.vectors}: "
+                "those are mforacle's references, not results of the implementation under test",
+            )
+    if not file_mode and (args.scheduler is not None or args.workers is not None):
+        raise InvalidArgument(
+            "--scheduler/--workers",
+            args.scheduler if args.scheduler is not None else args.workers,
+            "only file mode (--vectors VDIR --results RDIR) runs on a Dask cluster",
+        )
     if file_mode == (args.target is not None):
         raise InvalidArgument(
             "target",
@@ -175,10 +197,15 @@ def _run_files(args: argparse.Namespace, session: Session) -> int:
         suite = [sc for sc in suite if sc.id in keep]
         limit_suite = [lc for lc in limit_suite if lc.id in keep]
         problems = [  # an entry without a usable id cannot be selected: always shown
-            v for v in problems
+            v
+            for v in problems
             if args.only in str(v.evidence.get("case_id")) or "[" in str(v.evidence["case_id"])
         ]
-    verdicts, info = check_files(suite, args.results, limit_suite=limit_suite)
+    from ..scale import executor_from_args, is_serial, job_runner
+
+    with executor_from_args(args) as ex:
+        compute = None if is_serial(ex) else job_runner(ex, progress=not args.quiet)
+        verdicts, info = check_files(suite, args.results, limit_suite=limit_suite, compute=compute)
     verdicts = problems + verdicts
     for v in verdicts:
         _print_verdict(args, v, str(v.evidence.get("check_id") or v.claim))

@@ -5,6 +5,12 @@ fast path and prints one row per verdict: id, status, figure, relation, bound, s
 ``--claim`` takes an id (``C3``) or a group (``C``); ``--profile`` picks the experiment sizes
 (default: ``MFORACLE_PROFILE``, else ``ci`` under CI, else ``dev``); ``--json`` also writes every
 verdict, with its full evidence, to FILE (atomically). Progress goes to standard error.
+``--size KEY=VALUE`` (repeatable; VALUE in JSON) overrides one of the profile's experiment sizes
+of the selected claim, e.g. ``--claim B3 --size seeds=100000 --size block=5000`` (the keys are
+those of ``mforacle/claims/__init__.py``; an unknown key is a usage error).
+``--workers N`` (a local Dask cluster for the run) or ``--scheduler ADDRESS`` (a running one)
+spread the claims and their parts (seed blocks, ladder rungs) over processes or machines; the
+verdicts are the same as the serial run's (:mod:`mforacle.scale`, ``docs/scale.md``).
 
 Exit status: 0 if no verdict failed and one passed, 1 if any failed or errored, 2 on a usage
 error (an unknown claim or profile), 3 if nothing could be checked (every verdict *not checked*).
@@ -39,6 +45,49 @@ def configure(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="also write all verdicts with their evidence to FILE",
     )
+    parser.add_argument(
+        "--size",
+        metavar="KEY=VALUE",
+        action="append",
+        default=[],
+        help="override an experiment size of the claim (JSON value), e.g. seeds=100000",
+    )
+    from ..scale import add_arguments
+
+    add_arguments(parser)
+
+
+def _with_sizes(specs: list[Any], profile: str, items: list[str]) -> list[Any]:
+    """``specs`` with ``--size KEY=VALUE`` overrides applied to ``profile``'s sizes.
+
+    Raises:
+        InvalidArgument: not ``KEY=VALUE``, a value that is not JSON, or a key that some
+            selected claim's sizes do not have.
+    """
+    import dataclasses
+    import json
+
+    if not items:
+        return specs
+    over: dict[str, Any] = {}
+    for item in items:
+        key, eq, text = item.partition("=")
+        if not eq or not key.strip():
+            raise InvalidArgument("--size", item, "expected KEY=VALUE, e.g. seeds=1000")
+        try:
+            over[key.strip()] = json.loads(text)
+        except json.JSONDecodeError:
+            raise InvalidArgument("--size", item, "VALUE must be JSON (a number, a list)") from None
+    out = []
+    for spec in specs:
+        sizes = spec.sizes_for(profile)
+        unknown = sorted(set(over) - set(sizes))
+        if unknown:
+            raise InvalidArgument(
+                "--size", unknown, f"{spec.id} has no such size; it has {sorted(sizes)}"
+            )
+        out.append(dataclasses.replace(spec, sizes={**spec.sizes, profile: {**sizes, **over}}))
+    return out
 
 
 def _fmt(v: Any) -> str:
@@ -81,18 +130,31 @@ def run(args: argparse.Namespace) -> int:
     from mforacle.profiles import current_profile
 
     profile = check_profile(args.profile) if args.profile is not None else current_profile()
-    specs = select(args.claim)
+    specs = _with_sizes(select(args.claim), profile, args.size)
     if args.json is not None and not str(args.json).strip():
         raise InvalidArgument("--json", args.json, "expected a file name")
     impl = builtin_subject()
+    from ..scale import executor_from_args, is_serial, run_claims
+
     verdicts = []
-    for i, spec in enumerate(specs, start=1):
-        print(f"[{i}/{len(specs)}] {spec.id} {spec.title} ...", file=sys.stderr, end="", flush=True)
-        t0 = time.monotonic()
-        out = spec.run(impl, profile)
-        status = ", ".join(sorted({v.status for v in out}))
-        print(f" {status} ({time.monotonic() - t0:.1f} s)", file=sys.stderr, flush=True)
-        verdicts.extend(out)
+    with executor_from_args(args) as ex:
+        if is_serial(ex):
+            for i, spec in enumerate(specs, start=1):
+                print(
+                    f"[{i}/{len(specs)}] {spec.id} {spec.title} ...",
+                    file=sys.stderr,
+                    end="",
+                    flush=True,
+                )
+                t0 = time.monotonic()
+                out = spec.run(impl, profile)
+                status = ", ".join(sorted({v.status for v in out}))
+                print(f" {status} ({time.monotonic() - t0:.1f} s)", file=sys.stderr, flush=True)
+                verdicts.extend(out)
+        else:
+            print(f"running on {ex.description}", file=sys.stderr, flush=True)
+            for out in run_claims(specs, impl, profile, ex, progress=True):
+                verdicts.extend(out)
     print(table(verdicts))
     if args.json is not None:
         from ..caseio import write_json_atomic
@@ -102,6 +164,7 @@ def run(args: argparse.Namespace) -> int:
             {
                 "format": "mforacle-claims/1",
                 "profile": profile,
+                "sizes": {spec.id: spec.sizes_for(profile) for spec in specs},
                 "implementation": impl.name,
                 "verdicts": [v.to_json() for v in verdicts],
             },

@@ -5,6 +5,8 @@ Checks mforacle's own fast path through the harness exactly as a third-party imp
 step, against the exact path within the derived tolerance; the limit quantities of the bundled
 measure cases against the exact limit), plus every claim of the registry,
 and writes ``OUT/latest.{json,md,html}`` with a case file and one command per check.
+``--workers N`` / ``--scheduler ADDRESS`` run the cases and the claims' parts as Dask tasks
+(:mod:`mforacle.scale`, ``docs/scale.md``); the verdicts are the serial run's.
 Exit status: 0 all passed, 1 something failed or errored, 2 usage error, 3 nothing checked.
 """
 
@@ -21,6 +23,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default="reports", help="output directory (reports/)")
     parser.add_argument("--no-claims", action="store_true", help="conformance checks only")
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
+    from ..scale import add_arguments
+
+    add_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -28,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
 
     from ..harness.limit import build_limit_suite
     from ..harness.loading import load_implementation
-    from ..harness.runner import check_implementation, exit_code, summary_line
+    from ..harness.runner import exit_code, plan_implementation, run_planned, summary_line
     from ..harness.vectors import SUITE_VERSION, build_suite
     from ..report.session import BUILTIN, Session, reproduce_command
     from .check import _profile
@@ -44,15 +49,24 @@ def run(args: argparse.Namespace) -> int:
         if not args.quiet and (p.id.startswith("claim::") or v.status != "pass"):
             print(f"[{time.perf_counter() - t0:6.1f}s] {v.summary()[:160]}", file=sys.stderr)
 
-    verdicts = check_implementation(
+    planned = plan_implementation(
         impl,
         suite,
         claims=not args.no_claims,
         profile=profile,
         include_builtin=True,
-        progress=progress,
         limit_suite=limit_suite,
     )
+    from ..scale import executor_from_args, is_serial
+    from ..scale import run_planned as run_scaled
+
+    with executor_from_args(args) as ex:
+        if is_serial(ex):
+            verdicts = run_planned(planned, progress)
+        else:
+            if not args.quiet:
+                print(f"running on {ex.description}", file=sys.stderr, flush=True)
+            verdicts = run_scaled(planned, ex, progress=not args.quiet)
     report, paths = session.write(
         verdicts,
         impl.describe(),

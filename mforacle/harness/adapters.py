@@ -18,7 +18,7 @@ import numpy as np
 from ..dtypes import check_dtype, numpy_dtype
 from ..errors import ImplementationError
 from ..model import ACTIVATION_NAMES
-from ..protocol import MEMBERS, OPTIONAL_MEMBERS, Implementation
+from ..protocol import BATCH_MEMBERS, MEMBERS, OPTIONAL_MEMBERS, Implementation
 
 __all__ = ["FRAMEWORKS", "adapt", "detect_framework"]
 
@@ -49,14 +49,14 @@ def detect_framework(obj: Any) -> str:
 def _members(obj: Any) -> dict[str, Any]:
     if inspect.isfunction(obj) or inspect.isbuiltin(obj):
         return {"forward": obj, "name": getattr(obj, "__name__", "forward")}
-    found = {m: getattr(obj, m, None) for m in MEMBERS}
+    found = {m: getattr(obj, m, None) for m in (*MEMBERS, *BATCH_MEMBERS)}
     if found["forward"] is None and callable(obj) and not inspect.isclass(obj):
         found["forward"] = obj
     if not callable(found["forward"]):
         raise ImplementationError(
             f"{obj!r} has no callable 'forward(spec, theta, x)'; see mforacle.protocol"
         )
-    for m in OPTIONAL_MEMBERS:
+    for m in (*OPTIONAL_MEMBERS, *BATCH_MEMBERS):
         if found[m] is not None and not callable(found[m]):
             raise ImplementationError(f"{obj!r}.{m} is not callable")
     found["name"] = (
@@ -140,7 +140,8 @@ def _numpy(m: dict[str, Any], dtype: str) -> dict[str, Callable[..., Any] | None
         return lim(spec, measure, *xs, [(t, np.asarray(th).astype(nd)) for t, th in probes])
 
     calls = {k: wrap(m.get(k)) for k in ("forward", "loss", "gradient", "train_step")}
-    return {**calls, "limit": limit if lim is not None else None}
+    batch = {k: wrap(m.get(k)) for k in BATCH_MEMBERS}  # NumPy only: torch/JAX run one by one
+    return {**calls, **batch, "limit": limit if lim is not None else None}
 
 
 # --- PyTorch -------------------------------------------------------------------------------

@@ -264,6 +264,10 @@ class PlannedCheck:
     title: str
     case_id: str | None
     run: Callable[[], Verdict | list[Verdict]]
+    #: independent pieces ``(key, fn)`` of the check that may run elsewhere (a claim's parts,
+    #: :mod:`mforacle.scale`); ``finish({key: fn()})`` then gives what ``run()`` gives
+    parts: tuple[tuple[str, Callable[[], Any]], ...] = ()
+    finish: Callable[[dict[str, Any]], Verdict | list[Verdict]] | None = None
 
 
 # --- per-case state ------------------------------------------------------------------------
@@ -324,8 +328,9 @@ class _CaseRun:
 
     def tolerance(self) -> dict[str, float]:
         if self._tol is None:
-            pre = self.sc.tolerance.get(self.impl.dtype) if self.exact_inputs else None
-            self._tol = pre or tolerance_bounds(self.model, *self.inputs, self.impl.dtype)
+            # derived here every time, never read: a tolerance stored with exported vectors
+            # could have been edited (file mode trusts nothing it reads)
+            self._tol = tolerance_bounds(self.model, *self.inputs, self.impl.dtype)
         return self._tol
 
     def lr(self) -> float:

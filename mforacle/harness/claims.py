@@ -23,6 +23,7 @@ B1–B5 and C1–C5 (allowances and references written with ``U = 2^-53`` in
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from mforacle.claims import CLAIMS, ClaimSubject
@@ -63,21 +64,43 @@ def _float64_only(v: Verdict, dtype: str) -> Verdict:
 def plan_claim_checks(
     impl: Implementation, caller: Caller, profile: str = "dev", *, include_builtin: bool = False
 ) -> list[PlannedCheck]:
-    """One planned check per claim of the registry (a claim may yield several verdicts)."""
+    """One planned check per claim of the registry (a claim may yield several verdicts); a
+    claim with independent parts (:meth:`mforacle.claims.ClaimSpec.plan`) carries them, so
+    :mod:`mforacle.scale` can run them as separate tasks."""
     subject = ClaimSubject(impl, caller, include_builtin=include_builtin)
     planned = []
     for spec in CLAIMS.values():
         if not spec.needs and not include_builtin:
             continue
+        why = float64_only_reason(spec.id)
+        skip = impl.dtype != "float64" and bool(why)
 
-        def run(spec: Any = spec) -> list[Verdict]:
-            why = float64_only_reason(spec.id)
-            if impl.dtype != "float64" and why:
-                return [Verdict.not_checked(spec.id, spec.title, f"{why}; this is {impl.dtype}")]
-            verdicts = spec.run(subject, profile)
+        def for_dtype(verdicts: list[Verdict]) -> list[Verdict]:
             if impl.dtype == "float64":
                 return verdicts
             return [_float64_only(v, impl.dtype) for v in verdicts]
 
-        planned.append(PlannedCheck(f"claim::{spec.id}", spec.id, spec.title, None, run))
+        def run(spec: Any = spec, why: str | None = why, skip: bool = skip) -> list[Verdict]:
+            if skip:
+                return [Verdict.not_checked(spec.id, spec.title, f"{why}; this is {impl.dtype}")]
+            return for_dtype(spec.run(subject, profile))
+
+        def finish(results: dict[str, Any], spec: Any = spec) -> list[Verdict]:
+            return for_dtype(spec.finish(subject, profile, results))
+
+        parts = () if skip else tuple(
+            (p.key, functools.partial(spec.run_part, subject, profile, p))
+            for p in spec.plan(subject, profile)
+        )  # fmt: skip
+        planned.append(
+            PlannedCheck(
+                f"claim::{spec.id}",
+                spec.id,
+                spec.title,
+                None,
+                run,
+                parts=parts,
+                finish=finish if parts else None,
+            )
+        )
     return planned

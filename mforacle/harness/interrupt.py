@@ -105,18 +105,29 @@ class Progress:
         self._lock = threading.Lock()
 
     def remaining(self) -> float | None:
-        """Seconds estimated for the checks not yet done (``None`` before the first)."""
+        """Seconds estimated for the checks not yet done (``None`` before the first). A check
+        still running counts, with the time it has taken so far, as a sample of its kind (a
+        lower bound): a long claim raises the estimate for the claims after it."""
         if self.done == 0:
             return None
-        times = [t for ts in self.spent.values() for t in ts]
+        spent = {k: list(v) for k, v in self.spent.items()}
+        running = time.monotonic() - self._mark if self.current else 0.0
+        if self.current and self.done < self.total:
+            spent.setdefault(self.kinds[self.done], []).append(running)
+        times = [t for ts in spent.values() for t in ts]
         overall = sum(times) / len(times)
-        left = 0.0
-        for kind in self.kinds[self.done :]:
-            seen = self.spent.get(kind)
-            left += sum(seen) / len(seen) if seen else overall
-        return left
+
+        def mean(kind: str) -> float:
+            seen = spent.get(kind)
+            return sum(seen) / len(seen) if seen else overall
+
+        todo = self.kinds[self.done :]
+        if self.current and todo:  # the running one: what its kind's mean leaves of it
+            return max(0.0, mean(todo[0]) - running) + sum(mean(k) for k in todo[1:])
+        return sum(mean(k) for k in todo)
 
     def line(self, label: str = "") -> str:
+        """One progress line: ``label``, the elapsed time and, once known, the time left."""
         elapsed = time.monotonic() - self.start
         left = self.remaining()
         tail = "" if left is None else f", about {_duration(left)} left"

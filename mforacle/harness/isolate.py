@@ -28,9 +28,11 @@ the group kill. It is a fence against accidents (hangs, crashes, hostile return 
 sandbox.
 
 Cost: one worker start (~0.3 s: an interpreter, NumPy, mforacle, your module; more with torch)
-and the copying of arguments and results (~0.1 ms a call on the suite's sizes). The worker's
-BLAS/OpenMP pools are capped at ``cores − 1`` threads (at least 1) so that ``check`` itself keeps
-a core. Only implementations named by ``module.path[:object]`` / ``file.py[:object]`` can be
+and the copying of arguments and results (~0.1 ms a call on the suite's sizes). The worker caps
+its BLAS and OpenMP threads by :func:`mforacle.threads.configure_worker` before it loads the
+implementation (``MFORACLE_THREADS``, default 1; its environment says the same, for libraries
+such as PyTorch that read it at import), so worker and harness never oversubscribe the cores.
+Only implementations named by ``module.path[:object]`` / ``file.py[:object]`` can be
 isolated (the worker imports them).
 """
 
@@ -69,8 +71,6 @@ MEMBERS = ("forward", *OPTIONAL_MEMBERS)
 DEFAULT_LOAD_TIMEOUT = 120.0
 #: the longest message the parent accepts from the worker
 MAX_MESSAGE = 8 + MAX_HEADER + MAX_PAYLOAD
-#: environment variables that size the BLAS / OpenMP thread pools (one list: mforacle.threads)
-THREAD_VARIABLES = threads.ENV_VARS
 #: how often (s) a waiting parent checks that the worker is still alive
 _SLICE = 0.2
 
@@ -80,25 +80,12 @@ _BOOT = (
 )
 
 
-def worker_threads() -> int:
-    """BLAS threads the worker may use: the cores available to us (:func:`mforacle.threads.cores`,
-    affinity and cgroup quota) minus one, at least 1."""
-    return max(1, threads.cores() - 1)
-
-
 def worker_environment(base: dict[str, str] | None = None) -> dict[str, str]:
-    """The worker's environment: ours, with every BLAS/OpenMP thread count capped at
-    :func:`worker_threads` (a smaller value already set is kept)."""
-    env = dict(os.environ if base is None else base)
-    cap = worker_threads()
-    for name in THREAD_VARIABLES:
-        try:
-            keep = 1 <= int(env.get(name, "")) <= cap
-        except ValueError:
-            keep = False
-        if not keep:
-            env[name] = str(cap)
-    return env
+    """The worker's environment: ``base`` (default ours) with the BLAS/OpenMP thread variables
+    set to this process's policy, :func:`mforacle.threads.default_threads` (``MFORACLE_THREADS``,
+    default 1): read by libraries the implementation imports (PyTorch reads
+    ``OMP_NUM_THREADS`` once, at import)."""
+    return threads.worker_env(threads.default_threads(), base)
 
 
 def _death(code: int | None) -> str:
@@ -164,6 +151,9 @@ class ProcessCaller:
                 pass_fds=(theirs.fileno(),),
                 start_new_session=True,
                 stdin=subprocess.DEVNULL,
+                # what the implementation prints goes to our stderr: it must not be able to
+                # forge check's verdict lines on stdout
+                stdout=2,
                 env=worker_environment(),
             )
         except OSError as exc:

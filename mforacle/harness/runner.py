@@ -42,7 +42,10 @@ __all__ = [
     "check_implementation",
     "check_limit_files",
     "exit_code",
+    "grade_case_file",
+    "grade_limit_file",
     "plan_claims",
+    "plan_implementation",
     "run_one",
     "run_planned",
     "summarize",
@@ -92,6 +95,27 @@ def run_planned(
     return verdicts
 
 
+def plan_implementation(
+    impl: Implementation,
+    suite: list[SuiteCase],
+    *,
+    timeout: float = DEFAULT_TIMEOUT,
+    claims: bool = True,
+    profile: str = "dev",
+    include_builtin: bool = False,
+    limit_suite: list[LimitCase] | None = None,
+) -> list[PlannedCheck]:
+    """The planned checks :func:`check_implementation` runs (``mforacle.scale`` spreads them
+    over a cluster)."""
+    caller = Caller(timeout)
+    planned = plan_checks(impl, suite, caller)
+    if limit_suite:
+        planned += plan_limit_checks(impl, limit_suite, caller)
+    if claims:
+        planned += plan_claims(impl, caller, profile, include_builtin=include_builtin)
+    return planned
+
+
 def check_implementation(
     impl: Implementation,
     suite: list[SuiteCase],
@@ -105,12 +129,15 @@ def check_implementation(
 ) -> list[Verdict]:
     """All conformance checks (and, with ``claims``, the claims it can feed) for ``impl``;
     ``limit_suite`` (measure cases) adds the limit checks of :mod:`.limit`."""
-    caller = Caller(timeout)
-    planned = plan_checks(impl, suite, caller)
-    if limit_suite:
-        planned += plan_limit_checks(impl, limit_suite, caller)
-    if claims:
-        planned += plan_claims(impl, caller, profile, include_builtin=include_builtin)
+    planned = plan_implementation(
+        impl,
+        suite,
+        timeout=timeout,
+        claims=claims,
+        profile=profile,
+        include_builtin=include_builtin,
+        limit_suite=limit_suite,
+    )
     return run_planned(planned, progress)
 
 
@@ -204,6 +231,15 @@ def _file_limit(result: dict[str, Any], path: Path) -> Implementation:
     )
 
 
+#: ``compute(jobs) -> results``: runs ``fn(*args)`` for each job ``(key, fn, args)`` and returns
+#: the results in order (serially by default; :func:`mforacle.scale.job_runner` on a cluster)
+Compute = Callable[[list[tuple[str, Callable[..., Any], tuple[Any, ...]]]], list[Any]]
+
+
+def _serial(jobs: list[tuple[str, Callable[..., Any], tuple[Any, ...]]]) -> list[Any]:
+    return [fn(*args) for _, fn, args in jobs]
+
+
 def _result_path(root: Path, case_id: str) -> Path:
     """``RESULTS/<id>.json`` for a safe id (see :func:`~.vectors.safe_id`), not yet required
     to exist; raises :class:`~mforacle.errors.CaseFormatError` for an id that would leave
@@ -211,49 +247,96 @@ def _result_path(root: Path, case_id: str) -> Path:
     return root / f"{safe_id(case_id, 'case id')}.json"
 
 
+def grade_limit_file(lc: LimitCase, root: Path) -> tuple[list[Verdict], str | None, list[str]]:
+    """Grade ``<root>/<id>.json`` of one measure case: ``(verdicts, its dtype or None, unknown
+    field names)`` (:func:`check_limit_files`; one independent unit of a file-mode run)."""
+    root = Path(root)
+    ev = {"case_id": lc.id, "check_id": f"{lc.id}::file"}
+    try:
+        path = _result_path(root, lc.id)
+    except MforacleError as exc:
+        return (
+            [Verdict.errored("H0.result-file", "the result file is valid", str(exc), ev)],
+            None,
+            [],
+        )
+    if not path.exists() and not path.is_symlink():
+        v = Verdict.not_checked("H6.limit", "limit results", f"no result file {path}")
+        v.evidence.update(ev)
+        return [v], None, []
+    try:
+        resolve_inside(root, f"{lc.id}.json", "result file")
+        result = read_result(path, lc.case)
+        impl = _file_limit(result, path)
+    except MforacleError as exc:
+        return (
+            [Verdict.errored("H0.result-file", "the result file is valid", str(exc), ev)],
+            None,
+            [],
+        )
+    got = run_planned(plan_limit_checks(impl, [lc], Caller(DEFAULT_TIMEOUT)))
+    got, unknown = _name_unknown_fields(got, result, lc.id, LIMIT_QUANTITIES)
+    return got, impl.dtype, unknown
+
+
 def check_limit_files(
     suite: list[LimitCase],
     results: str | Path,
     unknown_fields: dict[str, list[str]] | None = None,
+    *,
+    compute: Compute | None = None,
 ) -> tuple[list[Verdict], set[str]]:
     """Grade ``RESULTS/<id>.json`` of the measure cases. The limit is optional: a missing file
     is *not checked*; a malformed one is an ``error``; a missing field is *not checked* (its
-    reason names the file's unknown fields, which are also recorded in ``unknown_fields``)."""
+    reason names the file's unknown fields, which are also recorded in ``unknown_fields``).
+    Each case is an independent unit run by ``compute`` (default: here, in order)."""
     if unknown_fields is None:
         unknown_fields = {}
     root = Path(results)
+    run = compute if compute is not None else _serial
+    got = run([(f"limit::{lc.id}", grade_limit_file, (lc, root)) for lc in suite])
     verdicts: list[Verdict] = []
     dtypes: set[str] = set()
-    for lc in suite:
-        ev = {"case_id": lc.id, "check_id": f"{lc.id}::file"}
-        try:
-            path = _result_path(root, lc.id)
-        except MforacleError as exc:
-            verdicts.append(
-                Verdict.errored("H0.result-file", "the result file is valid", str(exc), ev)
-            )
-            continue
-        if not path.exists() and not path.is_symlink():
-            v = Verdict.not_checked("H6.limit", "limit results", f"no result file {path}")
-            v.evidence.update(ev)
-            verdicts.append(v)
-            continue
-        try:
-            resolve_inside(root, f"{lc.id}.json", "result file")
-            result = read_result(path, lc.case)
-            impl = _file_limit(result, path)
-        except MforacleError as exc:
-            verdicts.append(
-                Verdict.errored("H0.result-file", "the result file is valid", str(exc), ev)
-            )
-            continue
-        dtypes.add(impl.dtype)
-        got = run_planned(plan_limit_checks(impl, [lc], Caller(DEFAULT_TIMEOUT)))
-        got, unknown = _name_unknown_fields(got, result, lc.id, LIMIT_QUANTITIES)
+    for lc, (vs, dtype, unknown) in zip(suite, got, strict=True):
+        verdicts += vs
+        if dtype is not None:
+            dtypes.add(dtype)
         if unknown:
             unknown_fields[lc.id] = unknown
-        verdicts += got
     return verdicts, dtypes
+
+
+def grade_case_file(sc: SuiteCase, root: Path) -> tuple[list[Verdict], str | None, list[str]]:
+    """Grade ``<root>/<id>.json`` of one theta case: ``(verdicts, its dtype or None, unknown
+    field names)`` (:func:`check_files`; one independent unit of a file-mode run)."""
+    root = Path(root)
+    ev = {"case_id": sc.id, "check_id": f"{sc.id}::file"}
+    try:
+        path = _result_path(root, sc.id)
+    except MforacleError as exc:
+        return (
+            [Verdict.errored("H0.result-file", "the result file is valid", str(exc), ev)],
+            None,
+            [],
+        )
+    if not path.exists() and not path.is_symlink():
+        missing = Verdict.errored(
+            "H0.result-file", "a result file exists for the case", f"missing result file {path}", ev
+        )
+        return [missing], None, []
+    try:
+        resolve_inside(root, f"{sc.id}.json", "result file")
+        result = read_result(path, sc.case)
+        impl = _file_implementation(result, path)
+    except MforacleError as exc:
+        return (
+            [Verdict.errored("H0.result-file", "the result file is valid", str(exc), ev)],
+            None,
+            [],
+        )
+    got = run_planned(plan_checks(impl, [sc], Caller(DEFAULT_TIMEOUT)))
+    got, unknown = _name_unknown_fields(got, result, sc.id, QUANTITIES)
+    return got, impl.dtype, unknown
 
 
 def check_files(
@@ -262,58 +345,30 @@ def check_files(
     *,
     name_filter: str | None = None,
     limit_suite: list[LimitCase] | None = None,
+    compute: Compute | None = None,
 ) -> tuple[list[Verdict], dict[str, Any]]:
     """Grade ``RESULTS/<id>.json`` against the suite's stored references; one verdict per
     case and quantity. A missing or malformed result file is an ``error`` for that case
     (for the optional measure cases of ``limit_suite``, see :func:`check_limit_files`).
     A missing field is *not checked*; when the file also has fields mforacle does not know
     (a misspelling such as ``gradTheta``), the reason names them and ``info["unknown_fields"]``
-    maps the case id to them, so the run can warn."""
+    maps the case id to them, so the run can warn. Each case is an independent unit run by
+    ``compute`` (default: here, in order; ``mforacle check --vectors V --results R --workers N``
+    grades the cases on a Dask cluster); the verdicts come back in suite order either way."""
     root = Path(results)
+    run = compute if compute is not None else _serial
+    got = run([(f"case::{sc.id}", grade_case_file, (sc, root)) for sc in suite])
     verdicts: list[Verdict] = []
     dtypes: set[str] = set()
     unknown_fields: dict[str, list[str]] = {}
-    for sc in suite:
-        ev = {"case_id": sc.id, "check_id": f"{sc.id}::file"}
-        try:
-            path = _result_path(root, sc.id)
-        except MforacleError as exc:
-            verdicts.append(
-                Verdict.errored("H0.result-file", "the result file is valid", str(exc), ev)
-            )
-            continue
-        if not path.exists() and not path.is_symlink():
-            verdicts.append(
-                Verdict.errored(
-                    "H0.result-file",
-                    "a result file exists for the case",
-                    f"missing result file {path}",
-                    ev,
-                )
-            )
-            continue
-        try:
-            resolve_inside(root, f"{sc.id}.json", "result file")
-            result = read_result(path, sc.case)
-            impl = _file_implementation(result, path)
-        except MforacleError as exc:
-            verdicts.append(
-                Verdict.errored(
-                    "H0.result-file",
-                    "the result file is valid",
-                    str(exc),
-                    {"case_id": sc.id, "check_id": f"{sc.id}::file"},
-                )
-            )
-            continue
-        dtypes.add(impl.dtype)
-        got = run_planned(plan_checks(impl, [sc], Caller(DEFAULT_TIMEOUT)))
-        got, unknown = _name_unknown_fields(got, result, sc.id, QUANTITIES)
+    for sc, (vs, dtype, unknown) in zip(suite, got, strict=True):
+        verdicts += vs
+        if dtype is not None:
+            dtypes.add(dtype)
         if unknown:
             unknown_fields[sc.id] = unknown
-        verdicts += got
     if limit_suite:
-        more, more_dtypes = check_limit_files(limit_suite, root, unknown_fields)
+        more, more_dtypes = check_limit_files(limit_suite, root, unknown_fields, compute=compute)
         verdicts += more
         dtypes |= more_dtypes
     info = {

@@ -30,6 +30,7 @@ from __future__ import annotations
 import json
 import re
 import stat
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -64,7 +65,7 @@ MANIFEST_FORMAT = "mforacle-vectors/1"
 #: 1.1: measure cases (limit_cases) added; theta cases unchanged.
 #: 1.2: theta references certified by the ball path (rigorous error_bound, "error_bound_kind");
 #: cases unchanged.
-SUITE_VERSION = "1.2.0"
+SUITE_VERSION = "1.3.0"
 #: seed of the suite's generator (fixed: the suite is a versioned artefact, not a sample)
 SUITE_SEED = 20240601
 EXPORT_DTYPES = ("float64", "float32")
@@ -90,7 +91,7 @@ def _case(
     weights: Any = None,
     note: str = "",
 ) -> Case:
-    a = [1.0, -0.5, 0.25][:d]
+    a = ([1.0, -0.5, 0.25] + [0.125] * max(0, d - 3))[:d]
     model = Model.create(d, act, a, kappa)
     theta = _dyadic(rng, (L, M, model.k), scale)
     x = _dyadic(rng, (N, d), 1.0)
@@ -197,52 +198,81 @@ def build_suite(profile: str = "dev") -> list[SuiteCase]:
                     scale=2.0,
                 ),
             )
+    # shapes past the small ones above, so code that is wrong only for d >= 4 or for more data
+    # points than a chunk or SIMD width (unrolled loops, batching) cannot pass; drawn last so
+    # the cases above keep their numbers
+    add("wide/tanh", ("wide",), _case(rng, d=5, L=3, M=8, N=33, act="tanh", kappa=0.25,
+                                       note="d = 5, N = 33"))
+    add("wide/softplus", ("wide",), _case(rng, d=4, L=4, M=9, N=17, act="softplus",
+                                           note="d = 4, N = 17"))
     return out
 
 
-def export(directory: str | Path, profile: str = "dev") -> dict[str, Any]:
-    """Write the suite, exact references and bounds under ``directory``; return the manifest."""
+#: ``compute(jobs) -> results``: runs ``fn(*args)`` for each job ``(key, fn, args)`` and returns
+#: the results in order (serially by default; :func:`mforacle.scale.job_runner` on a cluster)
+Compute = Callable[[list[tuple[str, Callable[..., Any], tuple[Any, ...]]]], list[Any]]
+
+
+def _serial(jobs: list[tuple[str, Callable[..., Any], tuple[Any, ...]]]) -> list[Any]:
+    return [fn(*args) for _, fn, args in jobs]
+
+
+def export_case(sc: SuiteCase) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """One theta case of the export: ``(case JSON, reference JSON, manifest entry)``; the exact
+    reference and the float64/float32 tolerances are computed here (an independent unit)."""
+    ref = sc.ensure_reference()
+    th, x, y, w = sc.float_inputs()
+    tol = {dt: tolerance_bounds(sc.case.model, th, x, y, w, dt) for dt in EXPORT_DTYPES}
+    ref_json = ref.to_json()
+    ref_json["tolerance"] = {dt: {q: repr(v) for q, v in t.items()} for dt, t in tol.items()}
+    L, M, k = sc.case.theta.shape
+    entry = {
+        "id": sc.id,
+        "case": f"{sc.id}.json",
+        "reference": f"reference/{sc.id}.json",
+        "tags": list(sc.tags),
+        "shape": {"L": L, "M": M, "k": k, "N": sc.case.data.n, "d": sc.case.model.d},
+        "activation": str(sc.case.model.activation),
+        "kappa": float(sc.case.model.kappa),
+    }
+    return sc.case.to_json(), ref_json, entry
+
+
+def export_limit_case(lc: LimitCase) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """One measure case of the export: ``(case JSON, reference JSON, manifest entry)``."""
+    m = lc.case.model
+    entry = {
+        "id": lc.id,
+        "case": f"{lc.id}.json",
+        "reference": f"reference/{lc.id}.json",
+        "tags": list(lc.tags),
+        "shape": {"N": lc.case.data.n, "d": m.d, "k": m.k, "P": len(lc.case.probes)},
+        "activation": str(m.activation),
+        "kappa": float(m.kappa),
+    }
+    return lc.case.to_json(), lc.ensure_reference().to_json(), entry
+
+
+def export(
+    directory: str | Path, profile: str = "dev", *, compute: Compute | None = None
+) -> dict[str, Any]:
+    """Write the suite, exact references and bounds under ``directory``; return the manifest.
+
+    Each case is an independent unit (:func:`export_case`, :func:`export_limit_case`) run by
+    ``compute`` (default: one after another here; ``mforacle vectors export --workers N`` runs
+    them on a Dask cluster); the files are written here, in suite order, so every way of
+    computing writes the same files."""
     root = Path(directory)
-    entries = []
-    for sc in build_suite(profile):
-        ref = sc.ensure_reference()
-        th, x, y, w = sc.float_inputs()
-        tol = {dt: tolerance_bounds(sc.case.model, th, x, y, w, dt) for dt in EXPORT_DTYPES}
-        case_path = f"{sc.id}.json"
-        ref_path = f"reference/{sc.id}.json"
-        write_json_atomic(root / case_path, sc.case.to_json())
-        ref_json = ref.to_json()
-        ref_json["tolerance"] = {dt: {q: repr(v) for q, v in t.items()} for dt, t in tol.items()}
-        write_json_atomic(root / ref_path, ref_json)
-        L, M, k = sc.case.theta.shape
-        entries.append(
-            {
-                "id": sc.id,
-                "case": case_path,
-                "reference": ref_path,
-                "tags": list(sc.tags),
-                "shape": {"L": L, "M": M, "k": k, "N": sc.case.data.n, "d": sc.case.model.d},
-                "activation": str(sc.case.model.activation),
-                "kappa": float(sc.case.model.kappa),
-            }
-        )
-    limit_entries = []
-    for lc in build_limit_suite():
-        case_path, ref_path = f"{lc.id}.json", f"reference/{lc.id}.json"
-        write_json_atomic(root / case_path, lc.case.to_json())
-        write_json_atomic(root / ref_path, lc.ensure_reference().to_json())
-        m = lc.case.model
-        limit_entries.append(
-            {
-                "id": lc.id,
-                "case": case_path,
-                "reference": ref_path,
-                "tags": list(lc.tags),
-                "shape": {"N": lc.case.data.n, "d": m.d, "k": m.k, "P": len(lc.case.probes)},
-                "activation": str(m.activation),
-                "kappa": float(m.kappa),
-            }
-        )
+    run = compute if compute is not None else _serial
+    suite, limit_suite = build_suite(profile), build_limit_suite()
+    jobs = [(f"case::{sc.id}", export_case, (sc,)) for sc in suite]
+    jobs += [(f"limit::{lc.id}", export_limit_case, (lc,)) for lc in limit_suite]
+    got = run(jobs)
+    entries, limit_entries = [], []
+    for i, (case_json, ref_json, entry) in enumerate(got):
+        write_json_atomic(root / entry["case"], case_json)
+        write_json_atomic(root / entry["reference"], ref_json)
+        (entries if i < len(suite) else limit_entries).append(entry)
     manifest = {
         "format": MANIFEST_FORMAT,
         "suite_version": SUITE_VERSION,
@@ -267,8 +297,11 @@ _MAX_REFERENCE_TEXT = 200
 
 
 def safe_id(value: Any, field: str = "id") -> str:
-    """A manifest id usable as a relative path (``small/tanh``); raises
-    :class:`CaseFormatError` for anything else (``../x``, ``/etc/passwd``, ``a//b``, ``.``)."""
+    """A manifest id usable as a relative path (``small/tanh``).
+
+    Raises:
+        CaseFormatError: anything else (``../x``, ``/etc/passwd``, ``a//b``, ``.``).
+    """
     if not isinstance(value, str) or not 0 < len(value) <= 200 or not _ID.fullmatch(value):
         raise CaseFormatError(field, value, "expected an id like 'small/tanh'")
     if any(part in (".", "..") for part in value.split("/")):

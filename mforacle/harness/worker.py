@@ -73,11 +73,10 @@ def main(boot: dict[str, Any]) -> None:
     members = ("forward", "loss", "gradient", "train_step", "limit")
     try:
         from .. import threads
-        from .isolate import worker_threads
+
+        threads.configure_worker()  # before the implementation's libraries load (issue 13)
         from .loading import load_implementation
 
-        # the thread budget before the implementation loads (its torch reads OMP_NUM_THREADS)
-        threads.configure_worker(1, threads=worker_threads())
         impl = load_implementation(boot["source"], dtype=boot["dtype"], framework=boot["framework"])
         meta = {
             "name": str(impl.name),
