@@ -120,3 +120,32 @@ def test_file_mode_recomputes_the_tolerance(tmp_path, capsys):
     report = json.loads((tmp_path / "rep" / "check.json").read_text())
     status = {v["id"]: v["status"] for v in report["verdicts"]}
     assert status.get("small/tanh::loss") == "fail", status
+
+
+def test_c4_fails_at_once_when_the_gradient_is_far_too_large():
+    """A gradient missing 1/(L·M) shrank C4's stable step so far that the claim planned
+    millions of steps and ran for hours in silence (found by a new user)."""
+    import time
+
+    from mforacle.builtin import FastPathImplementation
+    from mforacle.claims import zero_loss
+
+    class MissingScale(FastPathImplementation):
+        def gradient(self, spec, theta, x, y, weights):
+            g, gx = super().gradient(spec, theta, x, y, weights)
+            return g * theta.shape[0] * theta.shape[1], gx
+
+    start = time.monotonic()
+    (v,) = zero_loss.check_c4(MissingScale(), zero_loss.builtin_reachable_case(),
+                              ladder=[[4, 8, 20.0]], eps=[1e-2])
+    assert v.status == "fail" and "stable step" in v.reason, v.summary()
+    assert v.figure > zero_loss.STEP_RATIO_LIMIT
+    assert time.monotonic() - start < 300  # generous: it stops before training at all
+
+
+def test_a_mistyped_results_directory_is_a_usage_error(tmp_path, capsys):
+    vdir = tmp_path / "V"
+    assert main(["vectors", "export", str(vdir)]) == 0
+    capsys.readouterr()
+    assert main(["check", "--vectors", str(vdir), "--results", str(tmp_path / "nope")]) == 2
+    assert "not a directory" in capsys.readouterr().err

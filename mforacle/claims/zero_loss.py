@@ -32,6 +32,10 @@ from .training_runs import (
 __all__ = ["check_c4", "check_c5", "run_c4", "run_c5"]
 
 
+#: C4 fails at once when the implementation's stable step is this many times below mforacle's
+STEP_RATIO_LIMIT = 16.0
+
+
 def check_c4(
     impl: Any,
     case: FlowCase,
@@ -64,6 +68,29 @@ def check_c4(
         ds = fraction * stable_step(
             case.model, theta0, case.x, case.y, case.weights, loss_and_grad=impl.loss_and_grad
         )
+        # mforacle's own stable step for the same network bounds the work: an implementation
+        # whose gradient is far too large (a missing 1/(L·M)) would otherwise take millions of
+        # tiny steps, each one fast, and the run would go on for hours in silence
+        ref_ds = fraction * stable_step(case.model, theta0, case.x, case.y, case.weights)
+        if not ds * STEP_RATIO_LIMIT >= ref_ds:
+            return [
+                Verdict.measured(
+                    "C4",
+                    title,
+                    ref_ds / ds if ds > 0 else math.inf,
+                    "<=",
+                    STEP_RATIO_LIMIT,
+                    error_model="mforacle's stable step over the implementation's, same network "
+                    "(the stable step is set by the gradient's Lipschitz estimate; a far "
+                    "smaller one means a gradient far too large, e.g. a missing 1/(L·M))",
+                    reason=f"at L = {L}, M = {M} the implementation's stable step {ds:.3g} is "
+                    f"{ref_ds / ds if ds > 0 else math.inf:.3g}× below mforacle's {ref_ds:.3g}: "
+                    "its gradient is far too large; C4 would need "
+                    f"{math.ceil(s / ds) if ds > 0 else math.inf} steps",
+                    evidence={"L": int(L), "M": int(M), "ds": ds, "reference_ds": ref_ds},
+                    provenance={"measured": impl.name, "reference": "mforacle.training"},
+                )
+            ]
         steps = max(1, math.ceil(s / ds))
         ds = s / steps
         losses.append(train_final_loss(impl, case, theta0, ds, steps))

@@ -127,6 +127,8 @@ def run(args: argparse.Namespace) -> int:
     if file_mode:
         from pathlib import Path
 
+        if not Path(args.results).is_dir():
+            raise InvalidArgument("--results", args.results, "not a directory")
         vdir, rdir = Path(args.vectors).resolve(), Path(args.results).resolve()
         if rdir == vdir or vdir in rdir.parents:
             raise InvalidArgument(
