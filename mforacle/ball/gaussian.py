@@ -279,10 +279,12 @@ class Grid:
 
     @property
     def lo(self) -> arb:
+        """The first node ``y_0``."""
         return self.ys[0]
 
     @property
     def hi(self) -> arb:
+        """The last node ``y_J``."""
         return self.ys[-1]
 
 

@@ -353,7 +353,11 @@ def _decide_limit(run: _LimitRun, q: str) -> Verdict:
         )
     bound = stated + ref.error_bound[q]
     extra = ""
-    if run.impl.output_rounding and not bad:
+    # File mode: the grader reads the decimals into float64 itself (correct rounding, within
+    # 2^-53 relative), and a decimal with more digits than float64 holds (e.g. an exported
+    # reference) is moved by that rounding — the grader's doing, not the implementation's. The
+    # certified reference is tight enough (its radius, ~1e-18) for that to show.
+    if (run.impl.output_rounding or run.impl.framework == "file") and not bad:
         u = unit_roundoff(run.impl.dtype)
         u64 = UNIT_ROUNDOFF["float64"]
         reading = (run.impl.output_rounding * u + u64) * float(np.max(np.abs(arr))) * 1.001
