@@ -1,6 +1,7 @@
 """Benchmark, side by side in one run: the fast path against its floor, PyTorch and JAX; the
-exact path against a straightforward scalar mpmath implementation of the same formulas; and the
-three arithmetics (exact mpmath, Arb ball, fast float64) on the same cases.
+exact path against a straightforward scalar mpmath implementation of the same formulas; the
+three arithmetics (exact mpmath, Arb ball, fast float64) on the same cases; and the certified
+limit solver's cost ladder over its target tolerance (``--skip-limit`` leaves it out).
 
 Run ``python -m mforacle.bench`` (``--quick`` for a smaller size and fewer repeats). Not a test:
 the numbers depend on the machine and its load (the header prints both). Figures of a run are
@@ -506,11 +507,67 @@ def run_three(ladder: Any, dps_list: Any, repeats: int, extra: Any = ()) -> list
     return rows
 
 
+LIMIT_TOLS = ("1e-10", "1e-15", "1e-20", "1e-25", "1e-30")
+QUICK_LIMIT_TOLS = ("1e-10", "1e-20")
+LIMIT_REFERENCE_TOL = "1e-40"
+
+
+def run_limit(tols, reference_tol: str = LIMIT_REFERENCE_TOL) -> list[str]:
+    """The certified limit solver (:func:`mforacle.ball.limit.solve`) on the bundled measure
+    cases over a ladder of target tolerances: CPU and wall time of one run, Taylor steps, largest
+    quadrature grid, the largest rigorous bound, and per field ``bound / true error`` (true
+    error = ``max |midpoint − midpoint of a run at reference_tol|``), worst and best field."""
+    from pathlib import Path
+
+    from flint import ctx
+
+    from mforacle.ball.limit import LIMIT_QUANTITIES, solve
+    from mforacle.caseio import read_case
+
+    rows = [
+        "| case | tol | CPU (s) | wall (s) | steps | grid nodes | max bound | "
+        "bound/true (worst … best field) |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    print("\n".join(rows))
+    examples = Path(__file__).resolve().parent / "examples"
+    for path in sorted(examples.glob("measure_*.json")):
+        case = read_case(path)
+        d = case.data
+
+        def run(tol: str, case=case, d=d):  # type: ignore[no-untyped-def]
+            return solve(case.model, case.measure, d.x, d.y, d.weights, case.probes, tol=tol)
+
+        ref = run(reference_tol)
+        for tol in tols:
+            c0, w0 = time.process_time(), time.perf_counter()
+            r = run(tol)
+            cpu, wall = time.process_time() - c0, time.perf_counter() - w0
+            ratios = []
+            with ctx.workprec(max(r.prec, ref.prec) + 64):
+                for q in LIMIT_QUANTITIES:
+                    a, b = r.get(q).reshape(-1), ref.get(q).reshape(-1)
+                    if not len(a):
+                        continue
+                    err = max(float(abs(x.mid() - y.mid()).upper()) for x, y in
+                              zip(a, b, strict=True))
+                    rad = max(float(x.rad()) for x in a)
+                    ratios.append(rad / err if err > 0 else float("inf"))
+            bound = max(float(v) for v in r.error_bound.values())
+            rows.append(f"| {path.stem} | {tol} | {cpu:.3g} | {wall:.3g} | {r.stats['steps']} | "
+                        f"{r.stats['quad_nodes']} | {bound:.2g} | {max(ratios):.3g} … "
+                        f"{min(ratios):.3g} |")
+            print(rows[-1], flush=True)
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m mforacle.bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="smaller sizes, fewer repeats")
     parser.add_argument("--repeats", type=int, default=None, help="timed repeats per row")
     parser.add_argument("--skip-exact", action="store_true", help="only the fast-path table")
+    parser.add_argument("--skip-limit", action="store_true",
+                        help="without the certified limit solver's cost ladder")
     parser.add_argument("--threads", default="1,2",
                         help="comma-separated BLAS thread counts for the fast-path table")
     parser.add_argument("--skip-fast", action="store_true", help="only the exact-path table")
@@ -556,6 +613,10 @@ def main(argv: list[str] | None = None) -> int:
         ladder = THREE_LADDER[:2] if args.quick else THREE_LADDER
         extra = () if args.quick else BALL_EXTRA
         print("\n".join(run_three(ladder, (30, 60), repeats, extra)), flush=True)
+    if not args.skip_limit:
+        print("\n## Certified mean-field limit (ball solver) on the bundled measure cases\n",
+              flush=True)
+        run_limit(QUICK_LIMIT_TOLS if args.quick else LIMIT_TOLS)
     return 0
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import stat
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -243,6 +244,13 @@ def load_json(path: str | os.PathLike[str], *, exact_numbers: bool = False) -> A
     """
     p = Path(path)
     try:
+        mode = os.stat(p).st_mode
+    except OSError:
+        mode = 0  # open() below names the problem
+    if stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode):
+        # open() on a FIFO waits for a writer forever
+        raise CaseFormatError("(file)", str(p), "is a FIFO or socket, not a regular file")
+    try:
         with open(p, "rb") as fh:
             raw = fh.read(MAX_JSON_BYTES + 1)
     except FileNotFoundError:
@@ -272,6 +280,7 @@ def load_json(path: str | os.PathLike[str], *, exact_numbers: bool = False) -> A
             parse_constant=_reject_constant,
             parse_float=_exact_decimal if exact_numbers else None,
             parse_int=_json_int,
+            object_pairs_hook=_unique_keys,
         )
     except json.JSONDecodeError as exc:
         raise CaseFormatError(
@@ -289,6 +298,16 @@ def load_json(path: str | os.PathLike[str], *, exact_numbers: bool = False) -> A
     except ValueError as exc:
         raise CaseFormatError("(json)", "number", f"invalid JSON: {exc}", source=str(p)) from None
     return obj
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object as a dict, refusing a key given twice (readers disagree on which wins)."""
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise CaseFormatError("(json)", key, "key given twice in one object")
+        out[key] = value
+    return out
 
 
 _JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')

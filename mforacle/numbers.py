@@ -257,6 +257,10 @@ def exact_array(value: Any, field: str, want: Sequence[int | None]) -> np.ndarra
 
     ``want`` gives the expected shape; ``None`` entries are free. Each element is checked
     with :func:`exact_scalar`, whose error names the element's index.
+
+    Raises:
+        InvalidArgument: the shape differs from ``want``, or an element is not a finite number
+            in the accepted range (the message names its index).
     """
     shape = shape_of(value, field)
     _check_shape(field, value, shape, want)

@@ -145,7 +145,7 @@ def _flat(value: Any) -> list[Any]:
 
 
 def certify(
-    exact: Any, ball: Any, *, strict: bool = True
+    exact: Any, ball: Any, *, strict: bool = True, quantities: tuple[str, ...] = QUANTITIES
 ) -> tuple[dict[str, mpmath.mpf], dict[str, np.ndarray], dict[str, bool], list[str]]:
     """Prove (or refute) the exact path's values against the ball path's enclosures.
 
@@ -155,6 +155,8 @@ def certify(
     ``(bound, entry_bound, proved, refutations)``: per quantity the rigorous bound
     ``max |v − m| + r`` (mpf, rounded up), the per-entry bounds (arrays shaped like the values),
     whether that bound is ``<= error_bound[q]``, and a description of every refuted entry.
+    ``quantities``: the names compared (default the discrete network's; :func:`limit` passes
+    :data:`LIMIT_QUANTITIES` with an exact limit result and a ball limit result).
 
     Raises:
         CertificationError: (``strict=True``) some entry's ``[v ± e_q]`` misses its ball.
@@ -165,7 +167,7 @@ def certify(
     proved: dict[str, bool] = {}
     refuted: list[str] = []
     with flint.ctx.workprec(max(int(ball.prec), 64) + 64):
-        for q in QUANTITIES:
+        for q in quantities:
             values = np.asarray(exact.loss if q == "loss" else getattr(exact, q), dtype=object)
             balls = ball.get(q)
             if values.shape != balls.shape:
@@ -241,7 +243,7 @@ def evaluate(
 
 
 def printed_bounds(
-    printed: dict[str, Any], ball: Any
+    printed: dict[str, Any], ball: Any, *, quantities: tuple[str, ...] = QUANTITIES
 ) -> tuple[dict[str, mpmath.mpf], dict[str, np.ndarray]]:
     """Rigorous bounds on ``|printed − true|`` for decimal strings written for ``ball``'s case.
 
@@ -256,7 +258,7 @@ def printed_bounds(
     bound: dict[str, mpmath.mpf] = {}
     entries: dict[str, np.ndarray] = {}
     with flint.ctx.workprec(max(int(ball.prec), 64) + 64):
-        for q in QUANTITIES:
+        for q in quantities:
             texts = np.asarray(printed[q], dtype=object)
             balls = ball.get(q)
             if texts.shape != balls.shape:
@@ -280,3 +282,121 @@ def printed_bounds(
 
 
 _certify = certify  # the module-level name, shadowed by evaluate's keyword argument
+
+
+# ------------------------------------------------------------------------------------------
+# the mean-field limit (measure cases): the exact GBS solver certified by the ball solver
+# ------------------------------------------------------------------------------------------
+#: quantities of a limit result (``docs/case-format.md``)
+LIMIT_QUANTITIES = ("energy", "Z1", "first_variation", "velocity")
+#: the ball solver's target is this factor below the exact path's smallest stated error
+LIMIT_BALL_FACTOR = 100
+
+
+@dataclass(frozen=True)
+class CertifiedLimit:
+    """The exact limit solver's values with a rigorous (or, uncertified, estimated) bound.
+
+    ``energy`` (mpf), ``Z1`` ``(N, d)``, ``first_variation`` ``(P,)``, ``velocity`` ``(P, k)``:
+    the exact path's values (:func:`mforacle.exact.limit.solve`). ``error_bound`` per quantity,
+    absolute, max over entries: rigorous when ``error_bound_kind == "rigorous"`` (``|v − m| +
+    r`` against the ball solver's enclosure), else the exact path's confirmed estimate.
+    ``estimate``: the exact path's own bound. ``proved[q]``: the rigorous bound is within the
+    estimate. ``exact``/``ball``: the two solver results (``ball`` is ``None`` uncertified).
+    """
+
+    dps: int
+    energy: mpmath.mpf
+    Z1: np.ndarray
+    first_variation: np.ndarray
+    velocity: np.ndarray
+    error_bound: dict[str, mpmath.mpf]
+    error_bound_kind: str
+    estimate: dict[str, mpmath.mpf]
+    entry_bound: dict[str, np.ndarray] = field(default_factory=dict)
+    proved: dict[str, bool] = field(default_factory=dict)
+    exact: Any = None
+    ball: Any = None
+
+    @property
+    def certified(self) -> bool:
+        """Whether ``error_bound`` is rigorous."""
+        return self.error_bound_kind == "rigorous"
+
+    def get(self, name: str) -> Any:
+        """Quantity ``name`` (``energy`` a scalar mpf, the others object arrays)."""
+        if name not in LIMIT_QUANTITIES:
+            raise InvalidArgument("name", name, f"expected one of {list(LIMIT_QUANTITIES)}")
+        return getattr(self, name)
+
+
+def present_quantities(probes: int) -> tuple[str, ...]:
+    """The limit quantities with at least one entry (no probes: energy and ``Z1`` only)."""
+    return LIMIT_QUANTITIES if probes else LIMIT_QUANTITIES[:2]
+
+
+def limit(
+    model: Any,
+    measure: Any,
+    x: Any,
+    y: Any,
+    weights: Any = None,
+    probes: Any = (),
+    *,
+    dps: int = 30,
+    tol: Any = None,
+    segments: int = 2,
+    certify: bool = True,
+    progress: Any = None,
+) -> CertifiedLimit:
+    """The exact limit solver's energy, ``Z(1)``, first variation and velocity, certified.
+
+    Runs :func:`mforacle.exact.limit.solve` (``dps``, ``tol``, ``segments`` as there), then —
+    with ``certify=True``, the default — :func:`mforacle.ball.limit.solve` with a target
+    :data:`LIMIT_BALL_FACTOR` times below the smallest stated error, and bounds every entry by
+    ``|v − m| + r`` (module docstring). ``progress``: an optional ``callable(str)`` for one-line
+    progress messages of both solvers.
+
+    Raises:
+        InvalidArgument: malformed inputs (validated by the exact path first) or ``certify``
+            not a bool.
+        CertificationError: an exact value is proved wrong by the ball enclosure (a bug).
+        mforacle.ball.limit.NotCertified: the ball solver cannot enclose this case.
+    """
+    from .exact.limit import solve as exact_solve
+
+    if not isinstance(certify, bool):
+        raise InvalidArgument("certify", certify, "expected True or False")
+    ex = exact_solve(model, measure, x, y, weights, probes, dps=dps, tol=tol, segments=segments,
+                     progress=progress)
+    P = len(ex.first_variation)
+    quantities = present_quantities(P)
+    estimate = {q: ex.error_bound[q] for q in LIMIT_QUANTITIES if q in ex.error_bound}
+    common = {"dps": ex.dps, "energy": ex.energy, "Z1": ex.Z1,
+              "first_variation": ex.first_variation, "velocity": ex.velocity,
+              "estimate": estimate, "exact": ex}
+    if not certify:
+        return CertifiedLimit(error_bound=dict(estimate), error_bound_kind="estimate", **common)
+    from fractions import Fraction
+
+    from .ball.limit import solve as ball_solve
+
+    smallest = min(estimate[q] for q in quantities)
+    with mpmath.workdps(30):
+        target = Fraction(mpmath.nstr(smallest / LIMIT_BALL_FACTOR, 3))
+    ball = ball_solve(model, measure, x, y, weights, probes, tol=target, progress=progress)
+    bound, entries, proved, _ = certify_limit(ex, ball, quantities)
+    for q in LIMIT_QUANTITIES:
+        if q not in bound:  # no probes: nothing to bound
+            bound[q] = mpmath.mpf(0)
+            proved[q] = True
+    return CertifiedLimit(error_bound=bound, error_bound_kind="rigorous", entry_bound=entries,
+                          proved=proved, ball=ball, **common)
+
+
+def certify_limit(
+    exact: Any, ball: Any, quantities: tuple[str, ...] = LIMIT_QUANTITIES, *, strict: bool = True
+) -> tuple[dict[str, mpmath.mpf], dict[str, np.ndarray], dict[str, bool], list[str]]:
+    """:func:`certify` for the limit's quantities (``exact``: an exact limit result, ``ball``: a
+    :class:`mforacle.ball.limit.BallLimitResult`)."""
+    return _certify(exact, ball, strict=strict, quantities=quantities)

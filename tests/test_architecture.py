@@ -50,6 +50,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "mforacle.threads",
             "mforacle.cases",
             "mforacle.protocol",
+            "mforacle.threads",
         ),
     ),
     (

@@ -16,7 +16,7 @@ from mforacle.harness.interrupt import Progress
 ROOT = Path(__file__).resolve().parents[1]
 
 FAKE_JAX = textwrap.dedent("""
-    # a stand-in for JAX with the parts mforacle's adapter uses (JAX is not installed in CI)
+    # a stand-in for JAX with the parts mforacle's adapter uses (fast: no real JAX import)
     import types
     import numpy as _np
 
@@ -85,15 +85,34 @@ def test_check_prints_progress_to_stderr(tmp_path, capsys, monkeypatch):
     assert "[5/5]" not in captured.out
 
 
-@pytest.mark.parametrize("isolate", ["process", "thread"])
-def test_jax_float64_switch_is_reported(tmp_path, monkeypatch, capsys, isolate):
+def _forget_jax() -> None:
     import sys
+
+    for name in [m for m in sys.modules if m == "jax" or m.startswith("jax.")]:
+        del sys.modules[name]
+
+
+@pytest.fixture
+def jax_modules_restored():
+    """The fake JAX below is imported in-process (thread mode): put the real modules (if any were
+    loaded) back afterwards, so later tests see the real JAX, not the stand-in."""
+    import sys
+
+    saved = {m: mod for m, mod in sys.modules.items() if m == "jax" or m.startswith("jax.")}
+    yield
+    _forget_jax()
+    sys.modules.update(saved)
+
+
+@pytest.mark.parametrize("isolate", ["process", "thread"])
+def test_jax_float64_switch_is_reported(tmp_path, monkeypatch, capsys, isolate,
+                                        jax_modules_restored):
 
     fake = tmp_path / "fake"
     (fake / "jax").mkdir(parents=True)
     (fake / "jax" / "__init__.py").write_text(FAKE_JAX)
     (tmp_path / "mf_jaxlike.py").write_text(JAX_IMPL)
-    monkeypatch.delitem(sys.modules, "jax", raising=False)
+    _forget_jax()
     for path in (str(ROOT), str(tmp_path), str(fake)):
         monkeypatch.syspath_prepend(path)
     out = tmp_path / "rep"
@@ -106,7 +125,7 @@ def test_jax_float64_switch_is_reported(tmp_path, monkeypatch, capsys, isolate):
     assert "jax_enable_x64" in note and "jax_enable_x64" in err
     assert "note: mforacle switched on jax_enable_x64" in (out / "check.md").read_text()
     assert "jax_enable_x64" in (out / "check.html").read_text()
-    monkeypatch.delitem(sys.modules, "jax", raising=False)
+    _forget_jax()
     code = main(["check", "mf_jaxlike:IMPL32", "--only", "small/tanh", "--no-claims", "--quiet",
                  "--isolate", isolate, "--out", str(tmp_path / "rep32")])
     report = json.loads((tmp_path / "rep32" / "check.json").read_text())

@@ -82,3 +82,68 @@ def test_bad_case_field_is_named(tmp_path, capsys) -> None:
     p.write_text(json.dumps(obj))
     code, _out, err = _run(["limit", str(p)], capsys)
     assert code == 2 and "measure.probes[0].t" in err, err
+
+
+# --- the certified paths (issue 11) --------------------------------------------------------------
+def test_ball_path_is_rigorous_and_reports_progress(capsys) -> None:
+    path = str(EXAMPLES / "measure_erf_d1.json")
+    code, out, err = _run(["limit", path, "--path", "ball", "--tol", "1e-12"], capsys)
+    assert code == 0, err
+    r = json.loads(out)
+    assert r["path"] == "ball" and r["dtype"] == "arb" and r["error_bound_kind"] == "rigorous"
+    assert set(r["error_bound"]) == {"energy", "Z1", "first_variation", "velocity"}
+    assert all(0 < float(b) <= 1e-12 for b in r["error_bound"].values()), r["error_bound"]
+    assert "mforacle limit: point 1/3" in err  # progress on standard error, one line per point
+
+
+def test_exact_path_is_certified_by_default(capsys) -> None:
+    """The written exact values get the rigorous bound |written − m| + r; the GBS estimate is
+    kept as error_estimate, and the ball certificate says whether that estimate held."""
+    path = str(EXAMPLES / "measure_erf_d1.json")
+    code, out, err = _run(["limit", path, "--dps", "20"], capsys)
+    assert code == 0, err
+    r = json.loads(out)
+    assert r["error_bound_kind"] == "rigorous" and r["certificate"]["by"] == "ball"
+    assert set(r["error_estimate"]) >= {"energy", "Z1", "first_variation", "velocity"}
+    assert all(r["certificate"]["estimate_proved"].values())
+    assert "extrapolation row" in err  # the exact solver's progress
+    code, out, _ = _run(["limit", path, "--dps", "20", "--no-certify"], capsys)
+    assert code == 0 and json.loads(out)["error_bound_kind"] == "estimate"
+
+
+def test_fast_path_says_estimate(capsys) -> None:
+    code, out, _ = _run(["limit", str(EXAMPLES / "measure_erf_d1.json"), "--path", "fast"],
+                        capsys)
+    assert code == 0 and json.loads(out)["error_bound_kind"] == "estimate"
+
+
+@pytest.mark.parametrize("extra", [["--path", "ball", "--no-certify"],
+                                   ["--path", "ball", "--steps", "4"],
+                                   ["--path", "fast", "--tol", "1e-9"]])
+def test_misplaced_options_exit_2(extra, capsys) -> None:
+    code, _out, err = _run(["limit", str(EXAMPLES / "measure_erf_d1.json"), *extra], capsys)
+    assert code == 2 and err.startswith("mforacle: error:"), err
+
+
+def test_a_wrong_exact_value_is_refuted(monkeypatch) -> None:
+    """An exact result moved by 1e-9 while stating 1e-20 lies outside the certified ball: the
+    certification raises (a bug in mforacle is never a silent pass)."""
+    import mpmath
+
+    from mforacle import reference
+    from mforacle.errors import CertificationError
+    from mforacle.exact import limit as exact_limit
+
+    orig = exact_limit.solve
+
+    def shifted(*args, **kwargs):
+        r = orig(*args, **kwargs)
+        object.__setattr__(r, "energy", r.energy + mpmath.mpf("1e-9"))
+        return r
+
+    monkeypatch.setattr(exact_limit, "solve", shifted)
+    case = read_case(str(EXAMPLES / "measure_erf_d1.json"))
+    d = case.data
+    with pytest.raises(CertificationError):
+        reference.limit(case.model, case.measure, d.x, d.y, d.weights, case.probes, dps=30,
+                        tol="1e-20")

@@ -1,5 +1,5 @@
 """Limit quantities through the harness: a limit implementation wrapping mforacle.fast.limit
-(RK4, its stated step-doubling bound) passes against the exact GBS reference on the bundled
+(RK4, its stated step-doubling bound) passes against the certified ball reference on the bundled
 measure cases; a wrong drift is flagged by the energy and Z(1) checks, a wrong velocity sign by
 the velocity check only; missing fields or bounds are *not checked*. Bounds: the
 implementation's stated error_bound + the reference's confirmed bound, nothing tuned."""
@@ -22,7 +22,7 @@ from mforacle.measures import GaussianPath
 def suite():
     cases = build_limit_suite()
     for lc in cases:
-        lc.ensure_reference()  # exact GBS, ~0.3 s per case
+        lc.ensure_reference()  # certified ball solver, ~0.3-2 s per case
     return cases
 
 
@@ -63,7 +63,7 @@ def test_fast_limit_wrapper_passes_every_limit_check(suite):
     assert len(vs) == len(suite) * len(LIMIT_QUANTITIES) and len(suite) >= 2
     assert all(v.status == "pass" for v in vs.values()), _show(vs)
     v = vs["limit/erf-d1::velocity"]
-    assert "exact GBS" in v.error_model and "stated error_bound" in v.error_model
+    assert "certified ball" in v.error_model and "stated error_bound" in v.error_model
     assert v.figure > 0 and v.bound < 1e-9, v.summary()  # the comparison is not vacuous
 
 

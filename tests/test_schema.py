@@ -220,6 +220,7 @@ def test_exported_vectors_validate(vdir):
         ("eval", ROOT / "mforacle" / "examples" / "regrelu_kappa.json", "exact"),
         ("limit", MEASURE_EXAMPLE, "exact"),
         ("limit", MEASURE_EXAMPLE, "fast"),
+        ("limit", MEASURE_EXAMPLE, "ball"),
     ],
 )
 def test_eval_and_limit_results_validate(tmp_path, command, case, path):

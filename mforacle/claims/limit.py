@@ -21,9 +21,10 @@ deliberately broken ones:
 B3 checks the implementation under test: its ``loss`` of sampled networks (a
 :class:`mforacle.claims.subject.ClaimSubject`). References are
 never taken from the implementation under test: the limit ``E(ρ)``, ``Z(1)``, ``V`` come from the
-*exact* GBS solver (:mod:`mforacle.exact.limit`, mpmath, confirmed bound) or, for activations
-without closed-form moments (its trapezoid quadrature is slow), from the RK4 solver of
-:mod:`mforacle.fast.limit` with its step-halving bound — stated in each verdict.
+*certified* ball solver (:mod:`mforacle.ball.limit`: Arb enclosures, the reference error is a
+proved bound; every activation) — or, on request (``reference="exact"`` / ``"fast"``), the
+exact GBS solver (confirmed estimate) or the RK4 solver with its step-halving bound — stated in
+each verdict.
 
 - ``check_b1`` — depth: ``|E_L^∞ − E(ρ)|`` and ``max|z_L − Z(1)|`` over ``L``: fitted slope
   of log error vs log L in ``[−1.15, −0.85]`` (explicit Euler is order 1), and the last ratio
@@ -140,8 +141,37 @@ def limit_reference(
     case: FlowCase, probes: list[tuple[float, np.ndarray]], method: str | None = None
 ) -> dict[str, Any]:
     """``E(ρ)``, ``Z(1)``, ``V`` at ``probes`` and their error bounds, from an independent
-    solver: exact GBS (closed-form activations, or ``method="exact"``) or fast RK4."""
-    method = method or ("exact" if case.model.activation.name in CLOSED_FORM else "fast")
+    solver: the certified ball solver (default, every activation: Arb enclosures, the bound is
+    a proof), exact GBS (``method="exact"``, confirmed estimate) or fast RK4 (``"fast"``)."""
+    method = method or "ball"
+    if method == "ball":
+        from fractions import Fraction
+
+        from flint import ctx
+
+        from mforacle.ball.limit import solve as ball_solve
+
+        pr = [
+            (Fraction(t).limit_denominator(1 << 20), [Fraction(float(v)) for v in th])
+            for t, th in probes
+        ]
+        r = ball_solve(case.model, case.measure, case.x, case.y, case.weights, pr, tol="1e-13")
+        out: dict[str, Any] = {
+            "method": "certified ball enclosure (Arb, mforacle.ball.limit, tol 1e-13)",
+            "code": "mforacle.ball.limit",
+            "error_bound": {},
+        }
+        with ctx.workprec(r.prec + 32):
+            for q in ("energy", "Z1", "velocity"):
+                balls = r.get(q)
+                vals = np.array([float(b.mid()) for b in balls.reshape(-1)]).reshape(balls.shape)
+                # the float of the midpoint is within half an ulp of it: add that, rounded up
+                bound = max((float((b.rad() + abs(b.mid() - float(b.mid()))).upper())
+                             for b in balls.reshape(-1)), default=0.0)
+                out[q] = float(vals) if q == "energy" else vals
+                out["error_bound"][q] = bound * (1 + 2.0**-50)
+        out["velocity"] = np.asarray(out["velocity"], float).reshape(len(probes), case.model.k)
+        return out
     if method == "exact":
         from fractions import Fraction
 
@@ -162,7 +192,7 @@ def limit_reference(
             "error_bound": {k: float(v) for k, v in r.error_bound.items()},
         }
     if method != "fast":
-        raise InvalidArgument("method", method, "expected 'exact' or 'fast'")
+        raise InvalidArgument("method", method, "expected 'ball', 'exact' or 'fast'")
     from mforacle.fast.limit import solve
 
     r = solve(case.model, case.measure, case.x, case.y, case.weights, probes, steps=128)

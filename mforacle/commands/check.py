@@ -119,6 +119,16 @@ def run(args: argparse.Namespace) -> int:
     file_mode = args.vectors is not None or args.results is not None
     if file_mode and (args.vectors is None or args.results is None):
         raise InvalidArgument("--vectors/--results", None, "file mode needs both directories")
+    if file_mode:
+        from pathlib import Path
+
+        vdir, rdir = Path(args.vectors).resolve(), Path(args.results).resolve()
+        if rdir == vdir or vdir in rdir.parents:
+            raise InvalidArgument(
+                "--results", args.results,
+                f"the results directory is inside the vectors directory {args.vectors}: "
+                "those are mforacle's references, not results of the implementation under test",
+            )
     if file_mode == (args.target is not None):
         raise InvalidArgument(
             "target",

@@ -227,8 +227,10 @@ def _one_pass(prob: _Problem, model, data_mp, probes_mp, times, n):
     }
 
 
-def _extrapolate(run: Callable[[int], dict[str, np.ndarray]], tol: mpmath.mpf, max_rows: int):
-    """Aitken–Neville in ``1/n^2`` over ``n = 2, 4, 6, ...``; returns (diag, deltas, ns, ok)."""
+def _extrapolate(run: Callable[[int], dict[str, np.ndarray]], tol: mpmath.mpf, max_rows: int,
+                 progress: Callable[[str], None] | None = None):
+    """Aitken–Neville in ``1/n^2`` over ``n = 2, 4, 6, ...``; returns (diag, deltas, ns, ok).
+    ``progress`` (optional) gets one line per row of the table."""
     keys: list[str] = []
     ns: list[int] = []
     table: list[list[np.ndarray]] = []
@@ -255,6 +257,9 @@ def _extrapolate(run: Callable[[int], dict[str, np.ndarray]], tol: mpmath.mpf, m
                 deltas[k] = max(diff[pos : pos + sz], default=mpmath.mpf(0))
                 pos += sz
             delta = max(deltas.values())
+            if progress is not None:
+                progress(f"extrapolation row {i + 1}/{max_rows} (n = {n}): last difference "
+                         f"{mpmath.nstr(delta, 3)}, target {mpmath.nstr(tol, 3)}")
             if i >= 2 and delta <= tol and (delta_prev is None or delta <= delta_prev):
                 return _split(diag, keys, sizes), deltas, tuple(ns), True
             delta_prev = delta
@@ -289,6 +294,7 @@ def solve(
     tol: Any = None,
     segments: int = 2,
     max_rows: int = 12,
+    progress: Callable[[str], None] | None = None,
 ) -> ExactLimitResult:
     """Solve the limit ODEs for ``measure`` and data; energy, ``Z(1)``, probes' ``dE/drho``, ``V``.
 
@@ -296,6 +302,7 @@ def solve(
     fixes the base cut of ``[0, 1]`` (probe depths are added); ``max_rows`` caps the
     extrapolation table (``converged`` is False, and the bound says how far it got, if the cap
     was reached). Inputs are read exactly; computation runs at ``dps + 10`` digits.
+    ``progress`` (optional ``callable(str)``) receives one line per extrapolation row.
     """
     data, probe_list = check_limit_inputs(model, measure, x, y, weights, probes)
     dps, tol_q = _check_precision(dps, tol)
@@ -308,7 +315,8 @@ def solve(
         omega = [mpf_of(v) for v in data.weights]
         probes_mp = [(p.t, [mpf_of(v) for v in p.theta]) for p in probe_list]
         vals, deltas, ns, ok = _extrapolate(
-            lambda n: _one_pass(prob, model, (X, Yl, omega), probes_mp, times, n), tol_m, max_rows
+            lambda n: _one_pass(prob, model, (X, Yl, omega), probes_mp, times, n), tol_m, max_rows,
+            progress,
         )
         floor = mpf_of(tol_q * FLOOR_FACTOR)
         N, d, T = data.n, model.d, len(times)

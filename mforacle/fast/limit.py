@@ -357,6 +357,8 @@ class ParticleEnsembleSolution:
     weights: np.ndarray
 
     def member(self, s: int) -> ParticleSolution:
+        """The solution of ensemble member ``s`` (``0 <= s < S``), bit-identical to solving that
+        measure alone (docs/ARCHITECTURE.md, ensembles)."""
         return ParticleSolution(float(self.energy[s]), self.times, self.Z[s], self.p[s], self.x,
                                 self.y, self.weights)
 

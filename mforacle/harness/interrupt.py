@@ -127,6 +127,7 @@ class Progress:
         return sum(mean(k) for k in todo)
 
     def line(self, label: str = "") -> str:
+        """One progress line: ``label``, the elapsed time and, once known, the time left."""
         elapsed = time.monotonic() - self.start
         left = self.remaining()
         tail = "" if left is None else f", about {_duration(left)} left"

@@ -50,6 +50,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from .. import threads
 from ..dtypes import DTYPES
 from ..errors import ImplementationError
 from ..protocol import OPTIONAL_MEMBERS, Implementation
@@ -84,8 +85,6 @@ def worker_environment(base: dict[str, str] | None = None) -> dict[str, str]:
     set to this process's policy, :func:`mforacle.threads.default_threads` (``MFORACLE_THREADS``,
     default 1): read by libraries the implementation imports (PyTorch reads
     ``OMP_NUM_THREADS`` once, at import)."""
-    from .. import threads
-
     return threads.worker_env(threads.default_threads(), base)
 
 
@@ -152,6 +151,9 @@ class ProcessCaller:
                 pass_fds=(theirs.fileno(),),
                 start_new_session=True,
                 stdin=subprocess.DEVNULL,
+                # what the implementation prints goes to our stderr: it must not be able to
+                # forge check's verdict lines on stdout
+                stdout=2,
                 env=worker_environment(),
             )
         except OSError as exc:

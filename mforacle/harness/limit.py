@@ -14,12 +14,12 @@ Returned: ``energy`` ``E(ρ)``, ``Z1`` ``(N, d)``, ``first_variation`` ``δE/δ�
 (discretization *and* roundoff; a limit solver has a step error no float model can derive).
 
 Each field is decided by ``max |impl − ref| <= error_bound_impl[q] + error_bound_ref[q]`` (+ the
-reading error of decimals printed in a narrower dtype, file mode). The reference is the exact
-GBS solver (:mod:`mforacle.exact.limit`, mpmath, confirmed bound) for activations with
-closed-form Gaussian moments (erf, sin, regrelu), else :func:`mforacle.fast.limit.solve` with
-:data:`FAST_REFERENCE_STEPS` RK4 steps and its stated step-doubling bound, which includes a float
-roundoff allowance ``u (20S + 50) max(1, |Q|)``. A field the implementation does not return, or
-returns without a stated bound, is *not checked* (the measured difference is in the reason).
+reading error of decimals printed in a narrower dtype, file mode). The reference is the
+certified ball solver (:mod:`mforacle.ball.limit`, Arb) for every activation: its values are
+the balls' midpoints and ``error_bound_ref`` their largest radius — a proved bound, not an
+estimate (issue 11; before, the exact GBS estimate for closed-form moments and RK4's
+step-doubling estimate otherwise). A field the implementation does not return, or returns
+without a stated bound, is *not checked* (the measured difference is in the reason).
 
 Cases: the bundled measure examples :data:`LIMIT_CASES` (dyadic inputs: exact in float64,
 float32, float16, so one reference serves all dtypes; otherwise the reference is recomputed on
@@ -87,6 +87,8 @@ LIMIT_CASES = {"limit/erf-d1": "measure_erf_d1", "limit/regrelu-d1": "measure_re
 CLOSED_FORM = ("erf", "sin", "regrelu")
 FAST_REFERENCE_STEPS = 256
 EXACT_DPS, EXACT_TOL = 20, "1e-13"
+#: target radius of the certified reference (mforacle.ball.limit); it usually delivers less
+BALL_TOL = "1e-13"
 
 
 @dataclass
@@ -138,41 +140,32 @@ class LimitReference:
         model, measure = case.model, case.measure
         assert measure is not None
         q = np.vectorize(lambda v: Fraction(v), otypes=[object])
-        if model.activation.name in CLOSED_FORM:
-            from ..exact.limit import solve
+        from flint import ctx
 
-            pr = [(Fraction(t), list(q(np.asarray(th)))) for t, th in probes]
-            r = solve(model, measure, q(x), q(y), q(weights), pr, dps=EXACT_DPS, tol=EXACT_TOL)
-            return cls(
-                r.energy,
-                r.Z1,
-                r.first_variation,
-                r.velocity,
-                {k: float(v) for k, v in r.error_bound.items()},
-                f"exact GBS (mpmath, {EXACT_DPS} digits, tol {EXACT_TOL}, confirmed bound)",
-                "mforacle.exact.limit",
-            )
-        from ..fast.limit import solve as fast_solve
+        from ..ball.limit import solve as ball_solve
 
-        f = np.vectorize(float, otypes=[np.float64])
-        fr = fast_solve(
-            model,
-            measure,
-            f(x),
-            f(y),
-            f(weights),
-            [(float(t), f(th)) for t, th in probes],
-            steps=FAST_REFERENCE_STEPS,
-        )
-        mp = np.vectorize(mpmath.mpf, otypes=[object])
+        pr = [(Fraction(t), list(q(np.asarray(th)))) for t, th in probes]
+        r = ball_solve(model, measure, q(x), q(y), q(weights), pr, tol=BALL_TOL)
+        values: dict[str, Any] = {}
+        bounds: dict[str, float] = {}
+        with ctx.workprec(r.prec + 32), mpmath.workprec(r.prec + 32):
+            for name in LIMIT_QUANTITIES:
+                balls = r.get(name)
+                mids = np.empty(balls.shape, dtype=object)
+                for idx in np.ndindex(*balls.shape):
+                    man, exp = balls[idx].mid().man_exp()
+                    mids[idx] = mpmath.mpf((int(man), int(exp)))  # exact: same binary number
+                values[name] = mids[()] if name == "energy" else mids
+                rad = max((float(b.rad().upper()) for b in balls.reshape(-1)), default=0.0)
+                bounds[name] = rad * (1 + 2.0**-50)  # float rounding of the radius, upward
         return cls(
-            mpmath.mpf(fr.energy),
-            mp(fr.Z1),
-            mp(fr.first_variation),
-            mp(fr.velocity),
-            {k: float(fr.error_bound[k]) for k in LIMIT_QUANTITIES},
-            f"fast RK4 ({FAST_REFERENCE_STEPS} steps; bound 2|Q_h − Q_h/2| + u(20S+50)max(1,|Q|))",
-            "mforacle.fast.limit",
+            values["energy"],
+            values["Z1"],
+            values["first_variation"],
+            values["velocity"],
+            bounds,
+            f"certified ball enclosure (Arb, rigorous bound; mforacle.ball.limit, tol {BALL_TOL})",
+            "mforacle.ball.limit",
         )
 
     def to_json(self, digits: int = 25) -> dict[str, Any]:
@@ -187,12 +180,16 @@ class LimitReference:
             peak = max((float(abs(e)) for e in v.ravel()), default=0.0)
             bound[q] = repr(self.error_bound[q] + 10.0 ** (1 - digits) * peak * 1.0000001)
         out["error_bound"] = bound
+        # the ball reference's bound (plus the printing allowance) is a proof
+        out["error_bound_kind"] = ("rigorous" if self.source.startswith("mforacle.ball")
+                                   else "estimate")
         return out
 
     @classmethod
     def from_json(cls, obj: dict[str, Any]) -> LimitReference:
         method = str(obj.get("method", "stored reference"))
-        code = "mforacle.exact.limit" if method.startswith("exact") else "mforacle.fast.limit"
+        code = ("mforacle.exact.limit" if method.startswith("exact") else
+                "mforacle.ball.limit" if "ball" in method else "mforacle.fast.limit")
         with mpmath.workdps(COMPARE_DPS):
             mp = np.vectorize(lambda s: mpmath.mpf(s), otypes=[object])
             return cls(

@@ -64,7 +64,7 @@ MANIFEST_FORMAT = "mforacle-vectors/1"
 #: 1.1: measure cases (limit_cases) added; theta cases unchanged.
 #: 1.2: theta references certified by the ball path (rigorous error_bound, "error_bound_kind");
 #: cases unchanged.
-SUITE_VERSION = "1.2.0"
+SUITE_VERSION = "1.3.0"
 #: seed of the suite's generator (fixed: the suite is a versioned artefact, not a sample)
 SUITE_SEED = 20240601
 EXPORT_DTYPES = ("float64", "float32")
@@ -90,7 +90,7 @@ def _case(
     weights: Any = None,
     note: str = "",
 ) -> Case:
-    a = [1.0, -0.5, 0.25][:d]
+    a = ([1.0, -0.5, 0.25] + [0.125] * max(0, d - 3))[:d]
     model = Model.create(d, act, a, kappa)
     theta = _dyadic(rng, (L, M, model.k), scale)
     x = _dyadic(rng, (N, d), 1.0)
@@ -197,6 +197,13 @@ def build_suite(profile: str = "dev") -> list[SuiteCase]:
                     scale=2.0,
                 ),
             )
+    # shapes past the small ones above, so code that is wrong only for d >= 4 or for more data
+    # points than a chunk or SIMD width (unrolled loops, batching) cannot pass; drawn last so
+    # the cases above keep their numbers
+    add("wide/tanh", ("wide",), _case(rng, d=5, L=3, M=8, N=33, act="tanh", kappa=0.25,
+                                       note="d = 5, N = 33"))
+    add("wide/softplus", ("wide",), _case(rng, d=4, L=4, M=9, N=17, act="softplus",
+                                           note="d = 4, N = 17"))
     return out
 
 
@@ -267,8 +274,11 @@ _MAX_REFERENCE_TEXT = 200
 
 
 def safe_id(value: Any, field: str = "id") -> str:
-    """A manifest id usable as a relative path (``small/tanh``); raises
-    :class:`CaseFormatError` for anything else (``../x``, ``/etc/passwd``, ``a//b``, ``.``)."""
+    """A manifest id usable as a relative path (``small/tanh``).
+
+    Raises:
+        CaseFormatError: anything else (``../x``, ``/etc/passwd``, ``a//b``, ``.``).
+    """
     if not isinstance(value, str) or not 0 < len(value) <= 200 or not _ID.fullmatch(value):
         raise CaseFormatError(field, value, "expected an id like 'small/tanh'")
     if any(part in (".", "..") for part in value.split("/")):

@@ -101,9 +101,10 @@ class _Encoder:
         key = arr.dtype.str
         if key not in ARRAY_DTYPES:
             return {"o": f"array of dtype {arr.dtype}", "why": "not a numeric dtype"}
-        data = arr.tobytes()
-        if self.size + len(data) > MAX_PAYLOAD:
+        if self.size + arr.size * arr.itemsize > MAX_PAYLOAD:  # before any copy: a view of
+            # 10^9 broadcast elements is 8 bytes until tobytes() materializes it
             raise WireError(f"the value has over {MAX_PAYLOAD} bytes of array data")
+        data = arr.tobytes()
         node: dict[str, Any] = {"n": [key, list(arr.shape), self.size, len(data)]}
         if py is not None:
             node["py"] = py
