@@ -28,11 +28,24 @@ def _eval(capsys, *extra: str) -> tuple[int, str]:
     return code, capsys.readouterr().err
 
 
+def _device(tmp_path: Path, name: str, minor: int) -> Path:
+    """A private character device (1, minor) — never the machine's own /dev/null: a regression
+    run as root would replace that for every process (this happened once while verifying the
+    old code). Skips where device nodes cannot be made (not root)."""
+    path = tmp_path / name
+    try:
+        os.mknod(path, stat.S_IFCHR | 0o666, os.makedev(1, minor))
+    except (PermissionError, OSError) as exc:
+        pytest.skip(f"cannot make a device node here ({exc}); the FIFO test covers the path")
+    return path
+
+
 def test_a_device_is_written_through_not_replaced(tmp_path, capsys):
     """``-o /dev/null`` used to rename a temp file over it (as root: the real /dev/null)."""
-    before = os.stat("/dev/null")
-    code, err = _eval(capsys, "-o", "/dev/null")
-    after = os.stat("/dev/null")
+    null = _device(tmp_path, "null", 3)
+    before = os.stat(null)
+    code, err = _eval(capsys, "-o", str(null))
+    after = os.stat(null)
     assert code == 0, err
     assert stat.S_ISCHR(after.st_mode) and after.st_ino == before.st_ino
 
@@ -69,9 +82,14 @@ def test_a_symlink_loop_is_a_usage_error(tmp_path, capsys):
     assert code == 2 and err.startswith("mforacle: error: output") and err.count("\n") == 1
 
 
+def test_a_full_device_names_the_path(tmp_path, capsys):
+    full = _device(tmp_path, "full", 7)
+    code, err = _eval(capsys, "-o", str(full))
+    assert code == 2 and err == f"mforacle: error: {full}: No space left on device\n", err
+    assert stat.S_ISCHR(os.stat(full).st_mode)
+
+
 def test_a_full_disk_names_the_path(tmp_path, capsys, monkeypatch):
-    code, err = _eval(capsys, "-o", "/dev/full")
-    assert code == 2 and err == "mforacle: error: /dev/full: No space left on device\n", err
 
     def full(fd):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
