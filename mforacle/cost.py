@@ -23,6 +23,7 @@ The estimates are deliberately coarse models, not measurements:
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from .errors import InvalidArgument
@@ -31,6 +32,7 @@ __all__ = [
     "MAX_EXACT_SECONDS",
     "Estimate",
     "available_memory",
+    "case_guard",
     "estimate",
     "estimate_json",
     "estimate_measure",
@@ -182,3 +184,19 @@ def refuse_if_huge(
                 f"(limit {_time(MAX_EXACT_SECONDS)}); pass --force to run it anyway",
             )
     return est
+
+
+def case_guard(path: str, dps: int, *, force: bool, field: str) -> Callable[[object], None]:
+    """A hook for :func:`mforacle.caseio.read_case`: refuse a parsed case file whose shapes alone
+    show it is too big for ``path`` (before its numbers are read), as :func:`refuse_if_huge`.
+
+    Raises (from the hook):
+        InvalidArgument: the estimate is over the limits and ``force`` is not set.
+    """
+
+    def guard(obj: object) -> None:
+        est = estimate_json(obj, dps)
+        if est is not None:
+            refuse_if_huge(est, path, dps=dps, force=force, field=field)
+
+    return guard

@@ -40,6 +40,7 @@ from ..caseio import (
     numbers_to_text,
     read_case,
 )
+from ..cost import case_guard
 from ..dtypes import UNIT_ROUNDOFF
 from ..errors import InvalidArgument
 from ..numbers import fractions_to_float64
@@ -88,24 +89,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
                              "over the limits (see mforacle.cost)")
 
 
-def _cost_guard(args: argparse.Namespace, dps: int) -> Any:
-    """Refuse a case whose shapes alone show it is too big (before reading its numbers)."""
-    from ..cost import estimate_json, refuse_if_huge
-
-    def guard(obj: Any) -> None:
-        est = estimate_json(obj, dps)
-        if est is not None:
-            refuse_if_huge(est, args.path, dps=dps, force=args.force, field=args.case)
-
-    return guard
-
-
 def _progress(message: str) -> None:
     print(f"mforacle limit: {message}", file=sys.stderr, flush=True)
 
 
 def run(args: argparse.Namespace) -> int:
-    case = read_case(args.case, _cost_guard(args, args.dps or DEFAULT_DPS))
+    guard = case_guard(args.path, args.dps or DEFAULT_DPS, force=args.force, field=args.case)
+    case = read_case(args.case, guard)
     if case.measure is None:
         raise InvalidArgument(
             "theta", args.case, "this is a theta case; evaluate it with 'mforacle eval'"
